@@ -1,0 +1,148 @@
+"""One actor per connected charge point: its boot state, and its requests handled one at a time.
+
+The charger's CALLs arrive in the mailbox in order; each is answered (CALLRESULT or CALLERROR) before the
+next is taken, which is what OCPP-J expects of a charger with one call in flight. A handler that raises gets
+its message an InternalError and the actor goes on: one broken message never takes the station down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from actors.actor import Actor
+from transport.errors import ErrorCode, SchemaViolation
+from transport.messages import Call, Send
+
+from actors.context import CsmsContext, UnknownStationPolicy
+from actors.link import StationLink
+from persistence import repositories as repo
+from persistence.records import StationRecord
+
+log = logging.getLogger(__name__)
+
+
+class PayloadError(ValueError):
+    """A payload the schema let through (or lenient mode let pass) that the handler cannot use."""
+
+    def __init__(self, message: str, code: ErrorCode = ErrorCode.FORMAT_VIOLATION) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+Handler = Callable[["ChargePointActor", Call], Awaitable[dict[str, Any]]]
+
+
+class RefreshStation:
+    """Reload the station's registration (sent after an operator changes it)."""
+
+
+REFRESH_STATION = RefreshStation()
+
+# Before it is accepted a station may boot and keep its socket alive; everything else waits.
+# OCPP 1.6 section 4.2.1 / 2.0.1 B02: no other message while Pending or Rejected.
+_ALLOWED_BEFORE_ACCEPT = frozenset({"BootNotification", "Heartbeat"})
+
+
+@dataclass(slots=True)
+class BootState:
+    """Whether the station may send anything but BootNotification."""
+
+    accepted: bool
+    """Accepted by BootNotification, or registered and allowed before this connection."""
+
+
+class ChargePointActor(Actor):
+    """Handles the requests of one connected station with the handler table of its OCPP version."""
+
+    def __init__(
+        self, context: CsmsContext, link: StationLink, handlers: Mapping[str, Handler]
+    ) -> None:
+        self.context = context
+        self.link = link
+        self.handlers = handlers
+        self.station: StationRecord | None = None
+        self.boot = BootState(accepted=False)
+
+    @property
+    def station_id(self) -> str:
+        return self.link.station_id
+
+    async def on_start(self) -> None:
+        await self.reload_station()
+
+    async def reload_station(self) -> None:
+        """Fresh state from the store (on start, on restart by the supervisor, after operator edits)."""
+        station = await repo.get_station(self.context.engine, self.station_id)
+        if station is None:
+            register = self.context.unknown_stations is UnknownStationPolicy.ACCEPT
+            # A row even for stations that will be refused, so that operators see who knocked.
+            await self.context.writer.submit(
+                repo.station_seen(self.station_id, protocol=self.link.version, register=register)
+            )
+            station = await repo.get_station(self.context.engine, self.station_id)
+        self.station = station
+        assert station is not None
+        # A station accepted before reconnects without booting again (a reconnect is not a reboot).
+        self.boot.accepted = station.registered and station.allowed
+        self.link.codec.set_lenient(station.lenient)
+
+    async def on_receive(self, message: Any) -> None:
+        if isinstance(message, Call):
+            await self.handle_call(message)
+        elif message is REFRESH_STATION:
+            await self.reload_station()
+        elif isinstance(message, Send):
+            # OCPP 2.1 SEND frames are never answered; none is acted on yet.
+            log.info("%s: unconfirmed %s received", self.station_id, message.action)
+        else:
+            raise TypeError(f"charge point cannot handle {type(message).__name__}")
+
+    async def handle_call(self, call: Call) -> None:
+        codec = self.link.codec
+        self.context.status.touch(self.station_id, self.context.clock())
+        handler = self.handlers.get(call.action)
+        if handler is None:
+            codec.send_error(
+                call.unique_id, ErrorCode.NOT_SUPPORTED, f"{call.action} is not handled"
+            )
+        elif not self.boot.accepted and call.action not in _ALLOWED_BEFORE_ACCEPT:
+            codec.send_error(
+                call.unique_id,
+                ErrorCode.SECURITY_ERROR,
+                "station is not accepted: BootNotification first, or ask the operator to register it",
+            )
+        else:
+            await self._run(handler, call)
+        await self.link.flush()
+
+    async def _run(self, handler: Handler, call: Call) -> None:
+        codec = self.link.codec
+        try:
+            response = await handler(self, call)
+        except PayloadError as exc:
+            codec.send_error(call.unique_id, exc.code, str(exc))
+            return
+        except (KeyError, TypeError, ValueError) as exc:
+            if call.violation is None:
+                log.exception("%s: %s handler failed", self.station_id, call.action)
+                codec.send_error(call.unique_id, ErrorCode.INTERNAL_ERROR, "internal error")
+            else:
+                # Lenient mode let a broken payload through and it was not usable after all.
+                codec.send_error(
+                    call.unique_id, ErrorCode.FORMAT_VIOLATION, f"{call.violation} ({exc!r})"
+                )
+            return
+        except Exception:
+            log.exception("%s: %s handler failed", self.station_id, call.action)
+            codec.send_error(call.unique_id, ErrorCode.INTERNAL_ERROR, "internal error")
+            return
+        try:
+            codec.send_result(call.unique_id, response)
+        except SchemaViolation as exc:
+            log.error(
+                "%s: our %s response breaks the schema: %s", self.station_id, call.action, exc
+            )
+            codec.send_error(call.unique_id, ErrorCode.INTERNAL_ERROR, "internal error")

@@ -1,0 +1,127 @@
+"""The transport actor of one websocket: it starts the station's charge point and outbox actors, feeds
+them the codec's events, and tears them down when the socket goes.
+
+A new connection for a station replaces the old one (zombie sockets): the old socket is closed, its actors
+finish the message in hand (whose commit still lands), and the new actor reloads state from the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from actors.actor import ActorRef
+from actors.errors import ActorStopped, MailboxFull
+from actors.supervisor import Supervisor
+from aiohttp import web
+from transport.codec import OcppCodec
+from transport.errors import ErrorCode
+from transport.messages import (
+    Call,
+    CallError,
+    CallResult,
+    Event,
+    ProtocolViolation,
+    Send,
+    Unmatched,
+)
+
+from actors.charge_point import ChargePointActor, Handler
+from actors.context import CsmsContext
+from actors.directory import StationDirectory, StationEntry
+from actors.link import StationLink
+from actors.outbox import OutboxActor
+from transport.websocket import CLOSE_REPLACED, Handshake
+
+log = logging.getLogger(__name__)
+
+
+class StationConnection:
+    """Bridges one accepted websocket to the station's actors (implements ``transport.Connection``)."""
+
+    def __init__(
+        self,
+        handshake: Handshake,
+        codec: OcppCodec,
+        socket: web.WebSocketResponse,
+        *,
+        context: CsmsContext,
+        directory: StationDirectory,
+        supervisor: Supervisor,
+        handlers: Mapping[str, Handler],
+        node: str,
+        on_protocol_violation: Callable[[str], None] | None = None,
+    ) -> None:
+        self.station_id = handshake.station_id
+        self._context = context
+        self._directory = directory
+        self._supervisor = supervisor
+        self._handlers = handlers
+        self._node = node
+        self._on_violation = on_protocol_violation
+        self._socket = socket
+
+        async def close(code: int, reason: str) -> None:
+            await socket.close(code=code, message=reason.encode())
+
+        self.link = StationLink(
+            handshake.station_id, handshake.version, codec, write=socket.send_str, close=close
+        )
+        self._charge_point: ActorRef | None = None
+        self._outbox: ActorRef | None = None
+
+    async def opened(self) -> None:
+        link = self.link
+        # Names carry the socket's id: the replaced connection's actors may still be finishing.
+        suffix = f"{self.station_id}#{id(self):x}"
+        self._charge_point = await self._supervisor.spawn(
+            lambda: ChargePointActor(self._context, link, self._handlers), name=f"cp:{suffix}"
+        )
+        self._outbox = await self._supervisor.spawn(lambda: OutboxActor(link), name=f"out:{suffix}")
+        previous = self._directory.attach(
+            self.station_id, StationEntry(link, self._charge_point, self._outbox)
+        )
+        if previous is not None:
+            log.info("%s reconnected; closing its previous socket", self.station_id)
+            await previous.link.close(CLOSE_REPLACED, "replaced by a new connection")
+        self._context.status.set_presence(
+            self.station_id, connected=True, protocol=link.version.value
+        )
+        log.info("%s connected (%s)", self.station_id, link.version.value)
+
+    def received(self, event: Event) -> None:
+        if isinstance(event, Call | Send):
+            assert self._charge_point is not None
+            try:
+                self._charge_point.tell(event)
+            except (MailboxFull, ActorStopped):
+                # A charger flooding us (or one whose actor gave up): refuse this one call.
+                if isinstance(event, Call):
+                    self.link.codec.send_error(
+                        event.unique_id, ErrorCode.GENERIC_ERROR, "busy, retry later"
+                    )
+        elif isinstance(event, CallResult | CallError):
+            if not self.link.resolve(event):
+                log.info("%s: late answer %s dropped", self.station_id, event.unique_id)
+        elif isinstance(event, Unmatched):
+            log.info(
+                "%s: %s %s matches no call; dropped",
+                self.station_id,
+                event.message_type.name,
+                event.unique_id,
+            )
+        elif isinstance(event, ProtocolViolation):
+            log.info("%s: %s: %s", self.station_id, event.error_code, event.description)
+            if self._on_violation is not None:
+                self._on_violation(event.error_code)
+
+    async def closed(self) -> None:
+        self.link.closed = True
+        self.link.fail_pending()
+        current = self._directory.detach(self.station_id, self.link)
+        for ref in (self._outbox, self._charge_point):
+            if ref is not None:
+                await ref.stop()
+        if current:
+            self._context.status.set_presence(self.station_id, connected=False, protocol=None)
+        log.info("%s disconnected", self.station_id)

@@ -1,0 +1,56 @@
+"""What the domain actors of one node share: stores, writer, id allocator, policies and clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from persistence.ids import IdAllocator
+from persistence.status_store import StatusStore
+from persistence.writer import GroupCommitWriter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+if TYPE_CHECKING:
+    from actors.session import SessionDirectory
+
+
+class UnknownStationPolicy(StrEnum):
+    """What a BootNotification from a station the operator never registered gets."""
+
+    ACCEPT = "accept"
+    """Register it on the spot and accept it."""
+    PENDING = "pending"
+    """Record it, answer Pending until an operator registers it."""
+    REJECT = "reject"
+    """Record it, answer Rejected until an operator registers it."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class CsmsContext:
+    """Dependencies of the charge point and session actors of one node."""
+
+    engine: AsyncEngine
+    """Main store, for reads."""
+    writer: GroupCommitWriter
+    """Group-commit writer of the main store: transaction messages are answered after its commit."""
+    status: StatusStore
+    """Write-behind status store (heartbeats, connector status, presence)."""
+    ids: IdAllocator
+    """Issues OCPP 1.6 transaction ids."""
+    sessions: SessionDirectory
+    """One actor per active transaction."""
+    unknown_stations: UnknownStationPolicy = UnknownStationPolicy.ACCEPT
+    """Policy for stations the operator never registered."""
+    heartbeat_interval: int = 300
+    """Seconds, handed to accepted stations."""
+    boot_retry_interval: int = 300
+    """Seconds, handed with Pending/Rejected."""
+    clock: Callable[[], datetime] = field(default=utcnow)
+    """Current time (swappable in tests)."""

@@ -1,0 +1,74 @@
+"""How a REST command reaches the charger: one interface for the in-process and the cross-process case.
+
+``LocalRouter`` serves stations connected to this process. A cluster router (through Thespian to the
+shard that holds the socket) implements the same ``CommandRouter`` protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+from actors.errors import ActorStopped, AskTimeout
+from transport.errors import SchemaViolation, wire_code
+from transport.schemas import schemas_for
+
+from actors.commands import (
+    CommandResult,
+    CommandTimeout,
+    InvalidCommand,
+    OutgoingCall,
+    StationNotConnected,
+)
+from actors.directory import StationDirectory
+
+
+class CommandRouter(Protocol):
+    """Sends a CSMS-initiated call to a station wherever it is connected."""
+
+    async def call(
+        self, station_id: str, action: str, payload: dict[str, Any], *, timeout: float
+    ) -> CommandResult:
+        """The charger's response; raises a ``CommandError`` subclass otherwise."""
+        ...
+
+
+class LocalRouter:
+    """Routes to stations connected to this process (a direct mailbox send)."""
+
+    def __init__(self, directory: StationDirectory) -> None:
+        self._directory = directory
+
+    async def call(
+        self, station_id: str, action: str, payload: dict[str, Any], *, timeout: float
+    ) -> CommandResult:
+        entry = self._directory.get(station_id)
+        if entry is None:
+            raise StationNotConnected(f"station {station_id!r} is not connected")
+        version = entry.link.version
+        schemas = schemas_for(version)
+        if action not in schemas.csms_initiated:
+            raise InvalidCommand(
+                f"{action} is not a CSMS-initiated action of {version.value}; "
+                f"known: {', '.join(sorted(schemas.csms_initiated))}",
+                code="NotSupported",
+            )
+        try:
+            # Validate before queueing, so a bad request is refused at once, not after the
+            # commands ahead of it.
+            schemas.validate_request(action, payload)
+        except SchemaViolation as exc:
+            raise InvalidCommand(exc.message, code=wire_code(exc.code, version)) from None
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            result = await entry.outbox.ask(
+                OutgoingCall(action, payload, deadline), timeout=timeout + 1.0
+            )
+        except AskTimeout:
+            raise CommandTimeout(f"no answer to {action} within {timeout:g} s") from None
+        except (ActorStopped, ConnectionError):
+            raise StationNotConnected(
+                f"station {station_id!r} disconnected before answering"
+            ) from None
+        assert isinstance(result, CommandResult)
+        return result

@@ -1,0 +1,190 @@
+"""One actor per active transaction: its meter values, its energy, its end.
+
+A session outlives the connection that started it (a charger that reconnects carries on with the same
+transaction), so sessions sit under their own supervisor, and a session is (re)started from the store
+whenever a message names a transaction that has none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from actors.actor import Actor, ActorRef
+from actors.supervisor import Supervisor
+
+from actors.context import CsmsContext
+from actors.metering import energy_register_wh, sample_rows
+from persistence import repositories as repo
+from persistence.records import MeterSample
+
+
+@dataclass(frozen=True, slots=True)
+class RecordMeterValues:
+    """Samples of a transaction; answered after their commit."""
+
+    samples: Sequence[MeterSample]
+    """Parsed sampled values."""
+    evse_id: int | None
+    """EVSE they were measured at."""
+    connector_id: int | None
+    """Connector they were measured at."""
+    updates: Mapping[str, Any] = field(default_factory=dict)
+    """Further columns of the transaction to update in the same commit (2.x charging state...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopSession:
+    """The end of a transaction; answered after its commit. A second stop changes nothing."""
+
+    stop_time: datetime
+    """When the charger ended it."""
+    meter_stop_wh: float | None
+    """Final register in Wh."""
+    reason: str | None
+    """Stop reason as reported."""
+    id_token: str | None = None
+    """Token that stopped it, if any."""
+    samples: Sequence[MeterSample] = ()
+    """Transaction data sent with the stop."""
+    evse_id: int | None = None
+    """EVSE of the samples."""
+    connector_id: int | None = None
+    """Connector of the samples."""
+    updates: Mapping[str, Any] = field(default_factory=dict)
+    """Further columns to update in the same commit."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """What a session reports about itself (ask reply to ``SessionState`` requests)."""
+
+    transaction_id: str
+    station_id: str
+    meter_start_wh: float | None
+    last_meter_wh: float | None
+    stopped: bool
+
+
+class SessionActor(Actor):
+    """Holds one transaction's running energy; every write goes through the group commit."""
+
+    def __init__(self, context: CsmsContext, transaction_id: str) -> None:
+        self.context = context
+        self.transaction_id = transaction_id
+        self.station_id = ""
+        self.meter_start_wh: float | None = None
+        self.last_meter_wh: float | None = None
+        self.stopped = False
+
+    async def on_start(self) -> None:
+        record = await repo.get_transaction(self.context.engine, self.transaction_id)
+        if record is None:
+            raise LookupError(f"transaction {self.transaction_id!r} is not in the store")
+        self.station_id = record.station_id
+        self.meter_start_wh = record.meter_start_wh
+        self.last_meter_wh = record.last_meter_wh
+        self.stopped = record.stop_time is not None
+
+    async def on_receive(self, message: Any) -> Any:
+        if isinstance(message, RecordMeterValues):
+            return await self._record(message)
+        if isinstance(message, StopSession):
+            return await self._stop(message)
+        if message is SessionState:
+            return SessionState(
+                self.transaction_id,
+                self.station_id,
+                self.meter_start_wh,
+                self.last_meter_wh,
+                self.stopped,
+            )
+        raise TypeError(f"session cannot handle {type(message).__name__}")
+
+    async def _record(self, message: RecordMeterValues) -> None:
+        rows = sample_rows(
+            message.samples,
+            station_id=self.station_id,
+            transaction_id=self.transaction_id,
+            evse_id=message.evse_id,
+            connector_id=message.connector_id,
+        )
+        updates = dict(message.updates)
+        register = energy_register_wh(message.samples)
+        if register is not None and (self.last_meter_wh is None or register > self.last_meter_wh):
+            updates["last_meter_wh"] = register
+        ops = [repo.transaction_updated(self.transaction_id, **updates)]
+        if rows:
+            ops.insert(0, repo.meter_samples_recorded(rows))
+        await self.context.writer.submit(*ops)
+        if "last_meter_wh" in updates:
+            self.last_meter_wh = updates["last_meter_wh"]
+
+    async def _stop(self, message: StopSession) -> None:
+        if self.stopped:
+            return
+        rows = sample_rows(
+            message.samples,
+            station_id=self.station_id,
+            transaction_id=self.transaction_id,
+            evse_id=message.evse_id,
+            connector_id=message.connector_id,
+        )
+        updates: dict[str, Any] = dict(message.updates)
+        updates.update(
+            stop_time=message.stop_time,
+            meter_stop_wh=message.meter_stop_wh,
+            stop_reason=message.reason,
+            stop_id_token=message.id_token,
+        )
+        register = energy_register_wh(message.samples)
+        if register is not None and (self.last_meter_wh is None or register > self.last_meter_wh):
+            updates["last_meter_wh"] = register
+        ops = [repo.transaction_updated(self.transaction_id, **updates)]
+        if rows:
+            ops.insert(0, repo.meter_samples_recorded(rows))
+        await self.context.writer.submit(*ops)
+        self.stopped = True
+        self.ref.stop_nowait()
+
+
+class SessionDirectory:
+    """Finds the actor of a transaction, starting it from the store when it has none."""
+
+    def __init__(
+        self, supervisor: Supervisor, factory: Callable[[str], Callable[[], Actor]]
+    ) -> None:
+        self._supervisor = supervisor
+        self._factory = factory
+        self._starting: dict[str, asyncio.Future[ActorRef | None]] = {}
+
+    async def get(self, transaction_id: str) -> ActorRef | None:
+        """The transaction's actor; None if the store does not know the transaction."""
+        name = f"tx:{transaction_id}"
+        ref = self._supervisor.child(name)
+        if ref is not None:
+            return ref
+        starting = self._starting.get(transaction_id)
+        if starting is not None:
+            return await asyncio.shield(starting)
+        future: asyncio.Future[ActorRef | None] = asyncio.get_running_loop().create_future()
+        self._starting[transaction_id] = future
+        try:
+            ref = await self._supervisor.spawn(self._factory(transaction_id), name=name)
+        except LookupError:
+            ref = None
+        except BaseException as exc:
+            future.set_exception(exc)
+            # Retrieved here so that a failure nobody else awaited is not reported as lost.
+            future.exception()
+            raise
+        finally:
+            del self._starting[transaction_id]
+        future.set_result(ref)
+        return ref
+
+    def active_count(self) -> int:
+        return len(self._supervisor)

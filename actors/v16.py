@@ -1,0 +1,305 @@
+"""OCPP 1.6J handlers of charger-initiated requests (Core profile, plus the notifications of the
+Firmware Management and Security extensions).
+
+Transaction messages (StartTransaction, StopTransaction, MeterValues of a transaction) are answered only
+after their data is committed: a charger forgets a message once it has an answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from transport.errors import ErrorCode
+from transport.messages import Call
+from transport.versions import OcppVersion
+
+from actors.authorization import Authorization, authorize
+from actors.charge_point import ChargePointActor, Handler, PayloadError
+from actors.context import UnknownStationPolicy
+from actors.metering import energy_register_wh, parse_timestamp, sample_rows, samples_v16
+from actors.session import RecordMeterValues, StopSession
+from persistence import repositories as repo
+from persistence.records import IdTokenStatus, MeterSample
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = OcppVersion.V16.value
+# Generous: a session's answer waits for a group commit, which waits for the database.
+SESSION_ASK_TIMEOUT = 30.0
+
+
+def connector_location(connector_id: int) -> tuple[int, int]:
+    """(evse_id, connector_id) of a 1.6 connector: connector N is EVSE N with one connector, and
+    connector 0 is the station itself."""
+    return (connector_id, 0 if connector_id == 0 else 1)
+
+
+def timestamp(payload: dict[str, Any], key: str) -> datetime:
+    try:
+        return parse_timestamp(payload[key])
+    except (TypeError, ValueError):
+        raise PayloadError(
+            f"{key} is not an RFC 3339 date-time", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
+        ) from None
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=20).hexdigest()
+
+
+async def _authorize(cp: ChargePointActor, id_tag: str) -> Authorization:
+    record = await repo.get_id_token(cp.context.engine, id_tag)
+    return authorize(record, cp.context.clock())
+
+
+async def boot_notification(cp: ChargePointActor, call: Call) -> dict[str, Any]:
+    p = call.payload
+    ctx = cp.context
+    station = await repo.get_station(ctx.engine, cp.station_id)
+    register = False
+    if station is not None and station.registered:
+        status = "Accepted" if station.allowed else "Rejected"
+    elif ctx.unknown_stations is UnknownStationPolicy.ACCEPT:
+        status, register = "Accepted", True
+    elif ctx.unknown_stations is UnknownStationPolicy.PENDING:
+        status = "Pending"
+    else:
+        status = "Rejected"
+    boot = {
+        "vendor": p["chargePointVendor"],
+        "model": p["chargePointModel"],
+        "serial_number": p.get("chargePointSerialNumber") or p.get("chargeBoxSerialNumber"),
+        "firmware_version": p.get("firmwareVersion"),
+    }
+    await ctx.writer.submit(
+        *repo.station_booted(
+            cp.station_id,
+            protocol=PROTOCOL,
+            boot=boot,
+            status=status,
+            reason=None,
+            register=register,
+        )
+    )
+    cp.boot.accepted = status == "Accepted"
+    interval = ctx.heartbeat_interval if cp.boot.accepted else ctx.boot_retry_interval
+    return {"status": status, "currentTime": ctx.clock().isoformat(), "interval": interval}
+
+
+async def heartbeat(cp: ChargePointActor, call: Call) -> dict[str, Any]:
+    return {"currentTime": cp.context.clock().isoformat()}
+
+
+async def status_notification(cp: ChargePointActor, call: Call) -> dict[str, Any]:
+    p = call.payload
+    evse_id, connector_id = connector_location(p["connectorId"])
+    cp.context.status.set_connector(
+        cp.station_id,
+        evse_id,
+        connector_id,
+        status=p["status"],
+        error_code=p["errorCode"],
+        info=p.get("info"),
+        vendor_error_code=p.get("vendorErrorCode"),
+        timestamp=timestamp(p, "timestamp") if "timestamp" in p else None,
+    )
+    return {}
+
+
+async def authorize_request(cp: ChargePointActor, call: Call) -> dict[str, Any]:
+    auth = await _authorize(cp, call.payload["idTag"])
+    return {"idTagInfo": auth.as_v16()}
+
+
+async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
+    p = call.payload
+    ctx = cp.context
+    connector = p["connectorId"]
+    id_tag = p["idTag"]
+    started = timestamp(p, "timestamp")
+    # The same start resent (after a lost answer, or replayed from an offline queue) must get the same
+    # transaction id: identified by what the charger measured, not by the message id.
+    dedup_key = _digest(connector, id_tag, started.isoformat(), p["meterStart"])
+    auth = await _authorize(cp, id_tag)
+    existing = await repo.find_transaction_by_dedup(ctx.engine, cp.station_id, dedup_key)
+    if existing is not None:
+        return {"transactionId": int(existing.id), "idTagInfo": auth.as_v16()}
+    if auth.status is IdTokenStatus.ACCEPTED:
+        others = await repo.active_transaction_ids_for_token(
+            ctx.engine, id_tag, except_connector=(cp.station_id, connector)
+        )
+        if others:
+            auth = Authorization(
+                IdTokenStatus.CONCURRENT_TX, auth.expiry_date, auth.parent_id_token
+            )
+    evse_id, connector_id = connector_location(connector)
+    transaction_id = await ctx.ids.next()
+    try:
+        await ctx.writer.submit(
+            repo.transaction_started(
+                transaction_id=str(transaction_id),
+                station_id=cp.station_id,
+                evse_id=evse_id,
+                connector_id=connector_id,
+                id_token=id_tag,
+                id_token_type=None,
+                start_time=started,
+                meter_start_wh=float(p["meterStart"]),
+                protocol=PROTOCOL,
+                dedup_key=dedup_key,
+                reservation_id=p.get("reservationId"),
+                extra={"authorization": auth.status.value},
+            )
+        )
+    except IntegrityError:
+        # The same start, committed by the station's previous connection a moment ago.
+        existing = await repo.find_transaction_by_dedup(ctx.engine, cp.station_id, dedup_key)
+        if existing is None:
+            raise
+        transaction_id = int(existing.id)
+    return {"transactionId": transaction_id, "idTagInfo": auth.as_v16()}
+
+
+async def meter_values(cp: ChargePointActor, call: Call) -> dict[str, Any]:
+    p = call.payload
+    ctx = cp.context
+    evse_id, connector_id = connector_location(p["connectorId"])
+    samples = samples_v16(p["meterValue"])
+    transaction = p.get("transactionId")
+    if transaction is not None:
+        session = await ctx.sessions.get(str(transaction))
+        if session is not None:
+            await session.ask(
+                RecordMeterValues(samples, evse_id, connector_id), timeout=SESSION_ASK_TIMEOUT
+            )
+            return {}
+        log.warning("%s: MeterValues for unknown transaction %s", cp.station_id, transaction)
+    # Samples of no (known) transaction are kept too, under the id the charger gave.
+    rows = sample_rows(
+        samples,
+        station_id=cp.station_id,
+        transaction_id=None if transaction is None else str(transaction),
+        evse_id=evse_id,
+        connector_id=connector_id,
+    )
+    if rows:
+        await ctx.writer.submit(repo.meter_samples_recorded(rows))
+    return {}
+
+
+async def stop_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
+    p = call.payload
+    ctx = cp.context
+    reported = p["transactionId"]
+    stopped = timestamp(p, "timestamp")
+    # OCPP 1.6 section 6.49: reason defaults to Local.
+    reason = p.get("reason", "Local")
+    id_tag = p.get("idTag")
+    samples = samples_v16(p.get("transactionData") or [])
+    response: dict[str, Any] = {}
+    if id_tag is not None:
+        response["idTagInfo"] = (await _authorize(cp, id_tag)).as_v16()
+    session = await ctx.sessions.get(str(reported)) if reported >= 0 else None
+    if session is not None:
+        await session.ask(
+            StopSession(
+                stop_time=stopped,
+                meter_stop_wh=float(p["meterStop"]),
+                reason=reason,
+                id_token=id_tag,
+                samples=samples,
+            ),
+            timeout=SESSION_ASK_TIMEOUT,
+        )
+        return response
+    await _record_orphan_stop(cp, p, reported, stopped, reason, samples)
+    return response
+
+
+async def _record_orphan_stop(
+    cp: ChargePointActor,
+    p: dict[str, Any],
+    reported: int,
+    stopped: datetime,
+    reason: str,
+    samples: list[MeterSample],
+) -> None:
+    """A stop for -1 or an id this CSMS never issued (the start was lost, or issued elsewhere):
+    recorded as a transaction of its own so that its energy is never dropped. Its id is derived from
+    its content, so a resent stop lands once."""
+    log.warning("%s: StopTransaction for unknown transaction %s", cp.station_id, reported)
+    transaction_id = "orphan-" + _digest(
+        cp.station_id, reported, stopped.isoformat(), p["meterStop"]
+    )
+    begin = [s for s in samples if s.context == "Transaction.Begin"]
+    ops = [
+        repo.transaction_started(
+            transaction_id=transaction_id,
+            station_id=cp.station_id,
+            evse_id=None,
+            connector_id=None,
+            id_token=p.get("idTag"),
+            id_token_type=None,
+            start_time=min((s.timestamp for s in begin), default=None),
+            meter_start_wh=energy_register_wh(begin),
+            protocol=PROTOCOL,
+            dedup_key=None,
+            extra={"reported_transaction_id": reported},
+            stop_time=stopped,
+            meter_stop_wh=float(p["meterStop"]),
+            stop_reason=reason,
+            stop_id_token=p.get("idTag"),
+            ignore_duplicate=True,
+        )
+    ]
+    rows = sample_rows(
+        samples,
+        station_id=cp.station_id,
+        transaction_id=transaction_id,
+        evse_id=None,
+        connector_id=None,
+    )
+    if rows:
+        ops.append(repo.meter_samples_recorded(rows))
+    await cp.context.writer.submit(*ops)
+
+
+async def data_transfer(cp: ChargePointActor, call: Call) -> dict[str, Any]:
+    await cp.context.writer.submit(repo.station_event(cp.station_id, call.action, call.payload))
+    # OCPP 1.6 section 4.3: a vendorId without an implementation here is answered UnknownVendorId;
+    # the data itself is kept.
+    return {"status": "UnknownVendorId"}
+
+
+async def recorded_notification(cp: ChargePointActor, call: Call) -> dict[str, Any]:
+    """Diagnostics, firmware, log and security notifications: stored, answered with an empty payload."""
+    await cp.context.writer.submit(repo.station_event(cp.station_id, call.action, call.payload))
+    return {}
+
+
+async def sign_certificate(cp: ChargePointActor, call: Call) -> dict[str, Any]:
+    # No certificate authority is configured, so a CSR cannot be signed.
+    await cp.context.writer.submit(repo.station_event(cp.station_id, call.action, call.payload))
+    return {"status": "Rejected"}
+
+
+HANDLERS: dict[str, Handler] = {
+    "BootNotification": boot_notification,
+    "Heartbeat": heartbeat,
+    "StatusNotification": status_notification,
+    "Authorize": authorize_request,
+    "StartTransaction": start_transaction,
+    "MeterValues": meter_values,
+    "StopTransaction": stop_transaction,
+    "DataTransfer": data_transfer,
+    "DiagnosticsStatusNotification": recorded_notification,
+    "FirmwareStatusNotification": recorded_notification,
+    "LogStatusNotification": recorded_notification,
+    "SecurityEventNotification": recorded_notification,
+    "SignedFirmwareStatusNotification": recorded_notification,
+    "SignCertificate": sign_certificate,
+}

@@ -1,0 +1,56 @@
+"""``POST /api/v1/stations/{id}/commands/{Action}``: a CSMS-initiated OCPP call, answered with the
+charger's response.
+
+400 payload or action not valid for the station's version (nothing sent), 404 not connected, 502 the
+charger answered with a CALLERROR, 504 no answer in time (``?timeout=`` seconds, default configured).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from actors.commands import CommandRejected, CommandTimeout, InvalidCommand, StationNotConnected
+from http_api.problems import ApiProblem, json_response, read_json, read_object
+from http_api.state import API_STATE
+
+routes = web.RouteTableDef()
+
+MAX_TIMEOUT = 300.0
+
+
+@routes.post("/api/v1/stations/{station_id}/commands/{action}")
+async def send_command(request: web.Request) -> web.Response:
+    state = request.app[API_STATE]
+    station_id = request.match_info["station_id"]
+    action = request.match_info["action"]
+    raw = await request.read()
+    payload = read_object(await read_json(request)) if raw.strip() else {}
+    timeout = state.command_timeout
+    if "timeout" in request.query:
+        try:
+            timeout = float(request.query["timeout"])
+        except ValueError:
+            raise ApiProblem(400, "Bad Request", "timeout must be a number of seconds") from None
+        if not 0 < timeout <= MAX_TIMEOUT:
+            raise ApiProblem(400, "Bad Request", f"timeout must be in (0, {MAX_TIMEOUT:g}]")
+    try:
+        result = await state.router.call(station_id, action, payload, timeout=timeout)
+    except InvalidCommand as exc:
+        raise ApiProblem(400, "Bad Request", str(exc), code=exc.code) from None
+    except StationNotConnected as exc:
+        raise ApiProblem(404, "Not Found", str(exc)) from None
+    except CommandTimeout as exc:
+        raise ApiProblem(504, "Gateway Timeout", str(exc)) from None
+    except CommandRejected as exc:
+        raise ApiProblem(
+            502,
+            "Bad Gateway",
+            f"the station answered with a CALLERROR: {exc.code}",
+            code=exc.code,
+            description=exc.description,
+            details=exc.details,
+        ) from None
+    body = {"action": action, "response": result.payload}
+    if result.violation is not None:
+        body["schema_violation"] = result.violation
+    return json_response(body)

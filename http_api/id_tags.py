@@ -1,0 +1,86 @@
+"""``/api/v1/id-tags``: the id tokens drivers present, with status, expiry and group."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from http_api.pagination import page_params
+from http_api.problems import ApiProblem, json_response, read_json, read_object
+from http_api.state import API_STATE
+from http_api.views import id_token_view
+from persistence import repositories as repo
+from persistence.records import IdTokenRecord, IdTokenStatus
+
+routes = web.RouteTableDef()
+
+# ConcurrentTx is an answer, never a stored status.
+_STORABLE = [s.value for s in IdTokenStatus if s is not IdTokenStatus.CONCURRENT_TX]
+
+
+@routes.get("/api/v1/id-tags")
+async def list_id_tags(request: web.Request) -> web.Response:
+    state = request.app[API_STATE]
+    limit, cursor = page_params(request)
+    try:
+        page = await repo.list_id_tokens(state.engine, limit=limit, after=cursor)
+    except repo.BadCursor as exc:
+        raise ApiProblem(400, "Bad Request", str(exc)) from None
+    return json_response({"items": [id_token_view(t) for t in page.items], "next": page.next})
+
+
+@routes.get("/api/v1/id-tags/{id_tag}")
+async def get_id_tag(request: web.Request) -> web.Response:
+    token = await repo.get_id_token(request.app[API_STATE].engine, request.match_info["id_tag"])
+    if token is None:
+        raise ApiProblem(404, "Not Found", "no such id tag")
+    return json_response(id_token_view(token))
+
+
+def _parse(id_tag: str, body: dict[str, object]) -> IdTokenRecord:
+    unknown = set(body) - {"status", "expiry_date", "parent_id_tag", "type"}
+    if unknown:
+        raise ApiProblem(400, "Bad Request", f"unknown fields: {', '.join(sorted(unknown))}")
+    if len(id_tag) > 255:
+        raise ApiProblem(400, "Bad Request", "id tag is longer than 255 characters")
+    status = body.get("status", "Accepted")
+    if status not in _STORABLE:
+        raise ApiProblem(400, "Bad Request", f"status must be one of {', '.join(_STORABLE)}")
+    expiry_raw = body.get("expiry_date")
+    expiry = None
+    if expiry_raw is not None:
+        try:
+            expiry = datetime.fromisoformat(str(expiry_raw))
+        except ValueError:
+            raise ApiProblem(
+                400, "Bad Request", "expiry_date must be an RFC 3339 date-time"
+            ) from None
+        if expiry.tzinfo is None:
+            expiry = expiry.replace(tzinfo=UTC)
+    parent = body.get("parent_id_tag")
+    token_type = body.get("type")
+    for name, value in (("parent_id_tag", parent), ("type", token_type)):
+        if value is not None and not isinstance(value, str):
+            raise ApiProblem(400, "Bad Request", f"{name} must be a string")
+    return IdTokenRecord(
+        id_token=id_tag,
+        type=token_type if isinstance(token_type, str) else None,
+        status=IdTokenStatus(str(status)),
+        expiry_date=expiry,
+        parent_id_token=parent if isinstance(parent, str) else None,
+    )
+
+
+@routes.put("/api/v1/id-tags/{id_tag}")
+async def put_id_tag(request: web.Request) -> web.Response:
+    record = _parse(request.match_info["id_tag"], read_object(await read_json(request)))
+    created = await repo.put_id_token(request.app[API_STATE].engine, record)
+    return json_response(id_token_view(record), status=201 if created else 200)
+
+
+@routes.delete("/api/v1/id-tags/{id_tag}")
+async def delete_id_tag(request: web.Request) -> web.Response:
+    if not await repo.delete_id_token(request.app[API_STATE].engine, request.match_info["id_tag"]):
+        raise ApiProblem(404, "Not Found", "no such id tag")
+    return web.Response(status=204)

@@ -1,0 +1,38 @@
+"""Typed application state of the API (aiohttp ``AppKey``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from persistence.status_store import StatusStore
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from actors.directory import StationDirectory
+from actors.router import CommandRouter
+
+
+@dataclass(slots=True)
+class ApiState:
+    """What the API handlers use."""
+
+    engine: AsyncEngine
+    """Main store."""
+    status: StatusStore
+    """Status store (connectors, presence)."""
+    router: CommandRouter
+    """Sends CSMS-initiated calls wherever the station is connected."""
+    directory: StationDirectory
+    """Stations connected to this node (to refresh their actors after an edit)."""
+    command_timeout: float
+    """Default seconds a command waits for the charger."""
+    api_token: str | None
+    """Bearer token; None leaves the API open."""
+    forget_password: Callable[[str], None]
+    """Drops a station's remembered credentials after its password changes."""
+    ready: bool = False
+    """Readiness: stores migrated, writer running, OCPP listener bound, not draining."""
+
+
+API_STATE = web.AppKey("api_state", ApiState)

@@ -1,0 +1,98 @@
+"""``/api/v1/stations``: registration and live view of stations."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from actors.charge_point import REFRESH_STATION
+from http_api.pagination import page_params
+from http_api.problems import ApiProblem, json_response, read_json, read_object
+from http_api.state import API_STATE, ApiState
+from http_api.views import station_view
+from persistence import repositories as repo
+from persistence.records import StationRecord
+from transport.security import hash_password
+
+routes = web.RouteTableDef()
+
+
+async def _view(state: ApiState, station: StationRecord) -> web.Response:
+    presence = await state.status.presence(station.id)
+    connectors = await state.status.connectors(station.id)
+    return json_response(station_view(station, presence, connectors))
+
+
+@routes.get("/api/v1/stations")
+async def list_stations(request: web.Request) -> web.Response:
+    state = request.app[API_STATE]
+    limit, cursor = page_params(request)
+    try:
+        page = await repo.list_stations(state.engine, limit=limit, after=cursor)
+    except repo.BadCursor as exc:
+        raise ApiProblem(400, "Bad Request", str(exc)) from None
+    presences = await state.status.presences([s.id for s in page.items])
+    items = [
+        station_view(s, presences.get(s.id), await state.status.connectors(s.id))
+        for s in page.items
+    ]
+    return json_response({"items": items, "next": page.next})
+
+
+@routes.get("/api/v1/stations/{station_id}")
+async def get_station(request: web.Request) -> web.Response:
+    state = request.app[API_STATE]
+    station = await repo.get_station(state.engine, request.match_info["station_id"])
+    if station is None:
+        raise ApiProblem(404, "Not Found", "no such station")
+    return await _view(state, station)
+
+
+@routes.put("/api/v1/stations/{station_id}")
+async def put_station(request: web.Request) -> web.Response:
+    """Register a station: ``{"allowed": bool, "password": str | null, "lenient": bool}``.
+
+    ``password`` absent keeps the current one; null removes it (no basic auth).
+    """
+    state = request.app[API_STATE]
+    station_id = request.match_info["station_id"]
+    body = read_object(await read_json(request))
+    unknown = set(body) - {"allowed", "password", "lenient"}
+    if unknown:
+        raise ApiProblem(400, "Bad Request", f"unknown fields: {', '.join(sorted(unknown))}")
+    allowed = body.get("allowed", True)
+    lenient = body.get("lenient", False)
+    if not isinstance(allowed, bool) or not isinstance(lenient, bool):
+        raise ApiProblem(400, "Bad Request", "allowed and lenient must be booleans")
+    password = body.get("password")
+    if password is not None and (not isinstance(password, str) or not 8 <= len(password) <= 40):
+        # OCPP 1.6 security whitepaper: AuthorizationKey is 16-40 characters; 8 tolerates test rigs.
+        raise ApiProblem(400, "Bad Request", "password must be a string of 8 to 40 characters")
+    password_hash = hash_password(password) if password is not None else None
+    record, created = await repo.put_station(
+        state.engine,
+        station_id,
+        allowed=allowed,
+        password_hash=password_hash,
+        keep_password="password" not in body,
+        lenient=lenient,
+    )
+    state.forget_password(station_id)
+    entry = state.directory.get(station_id)
+    if entry is not None:
+        entry.charge_point.tell(REFRESH_STATION)
+    response = await _view(state, record)
+    response.set_status(201 if created else 200)
+    return response
+
+
+@routes.delete("/api/v1/stations/{station_id}")
+async def delete_station(request: web.Request) -> web.Response:
+    state = request.app[API_STATE]
+    station_id = request.match_info["station_id"]
+    if not await repo.delete_station(state.engine, station_id):
+        raise ApiProblem(404, "Not Found", "no such station")
+    state.forget_password(station_id)
+    entry = state.directory.get(station_id)
+    if entry is not None:
+        entry.charge_point.tell(REFRESH_STATION)
+    return web.Response(status=204)

@@ -1,0 +1,97 @@
+"""Engines of the two stores and the dialect-specific pieces the rest of the package needs.
+
+Supported: SQLite through aiosqlite (the embedded default, one writing process) and PostgreSQL
+through asyncpg (production, and any deployment with more than one writing process).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Dialect, Engine, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from persistence.errors import UnsupportedDatabase
+
+# Applied to every new SQLite connection. The busy timeout (first, so that the others wait too) makes
+# a second writer wait for the lock instead of failing at once; WAL lets readers run beside the
+# writer; NORMAL is durable across application crashes in WAL mode (only a power loss can drop the
+# latest commits).
+_SQLITE_PRAGMAS = (
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+)
+
+
+def async_url(url: str) -> URL:
+    """The URL with its async driver: ``sqlite://`` -> aiosqlite, ``postgresql://`` -> asyncpg."""
+    parsed = make_url(url)
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite":
+        if driver not in ("", "aiosqlite"):
+            raise UnsupportedDatabase(f"SQLite driver {driver!r} is not supported; use aiosqlite")
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        if driver not in ("", "asyncpg"):
+            raise UnsupportedDatabase(f"PostgreSQL driver {driver!r} is not supported; use asyncpg")
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise UnsupportedDatabase(f"database {backend!r} is not supported; use SQLite or PostgreSQL")
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for ``url``; plain ``sqlite:///`` and ``postgresql://`` URLs get the async
+    drivers. For a SQLite file the parent directory is created. The caller disposes the engine."""
+    parsed = async_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(parsed)
+        event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+        return engine
+    # pool_pre_ping replaces connections that a server restart closed while they sat in the pool.
+    return create_async_engine(parsed, pool_pre_ping=True)
+
+
+def default_urls(data_dir: Path) -> tuple[str, str]:
+    """(main store URL, status store URL) of the embedded SQLite files under ``data_dir``."""
+    return (
+        f"sqlite+aiosqlite:///{data_dir}/voltmesh.db",
+        f"sqlite+aiosqlite:///{data_dir}/status.db",
+    )
+
+
+def dialect_name(target: AsyncEngine | AsyncConnection | Engine | Dialect | str) -> str:
+    """The dialect name (``"sqlite"``, ``"postgresql"``) of an engine, connection or dialect."""
+    if isinstance(target, str):
+        return target
+    if isinstance(target, Dialect):
+        return target.name
+    return target.dialect.name
+
+
+def dialect_insert(
+    target: AsyncEngine | AsyncConnection | Engine | Dialect | str, table: Table
+) -> sqlite.Insert | postgresql.Insert:
+    """``INSERT`` of the target's dialect, with ``on_conflict_do_nothing(index_elements=...)`` and
+    ``on_conflict_do_update(index_elements=..., set_=...)``, which both dialects provide."""
+    name = dialect_name(target)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    if name == "postgresql":
+        return postgresql.insert(table)
+    raise UnsupportedDatabase(f"no upsert for dialect {name!r}")

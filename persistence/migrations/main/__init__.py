@@ -1,0 +1,1 @@
+"""Migrations of the main store (version table ``alembic_version``)."""

@@ -1,0 +1,1 @@
+"""Revisions of the main store, oldest first by ``down_revision``."""

@@ -1,0 +1,1 @@
+"""Migrations of the status store (version table ``alembic_version_status``)."""

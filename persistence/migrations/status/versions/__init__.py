@@ -1,0 +1,1 @@
+"""Revisions of the status store, oldest first by ``down_revision``."""

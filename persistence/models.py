@@ -1,0 +1,150 @@
+"""Tables of the main store (SQLAlchemy Core).
+
+Every change here needs a migration in ``persistence/migrations/main/versions``; the test suite checks
+that the migrated schema equals this metadata on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    true,
+)
+
+from persistence.sqltypes import UtcDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Deterministic constraint names, so that later migrations can refer to them on every database."""
+
+# SQLite autoincrements only an INTEGER PRIMARY KEY (the rowid alias); BIGINT would stay NULL.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _created_at() -> Column[object]:
+    return Column("created_at", UtcDateTime(), nullable=False, default=utcnow)
+
+
+def _updated_at() -> Column[object]:
+    return Column("updated_at", UtcDateTime(), nullable=False, default=utcnow, onupdate=utcnow)
+
+
+stations = Table(
+    "stations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("registered", Boolean(), nullable=False, default=False, server_default=false()),
+    Column("allowed", Boolean(), nullable=False, default=True, server_default=true()),
+    Column("password_hash", Text(), nullable=True),
+    Column("lenient", Boolean(), nullable=False, default=False, server_default=false()),
+    Column("protocol", String(16), nullable=True),
+    Column("vendor", Text(), nullable=True),
+    Column("model", Text(), nullable=True),
+    Column("serial_number", Text(), nullable=True),
+    Column("firmware_version", Text(), nullable=True),
+    Column("boot_status", String(16), nullable=True),
+    Column("boot_reason", String(32), nullable=True),
+    Column("first_seen", UtcDateTime(), nullable=True),
+    Column("last_boot", UtcDateTime(), nullable=True),
+    _created_at(),
+    _updated_at(),
+)
+
+id_tokens = Table(
+    "id_tokens",
+    metadata,
+    Column("id_token", String(255), primary_key=True),
+    Column("type", String(32), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("expiry_date", UtcDateTime(), nullable=True),
+    Column("parent_id_token", String(255), nullable=True),
+    _created_at(),
+    _updated_at(),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("station_id", String(64), nullable=False, index=True),
+    Column("evse_id", Integer(), nullable=True),
+    Column("connector_id", Integer(), nullable=True),
+    Column("id_token", String(255), nullable=True),
+    Column("id_token_type", String(32), nullable=True),
+    Column("start_time", UtcDateTime(), nullable=True),
+    Column("stop_time", UtcDateTime(), nullable=True),
+    Column("meter_start_wh", Float(), nullable=True),
+    Column("meter_stop_wh", Float(), nullable=True),
+    # Latest Energy.Active.Import.Register seen during the transaction, in Wh.
+    Column("last_meter_wh", Float(), nullable=True),
+    Column("stop_reason", String(32), nullable=True),
+    Column("stop_id_token", String(255), nullable=True),
+    Column("reservation_id", Integer(), nullable=True),
+    Column("remote_start_id", Integer(), nullable=True),
+    Column("protocol", String(16), nullable=False),
+    Column("stale", Boolean(), nullable=False, default=False, server_default=false()),
+    # What identifies a resent start of the same transaction (the charger repeats until answered).
+    Column("dedup_key", String(128), nullable=True),
+    Column("extra", JSON(), nullable=True),
+    _created_at(),
+    _updated_at(),
+    UniqueConstraint("station_id", "dedup_key"),
+    Index("ix_transactions_station_id_stop_time", "station_id", "stop_time"),
+)
+
+meter_values = Table(
+    "meter_values",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("station_id", String(64), nullable=False),
+    Column("transaction_id", String(64), nullable=True, index=True),
+    Column("evse_id", Integer(), nullable=True),
+    Column("connector_id", Integer(), nullable=True),
+    Column("timestamp", UtcDateTime(), nullable=False),
+    Column("measurand", String(64), nullable=False),
+    Column("phase", String(8), nullable=True),
+    Column("unit", String(16), nullable=True),
+    Column("value", Float(), nullable=True),
+    Column("raw_value", Text(), nullable=True),
+    Column("context", String(32), nullable=True),
+    Column("location", String(16), nullable=True),
+    # Content hash of the sample: a resent MeterValues inserts nothing (ON CONFLICT DO NOTHING).
+    Column("sample_key", String(64), nullable=False, unique=True),
+)
+
+station_events = Table(
+    "station_events",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("station_id", String(64), nullable=False, index=True),
+    Column("kind", String(64), nullable=False),
+    Column("payload", JSON(), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+)
+
+id_counters = Table(
+    "id_counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    # The next value nobody has reserved yet.
+    Column("next_value", BigInteger(), nullable=False),
+)

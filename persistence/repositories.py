@@ -1,0 +1,543 @@
+"""Reads of the main store, and builders of the write operations that go through the group-commit writer.
+
+Reads use their own short connections. Writes never run here: a builder returns ``WriteOp``s and the
+caller submits them, so that the writer can group them and resolve the caller after the commit.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from persistence.models import id_tokens, meter_values, station_events, stations, transactions
+from persistence.writer import Insert, Update, WriteOp
+from sqlalchemy import Select, and_, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from persistence.records import (
+    IdTokenRecord,
+    IdTokenStatus,
+    MeterSample,
+    StationRecord,
+    TransactionRecord,
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything stored is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class BadCursor(ValueError):
+    """A pagination cursor that this API did not hand out."""
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list and the cursor of the next (None at the end)."""
+
+    items: list[T]
+    next: str | None
+
+
+def _encode_cursor(*parts: str) -> str:
+    return base64.urlsafe_b64encode("\x1f".join(parts).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, count: int) -> list[str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        parts = (
+            base64.b64decode(padded.encode(), altchars=b"-_", validate=True)
+            .decode()
+            .split("\x1f")
+        )
+    except (ValueError, UnicodeDecodeError):
+        raise BadCursor(f"cursor {cursor!r} is not one this API handed out") from None
+    if len(parts) != count or not all(parts):
+        raise BadCursor(f"cursor {cursor!r} is not one this API handed out")
+    return parts
+
+
+# --- stations -------------------------------------------------------------------------------------
+
+
+def _station(row: Mapping[str, Any]) -> StationRecord:
+    return StationRecord(
+        id=row["id"],
+        registered=row["registered"],
+        allowed=row["allowed"],
+        has_password=row["password_hash"] is not None,
+        lenient=row["lenient"],
+        protocol=row["protocol"],
+        vendor=row["vendor"],
+        model=row["model"],
+        serial_number=row["serial_number"],
+        firmware_version=row["firmware_version"],
+        boot_status=row["boot_status"],
+        last_boot=as_utc(row["last_boot"]),
+    )
+
+
+async def get_station(engine: AsyncEngine, station_id: str) -> StationRecord | None:
+    async with engine.connect() as conn:
+        row = (
+            (await conn.execute(select(stations).where(stations.c.id == station_id)))
+            .mappings()
+            .first()
+        )
+    return _station(row) if row else None
+
+
+async def get_password_hash(engine: AsyncEngine, station_id: str) -> tuple[bool, str | None]:
+    """(known, password hash) of a station, for the websocket handshake."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(select(stations.c.password_hash).where(stations.c.id == station_id))
+        ).first()
+    return (row is not None, row[0] if row else None)
+
+
+async def list_stations(
+    engine: AsyncEngine, *, limit: int, after: str | None
+) -> Page[StationRecord]:
+    query = select(stations).order_by(stations.c.id).limit(limit + 1)
+    if after:
+        (last_id,) = _decode_cursor(after, 1)
+        query = query.where(stations.c.id > last_id)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    items = [_station(r) for r in rows[:limit]]
+    return Page(items, _encode_cursor(items[-1].id) if len(rows) > limit else None)
+
+
+def station_seen(station_id: str, *, protocol: str, register: bool) -> WriteOp:
+    """First contact of a station: a row so that operators see it, registered under the accept policy."""
+    now = utcnow()
+    return Insert(
+        stations,
+        [
+            {
+                "id": station_id,
+                "registered": register,
+                "allowed": True,
+                "lenient": False,
+                "protocol": protocol,
+                "first_seen": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+        ],
+        on_conflict_do_nothing=("id",),
+    )
+
+
+def station_booted(
+    station_id: str,
+    *,
+    protocol: str,
+    boot: Mapping[str, str | None],
+    status: str,
+    reason: str | None,
+    register: bool,
+) -> list[WriteOp]:
+    """Boot information of a BootNotification; creates the row for a first-time station."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "protocol": protocol,
+        "vendor": boot.get("vendor"),
+        "model": boot.get("model"),
+        "serial_number": boot.get("serial_number"),
+        "firmware_version": boot.get("firmware_version"),
+        "boot_status": status,
+        "boot_reason": reason,
+        "last_boot": now,
+        "updated_at": now,
+    }
+    if register:
+        values["registered"] = True
+    return [
+        station_seen(station_id, protocol=protocol, register=register),
+        Update(stations, {"id": station_id}, values),
+    ]
+
+
+async def put_station(
+    engine: AsyncEngine,
+    station_id: str,
+    *,
+    allowed: bool,
+    password_hash: str | None,
+    keep_password: bool,
+    lenient: bool,
+) -> tuple[StationRecord, bool]:
+    """Register (or update) a station; returns the record and whether it was created."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "registered": True,
+        "allowed": allowed,
+        "lenient": lenient,
+        "updated_at": now,
+    }
+    if not keep_password:
+        values["password_hash"] = password_hash
+    async with engine.begin() as conn:
+        exists = (
+            await conn.execute(select(stations.c.id).where(stations.c.id == station_id))
+        ).first() is not None
+        if exists:
+            await conn.execute(stations.update().where(stations.c.id == station_id).values(values))
+        else:
+            values.setdefault("password_hash", None)
+            await conn.execute(
+                stations.insert().values(id=station_id, created_at=now, first_seen=None, **values)
+            )
+    record = await get_station(engine, station_id)
+    assert record is not None
+    return record, not exists
+
+
+async def delete_station(engine: AsyncEngine, station_id: str) -> bool:
+    """Forget a station's registration; its transactions and meter values stay (they are records)."""
+    async with engine.begin() as conn:
+        result = await conn.execute(delete(stations).where(stations.c.id == station_id))
+    return bool(result.rowcount)
+
+
+# --- id tokens ------------------------------------------------------------------------------------
+
+
+def _id_token(row: Mapping[str, Any]) -> IdTokenRecord:
+    return IdTokenRecord(
+        id_token=row["id_token"],
+        type=row["type"],
+        status=IdTokenStatus(row["status"]),
+        expiry_date=as_utc(row["expiry_date"]),
+        parent_id_token=row["parent_id_token"],
+    )
+
+
+async def get_id_token(engine: AsyncEngine, id_token: str) -> IdTokenRecord | None:
+    async with engine.connect() as conn:
+        row = (
+            (await conn.execute(select(id_tokens).where(id_tokens.c.id_token == id_token)))
+            .mappings()
+            .first()
+        )
+    return _id_token(row) if row else None
+
+
+async def list_id_tokens(
+    engine: AsyncEngine, *, limit: int, after: str | None
+) -> Page[IdTokenRecord]:
+    query = select(id_tokens).order_by(id_tokens.c.id_token).limit(limit + 1)
+    if after:
+        (last,) = _decode_cursor(after, 1)
+        query = query.where(id_tokens.c.id_token > last)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    items = [_id_token(r) for r in rows[:limit]]
+    return Page(items, _encode_cursor(items[-1].id_token) if len(rows) > limit else None)
+
+
+async def put_id_token(engine: AsyncEngine, record: IdTokenRecord) -> bool:
+    """Create or replace an id token; returns whether it was created."""
+    now = utcnow()
+    values = {
+        "type": record.type,
+        "status": record.status.value,
+        "expiry_date": record.expiry_date,
+        "parent_id_token": record.parent_id_token,
+        "updated_at": now,
+    }
+    async with engine.begin() as conn:
+        exists = (
+            await conn.execute(
+                select(id_tokens.c.id_token).where(id_tokens.c.id_token == record.id_token)
+            )
+        ).first() is not None
+        if exists:
+            await conn.execute(
+                id_tokens.update().where(id_tokens.c.id_token == record.id_token).values(values)
+            )
+        else:
+            await conn.execute(
+                id_tokens.insert().values(id_token=record.id_token, created_at=now, **values)
+            )
+    return not exists
+
+
+async def delete_id_token(engine: AsyncEngine, id_token: str) -> bool:
+    async with engine.begin() as conn:
+        result = await conn.execute(delete(id_tokens).where(id_tokens.c.id_token == id_token))
+    return bool(result.rowcount)
+
+
+# --- transactions ---------------------------------------------------------------------------------
+
+
+def _transaction(row: Mapping[str, Any]) -> TransactionRecord:
+    return TransactionRecord(
+        id=row["id"],
+        station_id=row["station_id"],
+        evse_id=row["evse_id"],
+        connector_id=row["connector_id"],
+        id_token=row["id_token"],
+        id_token_type=row["id_token_type"],
+        start_time=as_utc(row["start_time"]),
+        stop_time=as_utc(row["stop_time"]),
+        meter_start_wh=row["meter_start_wh"],
+        meter_stop_wh=row["meter_stop_wh"],
+        last_meter_wh=row["last_meter_wh"],
+        stop_reason=row["stop_reason"],
+        protocol=row["protocol"],
+        stale=row["stale"],
+        created_at=as_utc(row["created_at"]) or utcnow(),
+        extra=row["extra"],
+    )
+
+
+async def get_transaction(engine: AsyncEngine, transaction_id: str) -> TransactionRecord | None:
+    async with engine.connect() as conn:
+        return await _get_transaction(conn, transaction_id)
+
+
+async def _get_transaction(conn: AsyncConnection, transaction_id: str) -> TransactionRecord | None:
+    row = (
+        (await conn.execute(select(transactions).where(transactions.c.id == transaction_id)))
+        .mappings()
+        .first()
+    )
+    return _transaction(row) if row else None
+
+
+async def find_transaction_by_dedup(
+    engine: AsyncEngine, station_id: str, dedup_key: str
+) -> TransactionRecord | None:
+    async with engine.connect() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(transactions).where(
+                        transactions.c.station_id == station_id,
+                        transactions.c.dedup_key == dedup_key,
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+    return _transaction(row) if row else None
+
+
+async def active_transaction_ids_for_token(
+    engine: AsyncEngine, id_token: str, *, except_connector: tuple[str, int] | None = None
+) -> list[str]:
+    """Open transactions of a token (ConcurrentTx check). ``except_connector`` (station, 1.6 connector
+    or EVSE) is left out: a transaction left open there by a charger that lost power must not block
+    the driver who plugs in again."""
+    query = select(transactions.c.id).where(
+        transactions.c.id_token == id_token,
+        transactions.c.stop_time.is_(None),
+        transactions.c.start_time.is_not(None),
+        transactions.c.stale.is_(False),
+    )
+    if except_connector is not None:
+        station_id, evse_id = except_connector
+        query = query.where(
+            or_(transactions.c.station_id != station_id, transactions.c.evse_id != evse_id)
+        )
+    async with engine.connect() as conn:
+        return [r[0] for r in (await conn.execute(query)).all()]
+
+
+async def list_transactions(
+    engine: AsyncEngine,
+    *,
+    station_id: str | None,
+    active: bool | None,
+    limit: int,
+    after: str | None,
+) -> Page[TransactionRecord]:
+    """Newest first, by (created_at, id)."""
+    query: Select[Any] = (
+        select(transactions)
+        .order_by(transactions.c.created_at.desc(), transactions.c.id.desc())
+        .limit(limit + 1)
+    )
+    if station_id is not None:
+        query = query.where(transactions.c.station_id == station_id)
+    if active is True:
+        query = query.where(
+            transactions.c.stop_time.is_(None), transactions.c.start_time.isnot(None)
+        )
+    elif active is False:
+        query = query.where(
+            or_(transactions.c.stop_time.is_not(None), transactions.c.start_time.is_(None))
+        )
+    if after:
+        created_raw, last_id = _decode_cursor(after, 2)
+        try:
+            created = datetime.fromisoformat(created_raw)
+        except ValueError:
+            raise BadCursor(f"cursor {after!r} is not one this API handed out") from None
+        # SQLite compares the stored naive UTC text; PostgreSQL compares instants.
+        if engine.dialect.name == "sqlite":
+            created = created.replace(tzinfo=None)
+        query = query.where(
+            or_(
+                transactions.c.created_at < created,
+                and_(transactions.c.created_at == created, transactions.c.id < last_id),
+            )
+        )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    items = [_transaction(r) for r in rows[:limit]]
+    cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        cursor = _encode_cursor(last.created_at.isoformat(), last.id)
+    return Page(items, cursor)
+
+
+async def transaction_meter_values(engine: AsyncEngine, transaction_id: str) -> list[MeterSample]:
+    query = (
+        select(meter_values)
+        .where(meter_values.c.transaction_id == transaction_id)
+        .order_by(meter_values.c.timestamp, meter_values.c.id)
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return [
+        MeterSample(
+            timestamp=as_utc(r["timestamp"]) or utcnow(),
+            measurand=r["measurand"],
+            phase=r["phase"],
+            unit=r["unit"],
+            value=r["value"],
+            context=r["context"],
+            location=r["location"],
+            raw_value=r["raw_value"],
+        )
+        for r in rows
+    ]
+
+
+def transaction_started(
+    *,
+    transaction_id: str,
+    station_id: str,
+    evse_id: int | None,
+    connector_id: int | None,
+    id_token: str | None,
+    id_token_type: str | None,
+    start_time: datetime | None,
+    meter_start_wh: float | None,
+    protocol: str,
+    dedup_key: str | None,
+    reservation_id: int | None = None,
+    remote_start_id: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+    stop_time: datetime | None = None,
+    meter_stop_wh: float | None = None,
+    stop_reason: str | None = None,
+    stop_id_token: str | None = None,
+    ignore_duplicate: bool = False,
+) -> WriteOp:
+    """A new transaction; with the stop fields, one known only from its end (an orphan stop).
+    ``ignore_duplicate`` makes a resend of the same id a no-op."""
+    now = utcnow()
+    return Insert(
+        transactions,
+        [
+            {
+                "id": transaction_id,
+                "station_id": station_id,
+                "evse_id": evse_id,
+                "connector_id": connector_id,
+                "id_token": id_token,
+                "id_token_type": id_token_type,
+                "start_time": start_time,
+                "stop_time": stop_time,
+                "meter_start_wh": meter_start_wh,
+                "meter_stop_wh": meter_stop_wh,
+                "last_meter_wh": meter_stop_wh if meter_stop_wh is not None else meter_start_wh,
+                "stop_reason": stop_reason,
+                "stop_id_token": stop_id_token,
+                "reservation_id": reservation_id,
+                "remote_start_id": remote_start_id,
+                "protocol": protocol,
+                "stale": False,
+                "dedup_key": dedup_key,
+                "extra": dict(extra) if extra else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        ],
+        on_conflict_do_nothing=("id",) if ignore_duplicate else None,
+    )
+
+
+def transaction_updated(transaction_id: str, **values: Any) -> WriteOp:
+    values["updated_at"] = utcnow()
+    return Update(transactions, {"id": transaction_id}, values)
+
+
+def meter_samples_recorded(rows: Sequence[Mapping[str, Any]]) -> WriteOp:
+    """Samples keyed by content hash, so a resent MeterValues is stored once."""
+    return Insert(meter_values, list(rows), on_conflict_do_nothing=("sample_key",))
+
+
+def station_event(station_id: str, kind: str, payload: Mapping[str, Any]) -> WriteOp:
+    return Insert(
+        station_events,
+        [
+            {
+                "station_id": station_id,
+                "kind": kind,
+                "payload": dict(payload),
+                "received_at": utcnow(),
+            }
+        ],
+    )
+
+
+async def station_events_of(
+    engine: AsyncEngine, station_id: str, kind: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    query = (
+        select(station_events.c.kind, station_events.c.payload)
+        .where(station_events.c.station_id == station_id)
+        .order_by(station_events.c.id)
+    )
+    if kind is not None:
+        query = query.where(station_events.c.kind == kind)
+    async with engine.connect() as conn:
+        return [(r[0], r[1]) for r in (await conn.execute(query)).all()]
+
+
+async def mark_stale_transactions(engine: AsyncEngine, *, older_than: datetime) -> int:
+    """Flag open transactions with no update since ``older_than`` (charger lost power); never deletes."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            transactions.update()
+            .where(
+                transactions.c.stop_time.is_(None),
+                transactions.c.stale.is_(False),
+                transactions.c.updated_at < older_than,
+            )
+            .values(stale=True)
+        )
+    return int(result.rowcount or 0)

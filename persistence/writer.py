@@ -1,0 +1,386 @@
+"""Group commit: the writes of many actors, committed together, each caller resolved after the COMMIT.
+
+The durability rule of the architecture: the answer to a transaction message is sent only after its data
+is committed. One transaction per message would cost one fsync (SQLite) or one round trip plus WAL
+flush (PostgreSQL) each; grouping turns N of them into one.
+
+A caller submits write operations and awaits the returned future::
+
+    await writer.submit(Insert(meter_values, rows, on_conflict_do_nothing=("sample_key",)))
+
+One task drains the queue: it takes the first submission, collects more for up to ``max_delay`` seconds
+or ``max_batch`` operations, runs all of them in one database transaction and commits. Only then are
+the futures resolved, so a resolved submit means the rows are visible to every other connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Table, and_
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from persistence.database import dialect_insert
+from persistence.errors import WriterClosed
+
+log = logging.getLogger(__name__)
+
+
+class WriteOp(Protocol):
+    """One write; ``apply`` runs inside the writer's transaction and must not commit."""
+
+    async def apply(self, conn: AsyncConnection) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Insert:
+    """Insert rows; the writer merges consecutive compatible inserts into one executemany.
+
+    ``apply`` returns None (a merged executemany has no per-submission row count).
+    """
+
+    table: Table
+    """Target table."""
+    rows: Sequence[Mapping[str, Any]]
+    """Rows as column name -> value; rows with different column sets are executed separately."""
+    on_conflict_do_nothing: tuple[str, ...] | None = None
+    """Index elements (primary key or unique columns): a row that conflicts there is skipped."""
+
+    async def apply(self, conn: AsyncConnection) -> None:
+        for rows in _same_columns(self.rows):
+            await _insert(conn, self.table, rows, self.on_conflict_do_nothing)
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """``UPDATE table SET values WHERE column = value AND ...``; ``apply`` returns the row count."""
+
+    table: Table
+    """Target table."""
+    where: Mapping[str, Any]
+    """Equality conditions, column name -> value, joined with AND; must not be empty."""
+    values: Mapping[str, Any]
+    """New values, column name -> value."""
+
+    async def apply(self, conn: AsyncConnection) -> int:
+        if not self.where:
+            raise ValueError(f"Update of {self.table.name} without a WHERE would touch every row")
+        condition = and_(*(self.table.c[name] == value for name, value in self.where.items()))
+        result = await conn.execute(self.table.update().where(condition).values(dict(self.values)))
+        return int(result.rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    """Insert a row, or update the existing row with the same key to these values (returns None)."""
+
+    table: Table
+    """Target table."""
+    row: Mapping[str, Any]
+    """The full row, column name -> value."""
+    key: tuple[str, ...]
+    """Columns of the primary key or of a unique constraint that identify the row."""
+
+    async def apply(self, conn: AsyncConnection) -> None:
+        insert = dialect_insert(conn, self.table)
+        changed = {name: insert.excluded[name] for name in self.row if name not in self.key}
+        statement = (
+            insert.on_conflict_do_update(index_elements=list(self.key), set_=changed)
+            if changed
+            else insert.on_conflict_do_nothing(index_elements=list(self.key))
+        )
+        await conn.execute(statement, dict(self.row))
+
+
+@dataclass(frozen=True, slots=True)
+class Custom:
+    """Any statements; ``apply`` returns what ``fn`` returns. ``fn`` must not commit or roll back."""
+
+    fn: Callable[[AsyncConnection], Awaitable[Any]]
+    """Runs inside the writer's transaction, possibly more than once if the transaction is retried."""
+
+    async def apply(self, conn: AsyncConnection) -> Any:
+        return await self.fn(conn)
+
+
+@dataclass(slots=True)
+class WriterStats:
+    """Counters of a writer, for metrics."""
+
+    commits: int = 0
+    """Transactions committed."""
+    ops: int = 0
+    """Operations committed."""
+    batches: int = 0
+    """Batches taken off the queue (one or more submissions each)."""
+    failures: int = 0
+    """Submissions whose future got an exception."""
+    retries: int = 0
+    """Transactions retried after a lost connection."""
+
+
+@dataclass(slots=True)
+class _Submission:
+    ops: tuple[WriteOp, ...]
+    future: asyncio.Future[list[Any]]
+    results: list[Any] = field(default_factory=list)
+
+
+def _same_columns(
+    rows: Sequence[Mapping[str, Any]],
+) -> list[list[Mapping[str, Any]]]:
+    """Split rows into runs with the same column set (one executemany each)."""
+    runs: list[list[Mapping[str, Any]]] = []
+    last: frozenset[str] | None = None
+    for row in rows:
+        columns = frozenset(row)
+        if columns != last:
+            runs.append([])
+            last = columns
+        runs[-1].append(row)
+    return runs
+
+
+async def _insert(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    on_conflict_do_nothing: tuple[str, ...] | None,
+) -> None:
+    if not rows:
+        return
+    if on_conflict_do_nothing is None:
+        await conn.execute(table.insert(), [dict(r) for r in rows])
+        return
+    statement = dialect_insert(conn, table).on_conflict_do_nothing(
+        index_elements=list(on_conflict_do_nothing)
+    )
+    await conn.execute(statement, [dict(r) for r in rows])
+
+
+# PostgreSQL SQLSTATEs worth retrying: connection exceptions (class 08), the server shutting down
+# (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now), and the two conflicts that
+# the server asks clients to retry (40001 serialization_failure, 40P01 deadlock_detected).
+_TRANSIENT_STATES = frozenset({"57P01", "57P02", "57P03", "40001", "40P01"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed transaction is worth running again (lost connection, server restarting)."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return isinstance(state, str) and (state.startswith("08") or state in _TRANSIENT_STATES)
+    # Connecting while the server restarts fails before any DBAPI error exists.
+    return isinstance(exc, OSError)
+
+
+class GroupCommitWriter:
+    """Collects writes of many callers and commits them in shared transactions.
+
+    Call ``start()`` before submitting and ``stop()`` when done: ``stop`` refuses new submissions,
+    commits everything queued and ends the drain task.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        max_delay: float = 0.002,
+        max_batch: int = 512,
+        retries: int = 5,
+        retry_delay: float = 0.05,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self._engine = engine
+        self._max_delay = max_delay
+        self._max_batch = max_batch
+        self._retries = retries
+        self._retry_delay = retry_delay
+        self._pending: deque[_Submission] = deque()
+        self._pending_ops = 0
+        self._first_at = 0.0
+        self._waiter: asyncio.Future[None] | None = None
+        self._collecting = False
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.stats = WriterStats()
+        """Counters for metrics."""
+
+    @property
+    def running(self) -> bool:
+        """Started and not stopping."""
+        return self._task is not None and not self._closing
+
+    async def start(self) -> None:
+        """Start the drain task. Call once."""
+        if self._task is not None:
+            raise RuntimeError("writer already started")
+        self._task = asyncio.create_task(self._drain(), name="group-commit-writer")
+
+    def submit_nowait(self, *ops: WriteOp) -> asyncio.Future[list[Any]]:
+        """Queue ``ops`` (atomic together) and return the future of their results, resolved after
+        the commit that includes them. Raises ``WriterClosed`` when the writer is not running.
+
+        The ops are written even if the caller stops waiting for the future."""
+        if not self.running:
+            raise WriterClosed("the writer is not running")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        if not self._pending:
+            self._first_at = loop.time()
+        self._pending.append(_Submission(ops, future))
+        self._pending_ops += len(ops)
+        # Wake the drain task when it idles, or when the batch it is collecting is full.
+        if not self._collecting or self._pending_ops >= self._max_batch:
+            self._wake()
+        return future
+
+    async def submit(self, *ops: WriteOp) -> list[Any]:
+        """Write ``ops`` in one transaction and return each op's result once it is committed.
+
+        Raises the database error if this submission failed (other submissions of the same batch
+        still commit), ``WriterClosed`` if the writer is not running."""
+        return await self.submit_nowait(*ops)
+
+    async def stop(self) -> None:
+        """Refuse new submissions, commit what is queued, end the drain task. Idempotent."""
+        self._closing = True
+        self._wake()
+        if self._task is not None:
+            await self._task
+
+    # --- drain task -------------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def _wait(self, timeout: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        handle = loop.call_later(timeout, self._wake) if timeout is not None else None
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+            if handle is not None:
+                handle.cancel()
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                await self._wait(None)
+                continue
+            # Collect for max_delay counted from the oldest waiting submission: submissions that
+            # queued up during the previous commit have waited long enough already.
+            remaining = self._first_at + self._max_delay - loop.time()
+            if remaining > 0 and self._pending_ops < self._max_batch and not self._closing:
+                self._collecting = True
+                try:
+                    await self._wait(remaining)
+                finally:
+                    self._collecting = False
+            batch = self._take_batch()
+            if self._pending:
+                self._first_at = loop.time()
+            self.stats.batches += 1
+            await self._run(batch)
+
+    def _take_batch(self) -> list[_Submission]:
+        batch = [self._pending.popleft()]
+        count = len(batch[0].ops)
+        while self._pending and count + len(self._pending[0].ops) <= self._max_batch:
+            submission = self._pending.popleft()
+            batch.append(submission)
+            count += len(submission.ops)
+        self._pending_ops -= count
+        return batch
+
+    async def _run(self, batch: list[_Submission]) -> None:
+        try:
+            await self._commit_with_retries(batch)
+        except Exception as exc:
+            if len(batch) == 1 or is_transient(exc):
+                self._fail(batch, exc)
+                return
+            # One bad write must fail only its own submitter: run each submission alone.
+            log.debug("batch of %d failed (%r); retrying submissions one by one", len(batch), exc)
+            for submission in batch:
+                try:
+                    await self._commit_with_retries([submission])
+                except Exception as single_exc:
+                    self._fail([submission], single_exc)
+                else:
+                    self._resolve([submission])
+        else:
+            self._resolve(batch)
+
+    async def _commit_with_retries(self, batch: list[_Submission]) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._commit(batch)
+                return
+            except Exception as exc:
+                if attempt >= self._retries or not is_transient(exc):
+                    raise
+                # Note: a lost COMMIT acknowledgement may mean the data is in; ops are written to be
+                # idempotent where charger resends matter (unique keys, ON CONFLICT DO NOTHING).
+                delay = self._retry_delay * 2**attempt
+                attempt += 1
+                self.stats.retries += 1
+                log.warning("write failed (%r); retry %d in %.2f s", exc, attempt, delay)
+                await asyncio.sleep(delay)
+
+    async def _commit(self, batch: list[_Submission]) -> None:
+        for submission in batch:
+            submission.results = [None] * len(submission.ops)
+        async with self._engine.begin() as conn:
+            await self._apply(conn, batch)
+        self.stats.commits += 1
+
+    async def _apply(self, conn: AsyncConnection, batch: list[_Submission]) -> None:
+        # Runs of Inserts into the same table with the same columns and conflict option become one
+        # executemany; everything else runs in submission order.
+        run_key: tuple[Table, frozenset[str], tuple[str, ...] | None] | None = None
+        run_rows: list[Mapping[str, Any]] = []
+        for submission in batch:
+            for index, op in enumerate(submission.ops):
+                if isinstance(op, Insert):
+                    for rows in _same_columns(op.rows):
+                        key = (op.table, frozenset(rows[0]), op.on_conflict_do_nothing)
+                        if key != run_key:
+                            if run_key is not None:
+                                await _insert(conn, run_key[0], run_rows, run_key[2])
+                            run_key, run_rows = key, []
+                        run_rows.extend(rows)
+                    continue
+                if run_key is not None:
+                    await _insert(conn, run_key[0], run_rows, run_key[2])
+                    run_key, run_rows = None, []
+                submission.results[index] = await op.apply(conn)
+        if run_key is not None:
+            await _insert(conn, run_key[0], run_rows, run_key[2])
+
+    def _resolve(self, batch: list[_Submission]) -> None:
+        for submission in batch:
+            self.stats.ops += len(submission.ops)
+            if not submission.future.done():
+                submission.future.set_result(submission.results)
+
+    def _fail(self, batch: list[_Submission], exc: Exception) -> None:
+        for submission in batch:
+            self.stats.failures += 1
+            if not submission.future.done():
+                submission.future.set_exception(exc)

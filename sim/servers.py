@@ -1,0 +1,168 @@
+"""Start, probe and stop a central system under test as a subprocess on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from sim.errors import ServerStartError
+
+HOST = "127.0.0.1"
+READY_TIMEOUT = 60.0
+"""Seconds a server may take to become ready."""
+STOP_TIMEOUT = 15.0
+"""Seconds a server may take to exit after SIGTERM before it is killed."""
+POLL_INTERVAL = 0.05
+
+
+class ServerKind(enum.Enum):
+    """Which central system to start."""
+
+    VOLTMESH = "voltmesh"
+    BASELINE = "baseline"
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port that was free a moment ago (the server binds it shortly after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _tcp_accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _http_ok(host: str, port: int, path: str) -> bool:
+    # http.client, unlike urllib, never routes loopback through a proxy from the environment.
+    conn = http.client.HTTPConnection(host, port, timeout=1.0)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+class ServerProcess:
+    """A server under test. Use as a context manager: enter starts it and waits until it is
+    ready, exit sends SIGTERM and waits (then kills). Logs go to `log_path`."""
+
+    def __init__(self, kind: ServerKind, *, log_path: Path, host: str = HOST) -> None:
+        self.kind = kind
+        self.host = host
+        self.log_path = log_path
+        self.ocpp_port = free_port(host)
+        self.api_port = free_port(host) if kind is ServerKind.VOLTMESH else None
+        self.exit_code: int | None = None
+        self._data_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        """Process id of the running server."""
+        if self._process is None:
+            raise RuntimeError("server not started")
+        return self._process.pid
+
+    def argv(self, data_dir: str | None = None) -> list[str]:
+        """The command line that starts this server."""
+        if self.kind is ServerKind.BASELINE:
+            return [sys.executable, "-m", "sim.baseline_server", "--host", self.host,
+                    "--port", str(self.ocpp_port)]  # fmt: skip
+        return [
+            sys.executable, "-m", "voltmesh", "serve",
+            "--host", self.host,
+            "--ocpp-port", str(self.ocpp_port),
+            "--api-port", str(self.api_port),
+            "--data-dir", data_dir or "DATA_DIR",
+            "--unknown-stations", "accept",
+        ]  # fmt: skip
+
+    def start(self, *, ready_timeout: float = READY_TIMEOUT) -> None:
+        """Start the server and block until it is ready; raises `ServerStartError`."""
+        data_dir = None
+        if self.kind is ServerKind.VOLTMESH:
+            self._data_dir = tempfile.TemporaryDirectory(prefix="voltmesh-bench-")
+            data_dir = self._data_dir.name
+        with open(self.log_path, "wb") as log:
+            self._process = subprocess.Popen(
+                self.argv(data_dir),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=os.getcwd(),
+            )
+        deadline = time.monotonic() + ready_timeout
+        while not self._ready():
+            if self._process.poll() is not None:
+                self._cleanup()
+                raise ServerStartError(
+                    f"{self.kind.value} exited with {self._process.returncode}:\n{self.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerStartError(f"{self.kind.value} not ready in {ready_timeout} s")
+            time.sleep(POLL_INTERVAL)
+
+    def _ready(self) -> bool:
+        if self.api_port is not None:
+            return _http_ok(self.host, self.api_port, "/readyz")
+        return _tcp_accepts(self.host, self.ocpp_port)
+
+    def stop(self, *, timeout: float = STOP_TIMEOUT) -> int | None:
+        """SIGTERM, wait, kill if needed; returns the exit code (negative: killed by signal)."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process is not None:
+            self.exit_code = process.returncode
+        self._cleanup()
+        return self.exit_code
+
+    def _cleanup(self) -> None:
+        if self._data_dir is not None:
+            with contextlib.suppress(OSError):
+                self._data_dir.cleanup()
+            self._data_dir = None
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines the server wrote."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,144 @@
+"""A `voltmesh serve` process killed with SIGKILL mid-transaction loses nothing it acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.raw_charger import RawCharger
+
+pytestmark = pytest.mark.slow
+
+_LISTENING = re.compile(rb"OCPP on [^:]+:(\d+), API on [^:]+:(\d+)")
+
+
+@asynccontextmanager
+async def voltmesh_process(
+    data_dir: Path,
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, int, int]]:
+    env = {
+        **os.environ,
+        "VOLTMESH_OCPP_PORT": "0",
+        "VOLTMESH_API_PORT": "0",
+        "VOLTMESH_HOST": "127.0.0.1",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voltmesh",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stderr is not None
+    log = b""
+    try:
+        while True:
+            line = await asyncio.wait_for(process.stderr.readline(), 30)
+            log += line
+            assert line, f"voltmesh exited early: {log.decode()}"
+            match = _LISTENING.search(line)
+            if match:
+                break
+        drain = asyncio.create_task(process.stderr.read())
+        yield process, int(match.group(1)), int(match.group(2))
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+    drain.cancel()
+
+
+async def test_sigkill_mid_transaction_keeps_everything_acknowledged(tmp_path: Path) -> None:
+    acked_values: list[int] = []
+    enough_acked = asyncio.Event()
+    async with voltmesh_process(tmp_path) as (process, ocpp_port, _):
+        charger = await RawCharger.connect(f"ws://127.0.0.1:{ocpp_port}/ocpp/CP-CRASH")
+        await charger.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+        start = await charger.call(
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": "2026-11-01T10:00:00Z"},
+        )
+        tx = start["transactionId"]
+        finished = await charger.call(
+            "StartTransaction",
+            {"connectorId": 2, "idTag": "T2", "meterStart": 0, "timestamp": "2026-11-01T10:00:00Z"},
+        )
+        await charger.call(
+            "StopTransaction",
+            {
+                "transactionId": finished["transactionId"],
+                "meterStop": 321,
+                "timestamp": "2026-11-01T10:05:00Z",
+            },
+        )
+
+        async def meter_stream() -> None:
+            for i in range(1, 100_000):
+                value = i * 10
+                await charger.call(
+                    "MeterValues",
+                    {
+                        "connectorId": 1,
+                        "transactionId": tx,
+                        "meterValue": [
+                            {
+                                "timestamp": f"2026-11-01T10:{i // 3600 % 60:02d}:{i // 60 % 60:02d}.{i % 60:02d}Z",
+                                "sampledValue": [{"value": str(value)}],
+                            }
+                        ],
+                    },
+                )
+                acked_values.append(value)
+                if len(acked_values) >= 50:
+                    enough_acked.set()
+
+        stream = asyncio.create_task(meter_stream())
+        await asyncio.wait_for(enough_acked.wait(), 30)
+        # Killed while a MeterValues is in flight: only what was answered counts.
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+        with pytest.raises(Exception):  # noqa: B017,PT011 - the connection dies in any of several ways
+            await stream
+        await charger.close()
+
+    async with voltmesh_process(tmp_path) as (_, _, api_port), aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{api_port}/api/v1/transactions/{tx}") as r:
+            assert r.status == 200
+            view = await r.json()
+        stored = {int(m["value"]) for m in view["meter_values"]}
+        assert set(acked_values) <= stored
+        assert view["active"] is True
+        assert view["energy_wh"] >= acked_values[-1]
+        async with http.get(
+            f"http://127.0.0.1:{api_port}/api/v1/transactions/{finished['transactionId']}"
+        ) as r:
+            done = await r.json()
+        assert done["energy_wh"] == 321.0
+        async with http.get(f"http://127.0.0.1:{api_port}/api/v1/stations/CP-CRASH") as r:
+            station = await r.json()
+        # The dead node's connections are not reported as live after the restart.
+        assert station["connected"] is False
+
+
+async def test_sigterm_exits_zero(tmp_path: Path) -> None:
+    async with voltmesh_process(tmp_path) as (process, ocpp_port, _):
+        charger = await RawCharger.connect(f"ws://127.0.0.1:{ocpp_port}/ocpp/CP-TERM")
+        await charger.call("Heartbeat", {})
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+        await asyncio.wait_for(charger.ws.wait_closed(), 5)
+        assert charger.ws.close_code == 1012
+        await charger.close()

@@ -1,0 +1,115 @@
+"""Unknown-station policies, registration over REST, basic auth, lenient mode."""
+
+from __future__ import annotations
+
+import pytest
+import websockets
+
+from actors.context import UnknownStationPolicy
+from tests.raw_charger import CallErrorReply, RawCharger
+from tests.server_fixtures import Running, StartServer
+
+BOOT = {"chargePointVendor": "V", "chargePointModel": "M"}
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("pending", "Pending"), ("reject", "Rejected")])
+async def test_unknown_station_policy(
+    start_server: StartServer, policy: str, expected: str
+) -> None:
+    server = await start_server(
+        unknown_stations=UnknownStationPolicy(policy), boot_retry_interval=600
+    )
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-NEW")
+    try:
+        boot = await charger.call("BootNotification", BOOT)
+        assert boot["status"] == expected
+        assert boot["interval"] == 600
+        assert "currentTime" in (await charger.call("Heartbeat", {}))
+        with pytest.raises(CallErrorReply) as info:
+            await charger.call("Authorize", {"idTag": "T"})
+        assert info.value.code == "SecurityError"
+        status, station = await server.get("/api/v1/stations/CP-NEW")
+        assert status == 200
+        assert station["registered"] is False
+        assert station["boot"]["status"] == expected
+        status, _ = await server.put("/api/v1/stations/CP-NEW", {"allowed": True})
+        assert status == 200
+        assert (await charger.call("BootNotification", BOOT))["status"] == "Accepted"
+        assert (await charger.call("Authorize", {"idTag": "T"}))["idTagInfo"]["status"] == "Invalid"
+    finally:
+        await charger.close()
+
+
+async def test_accept_policy_registers(server: Running) -> None:
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-AUTO")
+    try:
+        assert (await charger.call("BootNotification", BOOT))["status"] == "Accepted"
+    finally:
+        await charger.close()
+    status, station = await server.get("/api/v1/stations/CP-AUTO")
+    assert station["registered"] is True
+    assert station["connected"] is False
+
+
+async def test_disallowed_station_is_rejected(server: Running) -> None:
+    await server.put("/api/v1/stations/CP-BANNED", {"allowed": False})
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-BANNED")
+    try:
+        assert (await charger.call("BootNotification", BOOT))["status"] == "Rejected"
+    finally:
+        await charger.close()
+
+
+async def test_basic_auth(server: Running) -> None:
+    status, station = await server.put(
+        "/api/v1/stations/CP-AUTH", {"allowed": True, "password": "s3cret-key-0123456"}
+    )
+    assert status == 201
+    assert station["has_password"] is True
+    url = server.ocpp_url.replace("ws://", "ws://{}@")
+    for creds in ("", "CP-AUTH:wrong-password-x", "OTHER:s3cret-key-0123456"):
+        target = url.format(creds) if creds else server.ocpp_url
+        with pytest.raises(websockets.InvalidStatus) as info:
+            await RawCharger.connect(f"{target}/CP-AUTH")
+        assert info.value.response.status_code == 401
+    for _ in range(2):  # the second connection is answered from the verified-password memory
+        charger = await RawCharger.connect(f"{url.format('CP-AUTH:s3cret-key-0123456')}/CP-AUTH")
+        try:
+            assert (await charger.call("BootNotification", BOOT))["status"] == "Accepted"
+        finally:
+            await charger.close()
+    # Changing the password invalidates the remembered one.
+    await server.put("/api/v1/stations/CP-AUTH", {"allowed": True, "password": "another-key-98765"})
+    with pytest.raises(websockets.InvalidStatus):
+        await RawCharger.connect(f"{url.format('CP-AUTH:s3cret-key-0123456')}/CP-AUTH")
+    # Absent password keeps it; null removes it.
+    await server.put("/api/v1/stations/CP-AUTH", {"allowed": True})
+    with pytest.raises(websockets.InvalidStatus):
+        await RawCharger.connect(f"{server.ocpp_url}/CP-AUTH")
+    await server.put("/api/v1/stations/CP-AUTH", {"allowed": True, "password": None})
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-AUTH")
+    await charger.close()
+
+
+async def test_lenient_station_gets_broken_payload_accepted(server: Running) -> None:
+    await server.put("/api/v1/stations/CP-SLOPPY", {"allowed": True, "lenient": True})
+    strict = await RawCharger.connect(f"{server.ocpp_url}/CP-STRICT")
+    sloppy = await RawCharger.connect(f"{server.ocpp_url}/CP-SLOPPY")
+    too_long = {**BOOT, "chargePointSerialNumber": "X" * 40}
+    odd_status = {"connectorId": 1, "errorCode": "Error", "status": "Available"}
+    try:
+        with pytest.raises(CallErrorReply) as info:
+            await strict.call("BootNotification", too_long)
+        assert info.value.code == "PropertyConstraintViolation"
+        assert (await sloppy.call("BootNotification", too_long))["status"] == "Accepted"
+        assert await sloppy.call("StatusNotification", odd_status) == {}
+        # What cannot be used even leniently is still refused, with the reason.
+        with pytest.raises(CallErrorReply) as info:
+            await sloppy.call("StatusNotification", {"errorCode": "NoError", "status": "Available"})
+        assert info.value.code == "FormationViolation"
+    finally:
+        await strict.close()
+        await sloppy.close()
+    status, station = await server.get("/api/v1/stations/CP-SLOPPY")
+    assert station["boot"]["serial"] == "X" * 40
+    assert station["evses"][0]["connectors"][0]["error_code"] == "Error"

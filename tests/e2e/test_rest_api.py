@@ -1,0 +1,124 @@
+"""The REST API's contract: auth, problems, pagination, validation, OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from tests.server_fixtures import Running, StartServer
+
+
+async def test_bearer_token_guards_all_but_health(start_server: StartServer) -> None:
+    server = await start_server(api_token="t0ken")
+    assert (await server.get("/healthz"))[0] == 200
+    assert (await server.get("/readyz"))[0] == 200
+    status, problem = await server.get("/api/v1/stations")
+    assert status == 401 and problem["title"] == "Unauthorized"
+    headers = {"Authorization": "Bearer wrong"}
+    assert (await server.get("/api/v1/stations", headers=headers))[0] == 401
+    headers = {"Authorization": "Bearer t0ken"}
+    assert (await server.get("/api/v1/stations", headers=headers))[0] == 200
+
+
+async def test_problems_for_bad_requests(server: Running) -> None:
+    cases: list[tuple[str, str, Any, int]] = [
+        ("GET", "/api/v1/stations/none", None, 404),
+        ("GET", "/api/v1/transactions/none", None, 404),
+        ("GET", "/api/v1/id-tags/none", None, 404),
+        ("GET", "/api/v1/stations?limit=0", None, 400),
+        ("GET", "/api/v1/stations?limit=x", None, 400),
+        ("GET", "/api/v1/stations?cursor=%%%", None, 400),
+        ("GET", "/api/v1/transactions?active=maybe", None, 400),
+        ("PUT", "/api/v1/stations/S", {"allowed": "yes"}, 400),
+        ("PUT", "/api/v1/stations/S", {"colour": "red"}, 400),
+        ("PUT", "/api/v1/stations/S", {"password": "short"}, 400),
+        ("PUT", "/api/v1/stations/S", [1], 400),
+        ("PUT", "/api/v1/id-tags/T", {"status": "Maybe"}, 400),
+        ("PUT", "/api/v1/id-tags/T", {"expiry_date": "tomorrow"}, 400),
+        ("PUT", "/api/v1/id-tags/T", {"status": "ConcurrentTx"}, 400),
+        ("DELETE", "/api/v1/id-tags/none", None, 404),
+        ("DELETE", "/api/v1/stations/none", None, 404),
+        ("GET", "/api/v1/nothing-here", None, 404),
+    ]
+    for method, path, body, expected in cases:
+        async with server.http.request(method, server.api_url + path, json=body) as r:
+            assert r.status == expected, (method, path, await r.text())
+            assert r.headers["Content-Type"] == "application/problem+json"
+            problem = await r.json(content_type=None)
+            assert problem["status"] == expected and problem["detail"]
+
+
+async def test_id_tag_crud_and_pagination(server: Running) -> None:
+    for i in range(5):
+        status, _ = await server.put(f"/api/v1/id-tags/T{i}", {"status": "Accepted"})
+        assert status == 201
+    status, tag = await server.put(
+        "/api/v1/id-tags/T1",
+        {"status": "Blocked", "expiry_date": "2030-01-01T00:00:00Z", "parent_id_tag": "G"},
+    )
+    assert status == 200
+    assert tag == {
+        "id_tag": "T1",
+        "type": None,
+        "status": "Blocked",
+        "expiry_date": "2030-01-01T00:00:00Z",
+        "parent_id_tag": "G",
+    }
+    seen: list[str] = []
+    cursor = None
+    while True:
+        path = "/api/v1/id-tags?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        status, page = await server.get(path)
+        seen += [t["id_tag"] for t in page["items"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == [f"T{i}" for i in range(5)]
+    assert await server.delete("/api/v1/id-tags/T0") == 204
+    assert (await server.get("/api/v1/id-tags/T0"))[0] == 404
+
+
+async def test_transactions_pagination(server: Running) -> None:
+    from tests.raw_charger import RawCharger
+
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-PAGE")
+    try:
+        for minute in range(5):
+            await charger.call(
+                "StartTransaction",
+                {
+                    "connectorId": minute + 1,
+                    "idTag": f"P{minute}",
+                    "meterStart": 0,
+                    "timestamp": f"2026-11-01T10:0{minute}:00Z",
+                },
+            )
+    finally:
+        await charger.close()
+    ids: list[str] = []
+    cursor = None
+    while True:
+        status, page = await server.get(
+            "/api/v1/transactions?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        )
+        assert status == 200
+        ids += [t["id"] for t in page["items"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert len(ids) == 5 and len(set(ids)) == 5
+
+
+async def test_openapi_document_is_valid(server: Running) -> None:
+    status, document = await server.get("/api/v1/openapi.json")
+    assert status == 200
+    validate(document)
+    assert "/api/v1/stations/{station_id}/commands/{action}" in document["paths"]
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+async def test_health_endpoints(server: Running, path: str) -> None:
+    async with server.http.get(server.api_url + path) as r:
+        assert r.status == 200

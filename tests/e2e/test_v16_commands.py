@@ -1,0 +1,167 @@
+"""Every CSMS-initiated 1.6 command through the REST API, and how each can fail."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from ocpp.v16 import call
+
+from tests.ocpp_charger import charger16
+from tests.raw_charger import CallErrorReply, RawCharger
+from tests.server_fixtures import Running
+
+COMMANDS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("RemoteStartTransaction", {"idTag": "TAG", "connectorId": 1}, {"status": "Accepted"}),
+    ("RemoteStopTransaction", {"transactionId": 7}, {"status": "Accepted"}),
+    ("Reset", {"type": "Soft"}, {"status": "Accepted"}),
+    ("UnlockConnector", {"connectorId": 1}, {"status": "Unlocked"}),
+    ("ChangeAvailability", {"connectorId": 0, "type": "Inoperative"}, {"status": "Scheduled"}),
+    (
+        "GetConfiguration",
+        {"key": ["HeartbeatInterval", "Nope"]},
+        {
+            "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+            "unknownKey": ["Nope"],
+        },
+    ),
+    ("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "60"}, {"status": "Accepted"}),
+    ("ClearCache", {}, {"status": "Accepted"}),
+    (
+        "TriggerMessage",
+        {"requestedMessage": "StatusNotification", "connectorId": 1},
+        {"status": "Accepted"},
+    ),
+    (
+        "DataTransfer",
+        {"vendorId": "acme", "messageId": "ping"},
+        {"status": "Accepted", "data": "pong"},
+    ),
+]
+
+
+async def test_every_core_command_reaches_a_real_charger(server: Running) -> None:
+    async with charger16(server.ocpp_url, "CP-CMD") as cp:
+        await cp.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+        for action, payload, expected in COMMANDS:
+            status, body = await server.command("CP-CMD", action, payload)
+            assert status == 200, (action, body)
+            assert body == {"action": action, "response": expected}
+        assert [a for a, _ in cp.received] == [c[0] for c in COMMANDS]
+        assert cp.configuration["HeartbeatInterval"] == "60"
+
+
+async def test_command_errors(server: Running) -> None:
+    status, problem = await server.command("NOBODY", "Reset", {"type": "Soft"})
+    assert status == 404
+    assert problem["status"] == 404 and "not connected" in problem["detail"]
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-ERR")
+    await charger.call("Heartbeat", {})  # connected once it has been answered
+    try:
+        status, problem = await server.command("CP-ERR", "Reset", {"type": "Sideways"})
+        assert status == 400 and "type" in problem["detail"]
+        status, problem = await server.command("CP-ERR", "Reset", {})
+        assert status == 400
+        status, problem = await server.command("CP-ERR", "BootNotification", {})
+        assert status == 400 and problem["code"] == "NotSupported"
+        status, problem = await server.command("CP-ERR", "RequestStartTransaction", {})
+        assert status == 400
+
+        async def refuse(payload: dict[str, Any]) -> dict[str, Any]:
+            raise CallErrorReply("", "NotSupported", "no resets here")
+
+        charger.handlers["Reset"] = refuse
+        status, problem = await server.command("CP-ERR", "Reset", {"type": "Hard"})
+        assert status == 502
+        assert problem["code"] == "NotSupported"
+        assert problem["description"] == "no resets here"
+
+        async def never(payload: dict[str, Any]) -> dict[str, Any]:
+            await asyncio.sleep(30)
+            return {}
+
+        charger.handlers["ClearCache"] = never
+        status, problem = await server.command(
+            "CP-ERR", "ClearCache", {}, params={"timeout": "0.3"}
+        )
+        assert status == 504
+
+        # The late answer is dropped and the next command goes through.
+        async def accept(payload: dict[str, Any]) -> dict[str, Any]:
+            return {"status": "Accepted"}
+
+        charger.handlers["UnlockConnector"] = accept
+        status, body = await server.command("CP-ERR", "UnlockConnector", {"connectorId": 1})
+        assert status == 200
+        assert body["response"] == {"status": "Accepted"}
+    finally:
+        await charger.close()
+
+
+async def test_charger_calls_before_answering_our_call(server: Running) -> None:
+    """A charger that sends StatusNotification, and waits for its answer, before it answers Reset."""
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-ORDER")
+    await charger.call("Heartbeat", {})  # connected once it has been answered
+    try:
+
+        async def reset(payload: dict[str, Any]) -> dict[str, Any]:
+            await charger.call(
+                "StatusNotification",
+                {"connectorId": 0, "errorCode": "NoError", "status": "Unavailable"},
+            )
+            return {"status": "Accepted"}
+
+        charger.handlers["Reset"] = reset
+        status, body = await server.command("CP-ORDER", "Reset", {"type": "Soft"})
+        assert status == 200 and body["response"] == {"status": "Accepted"}
+    finally:
+        await charger.close()
+
+
+async def test_commands_are_serialized_one_in_flight(server: Running) -> None:
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-SERIAL")
+    await charger.call("Heartbeat", {})  # connected once it has been answered
+    in_flight = 0
+    peak = 0
+    try:
+
+        async def slow(payload: dict[str, Any]) -> dict[str, Any]:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.05)
+            in_flight -= 1
+            return {"status": "Accepted"}
+
+        charger.handlers["ClearCache"] = slow
+        results = await asyncio.gather(
+            *(server.command("CP-SERIAL", "ClearCache", {}) for _ in range(5))
+        )
+        assert [s for s, _ in results] == [200] * 5
+        assert peak == 1
+    finally:
+        await charger.close()
+
+
+async def test_remote_command_payload_must_be_object(server: Running) -> None:
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-BODY")
+    await charger.call("Heartbeat", {})  # connected once it has been answered
+    try:
+        async with server.http.post(
+            f"{server.api_url}/api/v1/stations/CP-BODY/commands/Reset", data=b"[1,2"
+        ) as r:
+            assert r.status == 400
+            assert r.headers["Content-Type"] == "application/problem+json"
+    finally:
+        await charger.close()
+
+
+@pytest.mark.parametrize("action", ["GetConfiguration", "ClearCache"])
+async def test_command_without_body(server: Running, action: str) -> None:
+    async with charger16(server.ocpp_url, "CP-NOBODY") as cp:
+        await cp.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+        async with server.http.post(
+            f"{server.api_url}/api/v1/stations/CP-NOBODY/commands/{action}"
+        ) as r:
+            assert r.status == 200

@@ -1,0 +1,92 @@
+"""A voltmesh node started in-process on loopback port 0, with an HTTP client for its API."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from voltmesh.config import Settings
+from voltmesh.node import Node
+
+
+@dataclass
+class Running:
+    node: Node
+    ocpp_url: str
+    """ws://127.0.0.1:PORT/ocpp"""
+    api_url: str
+    """http://127.0.0.1:PORT"""
+    http: aiohttp.ClientSession
+
+    async def get(self, path: str, **kwargs: Any) -> tuple[int, Any]:
+        async with self.http.get(self.api_url + path, **kwargs) as r:
+            return r.status, await r.json(content_type=None)
+
+    async def put(self, path: str, body: Any, **kwargs: Any) -> tuple[int, Any]:
+        async with self.http.put(self.api_url + path, json=body, **kwargs) as r:
+            return r.status, await r.json(content_type=None)
+
+    async def post(self, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any]:
+        async with self.http.post(self.api_url + path, json=body, **kwargs) as r:
+            return r.status, await r.json(content_type=None)
+
+    async def delete(self, path: str, **kwargs: Any) -> int:
+        async with self.http.delete(self.api_url + path, **kwargs) as r:
+            return r.status
+
+    async def command(
+        self, station_id: str, action: str, payload: Any = None, **kwargs: Any
+    ) -> tuple[int, Any]:
+        return await self.post(
+            f"/api/v1/stations/{station_id}/commands/{action}", payload or {}, **kwargs
+        )
+
+
+def test_settings(data_dir: Path, **overrides: Any) -> Settings:
+    base = Settings(
+        host="127.0.0.1",
+        ocpp_port=0,
+        api_port=0,
+        data_dir=data_dir,
+        node_name="test-node",
+        ping_interval=5.0,
+        command_timeout=5.0,
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+StartServer = Callable[..., Awaitable[Running]]
+
+
+@pytest.fixture
+async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
+    """Factory: ``await start_server(unknown_stations=..., database_url=...)``; all stopped after."""
+    started: list[Running] = []
+
+    async def start(**overrides: Any) -> Running:
+        node = Node(test_settings(tmp_path / f"data{len(started)}", **overrides))
+        ports = await node.start()
+        running = Running(
+            node,
+            f"ws://127.0.0.1:{ports.ocpp}/ocpp",
+            f"http://127.0.0.1:{ports.api}",
+            aiohttp.ClientSession(),
+        )
+        started.append(running)
+        return running
+
+    yield start
+    for running in reversed(started):
+        await running.http.close()
+        await running.node.stop()
+
+
+@pytest.fixture
+async def server(start_server: StartServer) -> Running:
+    return await start_server()

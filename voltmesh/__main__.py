@@ -1,0 +1,5 @@
+import sys
+
+from voltmesh.cli import main
+
+sys.exit(main())

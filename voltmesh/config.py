@@ -1,0 +1,129 @@
+"""Settings of a voltmesh node, read once from ``VOLTMESH_*`` variables and the command line.
+
+Every limit has a safe default so that ``voltmesh serve`` with no flag runs on embedded SQLite under
+``./data``. The command line overrides the environment, which overrides the defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from transport.versions import OcppVersion
+
+from actors.context import UnknownStationPolicy
+
+
+class ConfigError(ValueError):
+    """A setting has a value voltmesh cannot use; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """One node's configuration. Field names map to ``VOLTMESH_<NAME>`` in upper case."""
+
+    host: str = "0.0.0.0"
+    """Address both listeners bind to."""
+    ocpp_port: int = 9000
+    """Port of the OCPP-J websocket listener."""
+    api_port: int = 8080
+    """Port of the REST API, health and metrics."""
+    data_dir: Path = Path("data")
+    """Where the embedded SQLite stores live."""
+    database_url: str | None = None
+    """Main store URL; default SQLite ``<data_dir>/voltmesh.db``."""
+    status_database_url: str | None = None
+    """Status store URL; default SQLite ``<data_dir>/status.db``."""
+    unknown_stations: UnknownStationPolicy = UnknownStationPolicy.ACCEPT
+    """Policy for stations that boot without being registered."""
+    heartbeat_interval: int = 300
+    """Heartbeat interval (s) handed to accepted stations."""
+    boot_retry_interval: int = 300
+    """Interval (s) handed with Pending/Rejected, long enough that boot-looping chargers stay calm."""
+    command_timeout: float = 30.0
+    """Seconds a REST command waits for the charger's answer (504 after)."""
+    api_token: str | None = None
+    """Bearer token guarding the REST API (health endpoints excepted); none means open."""
+    subprotocols: tuple[OcppVersion, ...] = (OcppVersion.V16,)
+    """Versions offered, in order of preference."""
+    default_subprotocol: OcppVersion = OcppVersion.V16
+    """Version assumed for chargers that offer no Sec-WebSocket-Protocol at all."""
+    ping_interval: float = 30.0
+    """Seconds between server pings; a missing pong within half of it closes the socket."""
+    max_frame_bytes: int = 1 << 20
+    """Largest websocket message accepted (1009 close beyond)."""
+    stale_transaction_hours: float = 72.0
+    """An open transaction with no message for this long is marked stale (never deleted)."""
+    node_name: str = field(default_factory=lambda: os.uname().nodename)
+    """Name of this node in the status store."""
+    log_level: str = "INFO"
+    """Python logging level."""
+
+    @property
+    def main_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'voltmesh.db'}"
+
+    @property
+    def status_url(self) -> str:
+        return self.status_database_url or f"sqlite+aiosqlite:///{self.data_dir / 'status.db'}"
+
+
+ENV_PREFIX = "VOLTMESH_"
+
+
+def _convert(name: str, raw: Any) -> Any:
+    """Turn a string (environment, CLI) into the field's type, naming the setting on failure."""
+    template = Settings()
+    current = getattr(template, name)
+    try:
+        if name in ("database_url", "status_database_url", "api_token"):
+            return raw or None
+        if name == "subprotocols":
+            items = raw if isinstance(raw, tuple | list) else str(raw).split(",")
+            versions = tuple(OcppVersion(str(item).strip()) for item in items if str(item).strip())
+            if not versions:
+                raise ValueError("empty list")
+            return versions
+        if isinstance(current, bool):
+            return str(raw).lower() in ("1", "true", "yes", "on")
+        if isinstance(current, StrEnum):
+            return type(current)(str(raw).lower() if name == "unknown_stations" else raw)
+        if isinstance(current, int):
+            value: Any = int(raw)
+        elif isinstance(current, float):
+            value = float(raw)
+        elif isinstance(current, Path):
+            return Path(raw)
+        else:
+            return str(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}: {raw!r} is not valid ({exc})") from None
+    if value <= 0 and name not in ("ocpp_port", "api_port"):
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}: must be positive, got {raw!r}")
+    if value < 0:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}: must not be negative, got {raw!r}")
+    return value
+
+
+def load_settings(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Settings from the environment, then ``overrides`` (CLI flags that were given, others None)."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        raw = env.get(ENV_PREFIX + f.name.upper())
+        if raw is not None:
+            values[f.name] = _convert(f.name, raw)
+    for name, raw in (overrides or {}).items():
+        if raw is not None:
+            values[name] = _convert(name, raw)
+    settings = Settings(**values)
+    if settings.default_subprotocol not in settings.subprotocols:
+        raise ConfigError(
+            f"{ENV_PREFIX}DEFAULT_SUBPROTOCOL: {settings.default_subprotocol} is not among "
+            f"{ENV_PREFIX}SUBPROTOCOLS ({', '.join(settings.subprotocols)})"
+        )
+    return settings

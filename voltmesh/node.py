@@ -1,0 +1,214 @@
+"""The composition root: one voltmesh node wired from its settings, started, and drained on a signal.
+
+Start: stores migrated, writers running, supervisors up, then the API and the OCPP listener. Stop (SIGTERM,
+SIGINT): refuse new chargers, close charger sockets with 1012 so they reconnect elsewhere, let the actors
+finish the message in hand, flush the status store and the group-commit writer, then exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+
+from actors.supervisor import Supervisor
+from aiohttp import web
+from persistence.database import create_engine
+from persistence.ids import IdAllocator
+from persistence.migrate import migrate
+from persistence.status_store import StatusStore
+from persistence.writer import GroupCommitWriter
+from transport.codec import OcppCodec
+from transport.versions import OcppVersion
+
+from actors.admission import StationAdmission
+from actors.connection import StationConnection
+from actors.context import CsmsContext, utcnow
+from actors.directory import StationDirectory
+from actors.router import LocalRouter
+from actors.session import SessionActor, SessionDirectory
+from actors.v16 import HANDLERS as HANDLERS_V16
+from http_api.app import create_api
+from http_api.state import ApiState
+from persistence import repositories as repo
+from transport.websocket import CLOSE_SERVICE_RESTART, Handshake, OcppEndpoint
+from voltmesh.config import Settings
+
+log = logging.getLogger("voltmesh")
+
+HANDLERS = {OcppVersion.V16: HANDLERS_V16}
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; port 0 picks a free one (tests, benchmarks)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(4096)
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass(slots=True)
+class Ports:
+    """Where a started node listens."""
+
+    ocpp: int
+    api: int
+
+
+class Node:
+    """One voltmesh process. ``start()`` then ``stop()``; or ``serve()`` until a signal."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.directory = StationDirectory()
+        self._runners: list[web.AppRunner] = []
+        self._sweeper: asyncio.Task[None] | None = None
+        self._stopped = False
+        self.ports: Ports | None = None
+
+    async def start(self) -> Ports:
+        s = self.settings
+        for version in s.subprotocols:
+            if version not in HANDLERS:
+                raise ValueError(f"{version.value} is not implemented yet; use ocpp1.6")
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = create_engine(s.main_url)
+        self.status_engine = create_engine(s.status_url)
+        await migrate(self.engine, "main")
+        await migrate(self.status_engine, "status")
+        self.writer = GroupCommitWriter(self.engine)
+        await self.writer.start()
+        self.status = StatusStore(self.status_engine, node=s.node_name)
+        await self.status.start()
+        # Stations this node had connected when it died are not connected any more.
+        await self.status.mark_node_disconnected(s.node_name)
+        self.session_supervisor = Supervisor(name="sessions")
+        self.station_supervisor = Supervisor(name="stations")
+        sessions = SessionDirectory(
+            self.session_supervisor,
+            lambda transaction_id: lambda: SessionActor(self.context, transaction_id),
+        )
+        self.context = CsmsContext(
+            engine=self.engine,
+            writer=self.writer,
+            status=self.status,
+            ids=IdAllocator(self.writer),
+            sessions=sessions,
+            unknown_stations=s.unknown_stations,
+            heartbeat_interval=s.heartbeat_interval,
+            boot_retry_interval=s.boot_retry_interval,
+        )
+        self.admission = StationAdmission(self.engine, self._open_connection)
+        self.endpoint = OcppEndpoint(
+            self.admission,
+            subprotocols=s.subprotocols,
+            default_version=s.default_subprotocol,
+            ping_interval=s.ping_interval,
+            max_frame_bytes=s.max_frame_bytes,
+        )
+        self.api_state = ApiState(
+            engine=self.engine,
+            status=self.status,
+            router=LocalRouter(self.directory),
+            directory=self.directory,
+            command_timeout=s.command_timeout,
+            api_token=s.api_token,
+            forget_password=self.admission.verifier.forget,
+        )
+        api_port = await self._serve(create_api(self.api_state), s.host, s.api_port)
+        ocpp_app = web.Application()
+        ocpp_app.router.add_routes(self.endpoint.routes())
+        ocpp_port = await self._serve(ocpp_app, s.host, s.ocpp_port)
+        self._sweeper = asyncio.create_task(self._sweep_stale_transactions(), name="stale-sweeper")
+        self.api_state.ready = True
+        self.ports = Ports(ocpp=ocpp_port, api=api_port)
+        log.info(
+            "voltmesh listening: OCPP on %s:%d, API on %s:%d", s.host, ocpp_port, s.host, api_port
+        )
+        return self.ports
+
+    async def _serve(self, app: web.Application, host: str, port: int) -> int:
+        # Handlers of open websockets are cancelled only after our own orderly close.
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
+        await runner.setup()
+        self._runners.append(runner)
+        sock = bind(host, port)
+        site = web.SockSite(runner, sock)
+        await site.start()
+        return int(sock.getsockname()[1])
+
+    def _open_connection(
+        self, handshake: Handshake, codec: OcppCodec, socket_: web.WebSocketResponse
+    ) -> StationConnection:
+        return StationConnection(
+            handshake,
+            codec,
+            socket_,
+            context=self.context,
+            directory=self.directory,
+            supervisor=self.station_supervisor,
+            handlers=HANDLERS[handshake.version],
+            node=self.settings.node_name,
+        )
+
+    async def _sweep_stale_transactions(self) -> None:
+        """Transactions that never end (the charger lost power) are flagged, never deleted."""
+        period = min(3600.0, self.settings.stale_transaction_hours * 3600 / 4)
+        while True:
+            cutoff = utcnow() - timedelta(hours=self.settings.stale_transaction_hours)
+            try:
+                count = await repo.mark_stale_transactions(self.engine, older_than=cutoff)
+                if count:
+                    log.warning("%d transactions without news since %s marked stale", count, cutoff)
+            except Exception:
+                log.exception("stale transaction sweep failed")
+            await asyncio.sleep(period)
+
+    async def stop(self) -> None:
+        """Drain: refuse, close sockets with 1012, finish actors, flush stores. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.api_state.ready = False
+        self.admission.draining = True
+        self.endpoint.accepting = False
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for station_id in self.directory.station_ids():
+            entry = self.directory.get(station_id)
+            if entry is not None:
+                with contextlib.suppress(Exception):
+                    await entry.link.close(CLOSE_SERVICE_RESTART, "service restart")
+        await self.station_supervisor.stop()
+        await self.session_supervisor.stop()
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        await self.status.stop()
+        await self.writer.stop()
+        await self.engine.dispose()
+        await self.status_engine.dispose()
+        log.info("voltmesh stopped")
+
+
+async def serve(settings: Settings) -> None:
+    """Run a node until SIGTERM or SIGINT, then drain it."""
+    node = Node(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await node.start()
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await node.stop()
