@@ -14,10 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from actors.actor import Actor, ActorRef
-from actors.supervisor import Supervisor
-
 from actors.context import CsmsContext
 from actors.metering import energy_register_wh, sample_rows
+from actors.supervisor import Supervisor
 from persistence import repositories as repo
 from persistence.records import MeterSample
 

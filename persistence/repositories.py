@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from persistence.models import id_tokens, meter_values, station_events, stations, transactions
-from persistence.writer import Insert, Update, WriteOp
-from sqlalchemy import Select, and_, delete, or_, select
+from sqlalchemy import RowMapping, Select, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from persistence.models import id_tokens, meter_values, station_events, stations, transactions
 from persistence.records import (
     IdTokenRecord,
     IdTokenStatus,
@@ -24,6 +23,7 @@ from persistence.records import (
     StationRecord,
     TransactionRecord,
 )
+from persistence.writer import Insert, Update, WriteOp
 
 
 def utcnow() -> datetime:
@@ -60,9 +60,7 @@ def _decode_cursor(cursor: str, count: int) -> list[str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         parts = (
-            base64.b64decode(padded.encode(), altchars=b"-_", validate=True)
-            .decode()
-            .split("\x1f")
+            base64.b64decode(padded.encode(), altchars=b"-_", validate=True).decode().split("\x1f")
         )
     except (ValueError, UnicodeDecodeError):
         raise BadCursor(f"cursor {cursor!r} is not one this API handed out") from None
@@ -74,7 +72,7 @@ def _decode_cursor(cursor: str, count: int) -> list[str]:
 # --- stations -------------------------------------------------------------------------------------
 
 
-def _station(row: Mapping[str, Any]) -> StationRecord:
+def _station(row: RowMapping) -> StationRecord:
     return StationRecord(
         id=row["id"],
         registered=row["registered"],
@@ -219,7 +217,7 @@ async def delete_station(engine: AsyncEngine, station_id: str) -> bool:
 # --- id tokens ------------------------------------------------------------------------------------
 
 
-def _id_token(row: Mapping[str, Any]) -> IdTokenRecord:
+def _id_token(row: RowMapping) -> IdTokenRecord:
     return IdTokenRecord(
         id_token=row["id_token"],
         type=row["type"],
@@ -288,7 +286,7 @@ async def delete_id_token(engine: AsyncEngine, id_token: str) -> bool:
 # --- transactions ---------------------------------------------------------------------------------
 
 
-def _transaction(row: Mapping[str, Any]) -> TransactionRecord:
+def _transaction(row: RowMapping) -> TransactionRecord:
     return TransactionRecord(
         id=row["id"],
         station_id=row["station_id"],

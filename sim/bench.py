@@ -212,6 +212,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Machine: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}.",
     ]
+    bad_exits = [r for r in records if r.server_exit_code != 0]
+    if bad_exits:
+        codes = sorted({str(r.server_exit_code) for r in bad_exits})
+        notes.append(
+            f"Warning: the server did not exit cleanly after SIGTERM in {len(bad_exits)} run(s) "
+            f"(exit codes {', '.join(codes)})."
+        )
     table = markdown_table(summarize(records), command=command, notes=notes)
     if options.output is not None:
         (options.output / "summary.md").write_text(table)

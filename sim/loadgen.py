@@ -48,6 +48,8 @@ STARTUP_TIMEOUT = 30.0
 """Seconds for all workers to start their event loops."""
 PHASE_SLACK = 10.0
 """Extra seconds the parent grants each phase beyond the workers' own limits."""
+EXIT_GRACE = 2.0
+"""Seconds a worker gets to exit after it was told to stop, before it is terminated."""
 LEAD_TIME = 0.1
 """Seconds between announcing a phase and its start, so every worker starts on time."""
 
@@ -150,7 +152,9 @@ class _WorkerPool:
             with contextlib.suppress(OSError):
                 conn.send(Stop())
         for process in self._processes:
-            process.join(CLOSE_TIMEOUT)
+            # After a complete run the workers are already exiting; after a failure the parent
+            # must not wait for them to finish traffic nobody will read.
+            process.join(EXIT_GRACE)
             if process.is_alive():
                 process.terminate()
                 process.join(2.0)

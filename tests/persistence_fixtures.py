@@ -48,8 +48,10 @@ async def fresh_postgres_database() -> AsyncIterator[str]:
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         try:
-            yield make_url(server).set(drivername="postgresql+asyncpg", database=name).render_as_string(
-                hide_password=False
+            yield (
+                make_url(server)
+                .set(drivername="postgresql+asyncpg", database=name)
+                .render_as_string(hide_password=False)
             )
         finally:
             # FORCE ends connections a failed test left open (PostgreSQL 13+).

@@ -90,3 +90,12 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
 @pytest.fixture
 async def server(start_server: StartServer) -> Running:
     return await start_server()
+
+
+@pytest.fixture
+async def server_on_each_db(db_url: str, status_db_url: str, start_server: StartServer) -> Running:
+    """A node on embedded SQLite, then on PostgreSQL (both stores): the production path.
+    The databases are requested first so that they outlive the node."""
+    if db_url.startswith("sqlite"):
+        return await start_server()
+    return await start_server(database_url=db_url, status_database_url=status_db_url)

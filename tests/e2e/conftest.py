@@ -1,3 +1,3 @@
-from tests.server_fixtures import server, start_server
+from tests.server_fixtures import server, server_on_each_db, start_server
 
-__all__ = ["server", "start_server"]
+__all__ = ["server", "server_on_each_db", "start_server"]

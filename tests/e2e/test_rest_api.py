@@ -80,7 +80,8 @@ async def test_id_tag_crud_and_pagination(server: Running) -> None:
     assert (await server.get("/api/v1/id-tags/T0"))[0] == 404
 
 
-async def test_transactions_pagination(server: Running) -> None:
+async def test_transactions_pagination(server_on_each_db: Running) -> None:
+    server = server_on_each_db
     from tests.raw_charger import RawCharger
 
     charger = await RawCharger.connect(f"{server.ocpp_url}/CP-PAGE")

@@ -5,11 +5,18 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from ocpp.v16 import call
 
 from tests.ocpp_charger import charger16
 from tests.raw_charger import RawCharger
 from tests.server_fixtures import Running
+
+
+@pytest.fixture
+def server(server_on_each_db: Running) -> Running:
+    """Every test of this module runs on SQLite and on PostgreSQL."""
+    return server_on_each_db
 
 
 def ts(minutes: float = 0) -> str:

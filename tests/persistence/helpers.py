@@ -22,7 +22,9 @@ def station_row(station_id: str, **values: Any) -> dict[str, Any]:
 async def count(engine: AsyncEngine, table: Table, *where: Any) -> int:
     """Rows of ``table`` as seen by a fresh connection of ``engine``."""
     async with engine.connect() as conn:
-        return int((await conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one())
+        return int(
+            (await conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one()
+        )
 
 
 async def eventually(check: Callable[[], Any], *, units: int = 40) -> None:

@@ -27,9 +27,7 @@ def _diff(connection: Connection, which: Tree, target: MetaData) -> list[Any]:
             "compare_type": True,
             "compare_server_default": True,
             # Only this tree's tables: both trees may share one database.
-            "include_name": lambda name, type_, _parent: (
-                type_ != "table" or name in target.tables
-            ),
+            "include_name": lambda name, type_, _parent: type_ != "table" or name in target.tables,
         },
     )
     return list(compare_metadata(context, target))

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # no stubs installed
 import ocpp.v16
 import pytest
 

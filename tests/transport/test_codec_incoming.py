@@ -29,7 +29,7 @@ BROKEN_FRAMES = [
     ('["2", "a1", "Heartbeat", {}]', "a1", "FormationViolation", "MessageTypeNotSupported"),
     ('[2.0, "a1", "Heartbeat", {}]', "a1", "FormationViolation", "MessageTypeNotSupported"),
     ('[true, "a1", "Heartbeat", {}]', "a1", "FormationViolation", "MessageTypeNotSupported"),
-    ('[9, 5]', "-1", "FormationViolation", "MessageTypeNotSupported"),
+    ("[9, 5]", "-1", "FormationViolation", "MessageTypeNotSupported"),
     ('[2, "a1", "Heartbeat", {}, {}]', "a1", "FormationViolation", "FormatViolation"),
     ('[2, "a1", 7, {}]', "a1", "FormationViolation", "FormatViolation"),
     ('[2, "a1", "Heartbeat", []]', "a1", "FormationViolation", "FormatViolation"),
@@ -131,8 +131,14 @@ def test_schema_violation_v16(payload: dict[str, Any], code_v16: str) -> None:
 @pytest.mark.parametrize(
     ("payload", "code"),
     [
-        ({"chargingStation": {"vendorName": "Acme"}, "reason": "PowerUp"}, "OccurrenceConstraintViolation"),
-        ({"chargingStation": {"vendorName": "Acme", "model": 5}, "reason": "PowerUp"}, "TypeConstraintViolation"),
+        (
+            {"chargingStation": {"vendorName": "Acme"}, "reason": "PowerUp"},
+            "OccurrenceConstraintViolation",
+        ),
+        (
+            {"chargingStation": {"vendorName": "Acme", "model": 5}, "reason": "PowerUp"},
+            "TypeConstraintViolation",
+        ),
         ({**BOOT[V201], "reason": "Bored"}, "PropertyConstraintViolation"),
         ({**BOOT[V201], "extra": 1}, "FormatViolation"),
     ],
@@ -143,7 +149,9 @@ def test_schema_violation_v2(version: OcppVersion, payload: dict[str, Any], code
 
 
 def test_violation_description_names_the_field() -> None:
-    _, replies = exchange(csms(V16), call("s1", "StatusNotification", {**STATUS, "connectorId": "1"}))
+    _, replies = exchange(
+        csms(V16), call("s1", "StatusNotification", {**STATUS, "connectorId": "1"})
+    )
     assert replies[0][3] == "data.connectorId must be integer"
 
 

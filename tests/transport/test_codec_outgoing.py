@@ -265,7 +265,10 @@ def test_unserialisable_payload_is_our_bug() -> None:
 
 
 def test_error_codes_are_spelled_per_version() -> None:
-    for version, expected in [(V16, "OccurenceConstraintViolation"), (V201, "OccurrenceConstraintViolation")]:
+    for version, expected in [
+        (V16, "OccurenceConstraintViolation"),
+        (V201, "OccurrenceConstraintViolation"),
+    ]:
         codec = csms(version)
         exchange(codec, frame(2, "h1", "Heartbeat", {}))
         codec.send_error("h1", ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION, "x" * 300)
@@ -279,7 +282,9 @@ def test_calls_and_answers_interleave() -> None:
     each side to one call in flight, not the connection)."""
     link = Link(csms(V16), charger(V16))
     link.left.send_call("Reset", {"type": "Soft"})
-    link.right.send_call("StatusNotification", {"connectorId": 0, "errorCode": "NoError", "status": "Available"})
+    link.right.send_call(
+        "StatusNotification", {"connectorId": 0, "errorCode": "NoError", "status": "Available"}
+    )
     csms_events, charger_events = link.pump()
     assert [type(e) for e in csms_events] == [Call]
     assert [type(e) for e in charger_events] == [Call]

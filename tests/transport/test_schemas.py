@@ -23,7 +23,9 @@ def schema_files(version: OcppVersion) -> set[str]:
 def actions_with_schemas(version: OcppVersion) -> set[str]:
     files = schema_files(version)
     if version.is_2x:
-        return {name.removesuffix("Request.json") for name in files if name.endswith("Request.json")}
+        return {
+            name.removesuffix("Request.json") for name in files if name.endswith("Request.json")
+        }
     return {name.removesuffix(".json") for name in files if not name.endswith("Response.json")}
 
 
@@ -137,7 +139,9 @@ def test_rule_maps_to_code(action: str, payload: Any, code: str, field: str) -> 
 
 def test_message_names_the_field() -> None:
     with pytest.raises(SchemaViolation, match=r"^data\.connectorId must be integer$"):
-        schemas_for(OcppVersion.V16).validate_request("StatusNotification", {**STATUS, "connectorId": "1"})
+        schemas_for(OcppVersion.V16).validate_request(
+            "StatusNotification", {**STATUS, "connectorId": "1"}
+        )
 
 
 def test_v2_violations_name_the_field() -> None:

@@ -108,7 +108,9 @@ def test_exception_tree() -> None:
 
 
 def test_exceptions_carry_codes() -> None:
-    violation = SchemaViolation("data.connectorId must be integer", ErrorCode.TYPE_CONSTRAINT_VIOLATION)
+    violation = SchemaViolation(
+        "data.connectorId must be integer", ErrorCode.TYPE_CONSTRAINT_VIOLATION
+    )
     assert violation.code is ErrorCode.TYPE_CONSTRAINT_VIOLATION
     assert violation.message == str(violation) == "data.connectorId must be integer"
     assert RemoteProtocolError("bad", ErrorCode.FORMAT_VIOLATION).code is ErrorCode.FORMAT_VIOLATION

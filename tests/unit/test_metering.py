@@ -4,7 +4,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from actors.metering import energy_register_wh, parse_timestamp, sample_rows, samples_v2, samples_v16
+from actors.metering import (
+    energy_register_wh,
+    parse_timestamp,
+    sample_rows,
+    samples_v2,
+    samples_v16,
+)
 
 
 def mv(ts: str, *sampled: dict[str, object]) -> dict[str, object]:
