@@ -7,11 +7,12 @@ import asyncio
 from collections.abc import Callable
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
-from transport.codec import OcppCodec
 
 from actors.connection import StationConnection
 from persistence import repositories as repo
+from persistence.reads import Reads
+from persistence.records import StationRecord
+from transport.codec import OcppCodec
 from transport.security import PasswordVerifier
 from transport.websocket import Connection, Handshake, Refusal
 
@@ -21,20 +22,34 @@ class StationAdmission:
 
     def __init__(
         self,
-        engine_reads: AsyncEngine,
+        reads: Reads,
         connection_factory: Callable[
-            [Handshake, OcppCodec, web.WebSocketResponse], StationConnection
+            [Handshake, OcppCodec, web.WebSocketResponse, StationRecord | None],
+            StationConnection,
         ],
     ) -> None:
-        self._engine = engine_reads
+        self._reads = reads
         self._factory = connection_factory
         self.verifier = PasswordVerifier()
         self.draining = False
+        # The record read for the handshake, handed to the charge point actor so that a connection
+        # costs one read of the station, not two.
+        self._admitted: dict[str, StationRecord | None] = {}
 
     async def admit(self, handshake: Handshake) -> Refusal | None:
         if self.draining:
             return Refusal(503, "node is shutting down; reconnect to another")
-        _known, password_hash = await repo.get_password_hash(self._engine, handshake.station_id)
+        station, password_hash = await repo.get_station_and_password(
+            self._reads, handshake.station_id
+        )
+        refusal = await self._check_password(handshake, password_hash)
+        if refusal is None:
+            self._admitted[handshake.station_id] = station
+        return refusal
+
+    async def _check_password(
+        self, handshake: Handshake, password_hash: str | None
+    ) -> Refusal | None:
         if password_hash is None:
             return None
         credentials = handshake.credentials
@@ -54,4 +69,5 @@ class StationAdmission:
     def open(
         self, handshake: Handshake, codec: OcppCodec, socket: web.WebSocketResponse
     ) -> Connection:
-        return self._factory(handshake, codec, socket)
+        station = self._admitted.pop(handshake.station_id, None)
+        return self._factory(handshake, codec, socket, station)

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.actor import Actor
-from transport.errors import ErrorCode, SchemaViolation
-from transport.messages import Call, Send
-
 from actors.context import CsmsContext, UnknownStationPolicy
 from actors.link import StationLink
 from persistence import repositories as repo
 from persistence.records import StationRecord
+from transport.errors import ErrorCode, SchemaViolation
+from transport.messages import Call, Send
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +57,17 @@ class ChargePointActor(Actor):
     """Handles the requests of one connected station with the handler table of its OCPP version."""
 
     def __init__(
-        self, context: CsmsContext, link: StationLink, handlers: Mapping[str, Handler]
+        self,
+        context: CsmsContext,
+        link: StationLink,
+        handlers: Mapping[str, Handler],
+        station: StationRecord | None = None,
     ) -> None:
         self.context = context
         self.link = link
         self.handlers = handlers
-        self.station: StationRecord | None = None
+        self.station = station
+        """Read at the handshake just now (None: unknown then, or read it again)."""
         self.boot = BootState(accepted=False)
 
     @property
@@ -71,20 +75,21 @@ class ChargePointActor(Actor):
         return self.link.station_id
 
     async def on_start(self) -> None:
-        await self.reload_station()
+        await self.reload_station(self.station)
 
-    async def reload_station(self) -> None:
+    async def reload_station(self, known: StationRecord | None = None) -> None:
         """Fresh state from the store (on start, on restart by the supervisor, after operator edits)."""
-        station = await repo.get_station(self.context.engine, self.station_id)
+        station = known or await repo.get_station(self.context.reads, self.station_id)
         if station is None:
             register = self.context.unknown_stations is UnknownStationPolicy.ACCEPT
             # A row even for stations that will be refused, so that operators see who knocked.
             await self.context.writer.submit(
                 repo.station_seen(self.station_id, protocol=self.link.version, register=register)
             )
-            station = await repo.get_station(self.context.engine, self.station_id)
+            station = repo.new_station_record(
+                self.station_id, protocol=self.link.version, registered=register
+            )
         self.station = station
-        assert station is not None
         # A station accepted before reconnects without booting again (a reconnect is not a reboot).
         self.boot.accepted = station.registered and station.allowed
         self.link.codec.set_lenient(station.lenient)

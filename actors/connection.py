@@ -10,10 +10,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from actors.actor import ActorRef
-from actors.errors import ActorStopped, MailboxFull
-from actors.supervisor import Supervisor
 from aiohttp import web
+
+from actors.actor import ActorRef
+from actors.charge_point import ChargePointActor, Handler
+from actors.context import CsmsContext
+from actors.directory import StationDirectory, StationEntry
+from actors.errors import ActorStopped, MailboxFull
+from actors.link import StationLink
+from actors.outbox import OutboxActor
+from actors.supervisor import Supervisor
+from persistence.records import StationRecord
 from transport.codec import OcppCodec
 from transport.errors import ErrorCode
 from transport.messages import (
@@ -25,12 +32,6 @@ from transport.messages import (
     Send,
     Unmatched,
 )
-
-from actors.charge_point import ChargePointActor, Handler
-from actors.context import CsmsContext
-from actors.directory import StationDirectory, StationEntry
-from actors.link import StationLink
-from actors.outbox import OutboxActor
 from transport.websocket import CLOSE_REPLACED, Handshake
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class StationConnection:
         supervisor: Supervisor,
         handlers: Mapping[str, Handler],
         node: str,
+        station: StationRecord | None = None,
         on_protocol_violation: Callable[[str], None] | None = None,
     ) -> None:
         self.station_id = handshake.station_id
@@ -60,6 +62,7 @@ class StationConnection:
         self._node = node
         self._on_violation = on_protocol_violation
         self._socket = socket
+        self._station = station
 
         async def close(code: int, reason: str) -> None:
             await socket.close(code=code, message=reason.encode())
@@ -70,12 +73,18 @@ class StationConnection:
         self._charge_point: ActorRef | None = None
         self._outbox: ActorRef | None = None
 
+    def _take_station(self) -> StationRecord | None:
+        """The handshake's read of the station, for the first start only; restarts read afresh."""
+        station, self._station = self._station, None
+        return station
+
     async def opened(self) -> None:
         link = self.link
         # Names carry the socket's id: the replaced connection's actors may still be finishing.
         suffix = f"{self.station_id}#{id(self):x}"
         self._charge_point = await self._supervisor.spawn(
-            lambda: ChargePointActor(self._context, link, self._handlers), name=f"cp:{suffix}"
+            lambda: ChargePointActor(self._context, link, self._handlers, self._take_station()),
+            name=f"cp:{suffix}",
         )
         self._outbox = await self._supervisor.spawn(lambda: OutboxActor(link), name=f"out:{suffix}")
         previous = self._directory.attach(

@@ -8,13 +8,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from persistence.ids import IdAllocator
+from persistence.reads import Reads
 from persistence.status_store import StatusStore
 from persistence.writer import GroupCommitWriter
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 if TYPE_CHECKING:
     from actors.session import SessionDirectory
+    from actors.tokens import TokenCache
 
 
 class UnknownStationPolicy(StrEnum):
@@ -37,7 +40,9 @@ class CsmsContext:
     """Dependencies of the charge point and session actors of one node."""
 
     engine: AsyncEngine
-    """Main store, for reads."""
+    """Main store."""
+    reads: Reads
+    """Short reads of the main store on the message path (inline for SQLite)."""
     writer: GroupCommitWriter
     """Group-commit writer of the main store: transaction messages are answered after its commit."""
     status: StatusStore
@@ -46,6 +51,8 @@ class CsmsContext:
     """Issues OCPP 1.6 transaction ids."""
     sessions: SessionDirectory
     """One actor per active transaction."""
+    tokens: TokenCache
+    """Id tokens, cached."""
     unknown_stations: UnknownStationPolicy = UnknownStationPolicy.ACCEPT
     """Policy for stations the operator never registered."""
     heartbeat_interval: int = 300

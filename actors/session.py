@@ -80,7 +80,7 @@ class SessionActor(Actor):
         self.stopped = False
 
     async def on_start(self) -> None:
-        record = await repo.get_transaction(self.context.engine, self.transaction_id)
+        record = await repo.get_transaction(self.context.reads, self.transaction_id)
         if record is None:
             raise LookupError(f"transaction {self.transaction_id!r} is not in the store")
         self.station_id = record.station_id
@@ -115,7 +115,7 @@ class SessionActor(Actor):
         register = energy_register_wh(message.samples)
         if register is not None and (self.last_meter_wh is None or register > self.last_meter_wh):
             updates["last_meter_wh"] = register
-        ops = [repo.transaction_updated(self.transaction_id, **updates)]
+        ops = [repo.transaction_updated(self.transaction_id, mergeable=True, **updates)]
         if rows:
             ops.insert(0, repo.meter_samples_recorded(rows))
         await self.context.writer.submit(*ops)

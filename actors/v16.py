@@ -13,9 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from transport.errors import ErrorCode
-from transport.messages import Call
-from transport.versions import OcppVersion
 
 from actors.authorization import Authorization, authorize
 from actors.charge_point import ChargePointActor, Handler, PayloadError
@@ -24,6 +21,9 @@ from actors.metering import energy_register_wh, parse_timestamp, sample_rows, sa
 from actors.session import RecordMeterValues, StopSession
 from persistence import repositories as repo
 from persistence.records import IdTokenStatus, MeterSample
+from transport.errors import ErrorCode
+from transport.messages import Call
+from transport.versions import OcppVersion
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,14 @@ def _digest(*parts: object) -> str:
 
 
 async def _authorize(cp: ChargePointActor, id_tag: str) -> Authorization:
-    record = await repo.get_id_token(cp.context.engine, id_tag)
+    record = await cp.context.tokens.get(id_tag)
     return authorize(record, cp.context.clock())
 
 
 async def boot_notification(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     p = call.payload
     ctx = cp.context
-    station = await repo.get_station(ctx.engine, cp.station_id)
+    station = await repo.get_station(ctx.reads, cp.station_id)
     register = False
     if station is not None and station.registered:
         status = "Accepted" if station.allowed else "Rejected"
@@ -125,18 +125,18 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     # transaction id: identified by what the charger measured, not by the message id.
     dedup_key = _digest(connector, id_tag, started.isoformat(), p["meterStart"])
     auth = await _authorize(cp, id_tag)
-    existing = await repo.find_transaction_by_dedup(ctx.engine, cp.station_id, dedup_key)
-    if existing is not None:
-        return {"transactionId": int(existing.id), "idTagInfo": auth.as_v16()}
-    if auth.status is IdTokenStatus.ACCEPTED:
-        others = await repo.active_transaction_ids_for_token(
-            ctx.engine, id_tag, except_connector=(cp.station_id, connector)
-        )
-        if others:
-            auth = Authorization(
-                IdTokenStatus.CONCURRENT_TX, auth.expiry_date, auth.parent_id_token
-            )
     evse_id, connector_id = connector_location(connector)
+    check = await repo.check_start(
+        ctx.reads,
+        station_id=cp.station_id,
+        evse_id=evse_id,
+        id_token=id_tag,
+        dedup_key=dedup_key,
+    )
+    if check.existing is not None:
+        return {"transactionId": int(check.existing), "idTagInfo": auth.as_v16()}
+    if auth.status is IdTokenStatus.ACCEPTED and check.concurrent:
+        auth = Authorization(IdTokenStatus.CONCURRENT_TX, auth.expiry_date, auth.parent_id_token)
     transaction_id = await ctx.ids.next()
     try:
         await ctx.writer.submit(
@@ -157,7 +157,7 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
         )
     except IntegrityError:
         # The same start, committed by the station's previous connection a moment ago.
-        existing = await repo.find_transaction_by_dedup(ctx.engine, cp.station_id, dedup_key)
+        existing = await repo.find_transaction_by_dedup(ctx.reads, cp.station_id, dedup_key)
         if existing is None:
             raise
         transaction_id = int(existing.id)

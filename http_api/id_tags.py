@@ -24,7 +24,7 @@ async def list_id_tags(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     limit, cursor = page_params(request)
     try:
-        page = await repo.list_id_tokens(state.engine, limit=limit, after=cursor)
+        page = await repo.list_id_tokens(state.reads, limit=limit, after=cursor)
     except repo.BadCursor as exc:
         raise ApiProblem(400, "Bad Request", str(exc)) from None
     return json_response({"items": [id_token_view(t) for t in page.items], "next": page.next})
@@ -32,7 +32,7 @@ async def list_id_tags(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/id-tags/{id_tag}")
 async def get_id_tag(request: web.Request) -> web.Response:
-    token = await repo.get_id_token(request.app[API_STATE].engine, request.match_info["id_tag"])
+    token = await repo.get_id_token(request.app[API_STATE].reads, request.match_info["id_tag"])
     if token is None:
         raise ApiProblem(404, "Not Found", "no such id tag")
     return json_response(id_token_view(token))
@@ -75,12 +75,17 @@ def _parse(id_tag: str, body: dict[str, object]) -> IdTokenRecord:
 @routes.put("/api/v1/id-tags/{id_tag}")
 async def put_id_tag(request: web.Request) -> web.Response:
     record = _parse(request.match_info["id_tag"], read_object(await read_json(request)))
-    created = await repo.put_id_token(request.app[API_STATE].engine, record)
+    state = request.app[API_STATE]
+    created = await repo.put_id_token(state.engine, record)
+    state.forget_id_token(record.id_token)
     return json_response(id_token_view(record), status=201 if created else 200)
 
 
 @routes.delete("/api/v1/id-tags/{id_tag}")
 async def delete_id_tag(request: web.Request) -> web.Response:
-    if not await repo.delete_id_token(request.app[API_STATE].engine, request.match_info["id_tag"]):
+    state = request.app[API_STATE]
+    id_tag = request.match_info["id_tag"]
+    if not await repo.delete_id_token(state.engine, id_tag):
         raise ApiProblem(404, "Not Found", "no such id tag")
+    state.forget_id_token(id_tag)
     return web.Response(status=204)

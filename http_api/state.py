@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
-from persistence.status_store import StatusStore
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actors.directory import StationDirectory
 from actors.router import CommandRouter
+from persistence.reads import Reads
+from persistence.status_store import StatusStore
 
 
 @dataclass(slots=True)
@@ -18,7 +19,9 @@ class ApiState:
     """What the API handlers use."""
 
     engine: AsyncEngine
-    """Main store."""
+    """Main store (writes)."""
+    reads: Reads
+    """Reads of the main store (through the engine: listings can be long)."""
     status: StatusStore
     """Status store (connectors, presence)."""
     router: CommandRouter
@@ -31,6 +34,8 @@ class ApiState:
     """Bearer token; None leaves the API open."""
     forget_password: Callable[[str], None]
     """Drops a station's remembered credentials after its password changes."""
+    forget_id_token: Callable[[str], None]
+    """Drops a cached id token after it changes."""
     ready: bool = False
     """Readiness: stores migrated, writer running, OCPP listener bound, not draining."""
 

@@ -27,7 +27,7 @@ async def list_stations(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     limit, cursor = page_params(request)
     try:
-        page = await repo.list_stations(state.engine, limit=limit, after=cursor)
+        page = await repo.list_stations(state.reads, limit=limit, after=cursor)
     except repo.BadCursor as exc:
         raise ApiProblem(400, "Bad Request", str(exc)) from None
     presences = await state.status.presences([s.id for s in page.items])
@@ -41,7 +41,7 @@ async def list_stations(request: web.Request) -> web.Response:
 @routes.get("/api/v1/stations/{station_id}")
 async def get_station(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
-    station = await repo.get_station(state.engine, request.match_info["station_id"])
+    station = await repo.get_station(state.reads, request.match_info["station_id"])
     if station is None:
         raise ApiProblem(404, "Not Found", "no such station")
     return await _view(state, station)

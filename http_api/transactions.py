@@ -19,7 +19,7 @@ async def list_transactions(request: web.Request) -> web.Response:
     limit, cursor = page_params(request)
     try:
         page = await repo.list_transactions(
-            state.engine,
+            state.reads,
             station_id=request.query.get("station_id") or None,
             active=bool_param(request, "active"),
             limit=limit,
@@ -34,8 +34,8 @@ async def list_transactions(request: web.Request) -> web.Response:
 async def get_transaction(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     transaction_id = request.match_info["transaction_id"]
-    tx = await repo.get_transaction(state.engine, transaction_id)
+    tx = await repo.get_transaction(state.reads, transaction_id)
     if tx is None:
         raise ApiProblem(404, "Not Found", "no such transaction")
-    samples = await repo.transaction_meter_values(state.engine, transaction_id)
+    samples = await repo.transaction_meter_values(state.reads, transaction_id)
     return json_response(transaction_view(tx, samples))

@@ -6,6 +6,8 @@ that the migrated schema equals this metadata on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -40,11 +42,11 @@ AutoId = BigInteger().with_variant(Integer(), "sqlite")
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _created_at() -> Column[object]:
+def _created_at() -> Column[datetime]:
     return Column("created_at", UtcDateTime(), nullable=False, default=utcnow)
 
 
-def _updated_at() -> Column[object]:
+def _updated_at() -> Column[datetime]:
     return Column("updated_at", UtcDateTime(), nullable=False, default=utcnow, onupdate=utcnow)
 
 
@@ -109,6 +111,10 @@ transactions = Table(
     _updated_at(),
     UniqueConstraint("station_id", "dedup_key"),
     Index("ix_transactions_station_id_stop_time", "station_id", "stop_time"),
+    # StartTransaction's ConcurrentTx check looks up a token's open transactions.
+    Index("ix_transactions_id_token_stop_time", "id_token", "stop_time"),
+    # GET /transactions pages newest first.
+    Index("ix_transactions_created_at_id", "created_at", "id"),
 )
 
 meter_values = Table(

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import RowMapping, Select, and_, delete, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import RowMapping, Select, and_, delete, literal, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.models import id_tokens, meter_values, station_events, stations, transactions
+from persistence.reads import EngineReads, Reads
 from persistence.records import (
     IdTokenRecord,
     IdTokenStatus,
@@ -89,34 +90,43 @@ def _station(row: RowMapping) -> StationRecord:
     )
 
 
-async def get_station(engine: AsyncEngine, station_id: str) -> StationRecord | None:
-    async with engine.connect() as conn:
-        row = (
-            (await conn.execute(select(stations).where(stations.c.id == station_id)))
-            .mappings()
-            .first()
-        )
+async def get_station(db: Reads, station_id: str) -> StationRecord | None:
+    row = await db.first(select(stations).where(stations.c.id == station_id))
     return _station(row) if row else None
 
 
-async def get_password_hash(engine: AsyncEngine, station_id: str) -> tuple[bool, str | None]:
-    """(known, password hash) of a station, for the websocket handshake."""
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(select(stations.c.password_hash).where(stations.c.id == station_id))
-        ).first()
-    return (row is not None, row[0] if row else None)
+async def get_station_and_password(
+    db: Reads, station_id: str
+) -> tuple[StationRecord | None, str | None]:
+    """A station and its password hash in one read, for the websocket handshake."""
+    row = await db.first(select(stations).where(stations.c.id == station_id))
+    return (_station(row), row["password_hash"]) if row else (None, None)
 
 
-async def list_stations(
-    engine: AsyncEngine, *, limit: int, after: str | None
-) -> Page[StationRecord]:
+def new_station_record(station_id: str, *, protocol: str, registered: bool) -> StationRecord:
+    """The record that ``station_seen`` creates, without reading it back."""
+    return StationRecord(
+        id=station_id,
+        registered=registered,
+        allowed=True,
+        has_password=False,
+        lenient=False,
+        protocol=protocol,
+        vendor=None,
+        model=None,
+        serial_number=None,
+        firmware_version=None,
+        boot_status=None,
+        last_boot=None,
+    )
+
+
+async def list_stations(db: Reads, *, limit: int, after: str | None) -> Page[StationRecord]:
     query = select(stations).order_by(stations.c.id).limit(limit + 1)
     if after:
         (last_id,) = _decode_cursor(after, 1)
         query = query.where(stations.c.id > last_id)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = await db.all(query)
     items = [_station(r) for r in rows[:limit]]
     return Page(items, _encode_cursor(items[-1].id) if len(rows) > limit else None)
 
@@ -202,7 +212,7 @@ async def put_station(
             await conn.execute(
                 stations.insert().values(id=station_id, created_at=now, first_seen=None, **values)
             )
-    record = await get_station(engine, station_id)
+    record = await get_station(EngineReads(engine), station_id)
     assert record is not None
     return record, not exists
 
@@ -227,25 +237,17 @@ def _id_token(row: RowMapping) -> IdTokenRecord:
     )
 
 
-async def get_id_token(engine: AsyncEngine, id_token: str) -> IdTokenRecord | None:
-    async with engine.connect() as conn:
-        row = (
-            (await conn.execute(select(id_tokens).where(id_tokens.c.id_token == id_token)))
-            .mappings()
-            .first()
-        )
+async def get_id_token(db: Reads, id_token: str) -> IdTokenRecord | None:
+    row = await db.first(select(id_tokens).where(id_tokens.c.id_token == id_token))
     return _id_token(row) if row else None
 
 
-async def list_id_tokens(
-    engine: AsyncEngine, *, limit: int, after: str | None
-) -> Page[IdTokenRecord]:
+async def list_id_tokens(db: Reads, *, limit: int, after: str | None) -> Page[IdTokenRecord]:
     query = select(id_tokens).order_by(id_tokens.c.id_token).limit(limit + 1)
     if after:
         (last,) = _decode_cursor(after, 1)
         query = query.where(id_tokens.c.id_token > last)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = await db.all(query)
     items = [_id_token(r) for r in rows[:limit]]
     return Page(items, _encode_cursor(items[-1].id_token) if len(rows) > limit else None)
 
@@ -307,62 +309,59 @@ def _transaction(row: RowMapping) -> TransactionRecord:
     )
 
 
-async def get_transaction(engine: AsyncEngine, transaction_id: str) -> TransactionRecord | None:
-    async with engine.connect() as conn:
-        return await _get_transaction(conn, transaction_id)
-
-
-async def _get_transaction(conn: AsyncConnection, transaction_id: str) -> TransactionRecord | None:
-    row = (
-        (await conn.execute(select(transactions).where(transactions.c.id == transaction_id)))
-        .mappings()
-        .first()
-    )
+async def get_transaction(db: Reads, transaction_id: str) -> TransactionRecord | None:
+    row = await db.first(select(transactions).where(transactions.c.id == transaction_id))
     return _transaction(row) if row else None
 
 
 async def find_transaction_by_dedup(
-    engine: AsyncEngine, station_id: str, dedup_key: str
+    db: Reads, station_id: str, dedup_key: str
 ) -> TransactionRecord | None:
-    async with engine.connect() as conn:
-        row = (
-            (
-                await conn.execute(
-                    select(transactions).where(
-                        transactions.c.station_id == station_id,
-                        transactions.c.dedup_key == dedup_key,
-                    )
-                )
-            )
-            .mappings()
-            .first()
+    row = await db.first(
+        select(transactions).where(
+            transactions.c.station_id == station_id, transactions.c.dedup_key == dedup_key
         )
+    )
     return _transaction(row) if row else None
 
 
-async def active_transaction_ids_for_token(
-    engine: AsyncEngine, id_token: str, *, except_connector: tuple[str, int] | None = None
-) -> list[str]:
-    """Open transactions of a token (ConcurrentTx check). ``except_connector`` (station, 1.6 connector
-    or EVSE) is left out: a transaction left open there by a charger that lost power must not block
-    the driver who plugs in again."""
-    query = select(transactions.c.id).where(
-        transactions.c.id_token == id_token,
-        transactions.c.stop_time.is_(None),
-        transactions.c.start_time.is_not(None),
-        transactions.c.stale.is_(False),
+@dataclass(frozen=True, slots=True)
+class StartCheck:
+    """What a new start must know, found in one read."""
+
+    existing: str | None
+    """Id of the same start, already stored (a resend)."""
+    concurrent: list[str]
+    """An open transaction of the same token elsewhere (ConcurrentTx), at most one."""
+
+
+async def check_start(
+    db: Reads, *, station_id: str, evse_id: int, id_token: str, dedup_key: str
+) -> StartCheck:
+    """A transaction left open on the same station and EVSE does not count as concurrent: a charger
+    that lost power must not block the driver who plugs in again. One read answers both questions;
+    the second asks for one row only (a fleet card may have many open transactions)."""
+    same_start = select(transactions.c.id, literal(True).label("same")).where(
+        transactions.c.station_id == station_id, transactions.c.dedup_key == dedup_key
     )
-    if except_connector is not None:
-        station_id, evse_id = except_connector
-        query = query.where(
-            or_(transactions.c.station_id != station_id, transactions.c.evse_id != evse_id)
+    elsewhere = (
+        select(transactions.c.id, literal(False).label("same"))
+        .where(
+            transactions.c.id_token == id_token,
+            transactions.c.stop_time.is_(None),
+            transactions.c.start_time.is_not(None),
+            transactions.c.stale.is_(False),
+            or_(transactions.c.station_id != station_id, transactions.c.evse_id != evse_id),
         )
-    async with engine.connect() as conn:
-        return [r[0] for r in (await conn.execute(query)).all()]
+        .limit(1)
+    )
+    rows = await db.all(union_all(same_start, select(elsewhere.subquery())))
+    existing = next((row["id"] for row in rows if row["same"]), None)
+    return StartCheck(existing, [row["id"] for row in rows if not row["same"]])
 
 
 async def list_transactions(
-    engine: AsyncEngine,
+    db: Reads,
     *,
     station_id: str | None,
     active: bool | None,
@@ -391,17 +390,13 @@ async def list_transactions(
             created = datetime.fromisoformat(created_raw)
         except ValueError:
             raise BadCursor(f"cursor {after!r} is not one this API handed out") from None
-        # SQLite compares the stored naive UTC text; PostgreSQL compares instants.
-        if engine.dialect.name == "sqlite":
-            created = created.replace(tzinfo=None)
         query = query.where(
             or_(
                 transactions.c.created_at < created,
                 and_(transactions.c.created_at == created, transactions.c.id < last_id),
             )
         )
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = await db.all(query)
     items = [_transaction(r) for r in rows[:limit]]
     cursor = None
     if len(rows) > limit:
@@ -410,14 +405,13 @@ async def list_transactions(
     return Page(items, cursor)
 
 
-async def transaction_meter_values(engine: AsyncEngine, transaction_id: str) -> list[MeterSample]:
+async def transaction_meter_values(db: Reads, transaction_id: str) -> list[MeterSample]:
     query = (
         select(meter_values)
         .where(meter_values.c.transaction_id == transaction_id)
         .order_by(meter_values.c.timestamp, meter_values.c.id)
     )
-    async with engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = await db.all(query)
     return [
         MeterSample(
             timestamp=as_utc(r["timestamp"]) or utcnow(),
@@ -488,9 +482,10 @@ def transaction_started(
     )
 
 
-def transaction_updated(transaction_id: str, **values: Any) -> WriteOp:
+def transaction_updated(transaction_id: str, *, mergeable: bool = False, **values: Any) -> WriteOp:
+    """``mergeable`` for the running updates of meter values (see ``Update``)."""
     values["updated_at"] = utcnow()
-    return Update(transactions, {"id": transaction_id}, values)
+    return Update(transactions, {"id": transaction_id}, values, mergeable=mergeable)
 
 
 def meter_samples_recorded(rows: Sequence[Mapping[str, Any]]) -> WriteOp:
@@ -513,7 +508,7 @@ def station_event(station_id: str, kind: str, payload: Mapping[str, Any]) -> Wri
 
 
 async def station_events_of(
-    engine: AsyncEngine, station_id: str, kind: str | None = None
+    db: Reads, station_id: str, kind: str | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
     query = (
         select(station_events.c.kind, station_events.c.payload)
@@ -522,8 +517,7 @@ async def station_events_of(
     )
     if kind is not None:
         query = query.where(station_events.c.kind == kind)
-    async with engine.connect() as conn:
-        return [(r[0], r[1]) for r in (await conn.execute(query)).all()]
+    return [(r["kind"], r["payload"]) for r in await db.all(query)]
 
 
 async def mark_stale_transactions(engine: AsyncEngine, *, older_than: datetime) -> int:

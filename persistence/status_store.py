@@ -255,17 +255,27 @@ class StatusStore:
 
     async def connectors(self, station_id: str) -> list[ConnectorStatus]:
         """Latest status of each connector of a station, ordered by (EVSE, connector)."""
+        # Unflushed values are taken before and after the read: a flush may finish in between.
+        before = self._unflushed_connectors(station_id)
         query = select(connector_status).where(connector_status.c.station_id == station_id)
         async with self._engine.connect() as conn:
             rows = {
                 (r["station_id"], r["evse_id"], r["connector_id"]): dict(r)
                 for r in (await conn.execute(query)).mappings()
             }
-        for pending in (self._inflight_connectors, self._connectors):
-            for key, row in pending.items():
-                if key[0] == station_id:
-                    rows[key] = dict(row)
+        for key, row in {**before, **self._unflushed_connectors(station_id)}.items():
+            stored = rows.get(key)
+            if stored is None or row["updated_at"] >= stored["updated_at"]:
+                rows[key] = dict(row)
         return [ConnectorStatus(**rows[key]) for key in sorted(rows)]
+
+    def _unflushed_connectors(self, station_id: str) -> dict[ConnectorKey, Mapping[str, Any]]:
+        return {
+            key: row
+            for pending in (self._inflight_connectors, self._connectors)
+            for key, row in pending.items()
+            if key[0] == station_id
+        }
 
     async def presence(self, station_id: str) -> Presence | None:
         """Presence of one station; None if it never connected."""
@@ -276,14 +286,25 @@ class StatusStore:
         wanted = set(station_ids)
         if not wanted:
             return {}
+        before = self._unflushed_presence(wanted)
         query = select(station_presence).where(station_presence.c.station_id.in_(wanted))
         async with self._engine.connect() as conn:
             rows = {r["station_id"]: dict(r) for r in (await conn.execute(query)).mappings()}
+        after = self._unflushed_presence(wanted)
+        for station_id in before.keys() | after.keys():
+            fields = {**before.get(station_id, {}), **after.get(station_id, {})}
+            stored = rows.get(station_id)
+            if stored is None or fields["updated_at"] >= stored["updated_at"]:
+                rows[station_id] = self._overlay(station_id, stored, fields)
+        return {station_id: Presence(**row) for station_id, row in rows.items()}
+
+    def _unflushed_presence(self, wanted: set[str]) -> dict[str, dict[str, Any]]:
+        merged: dict[str, dict[str, Any]] = {}
         for pending in (self._inflight_presence, self._presence):
             for station_id, fields in pending.items():
                 if station_id in wanted:
-                    rows[station_id] = self._overlay(station_id, rows.get(station_id), fields)
-        return {station_id: Presence(**row) for station_id, row in rows.items()}
+                    merged.setdefault(station_id, {}).update(fields)
+        return merged
 
     def _overlay(
         self, station_id: str, stored: dict[str, Any] | None, fields: Mapping[str, Any]

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Table, and_
+from sqlalchemy import Table, and_, bindparam
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -59,7 +59,13 @@ class Insert:
 
 @dataclass(frozen=True, slots=True)
 class Update:
-    """``UPDATE table SET values WHERE column = value AND ...``; ``apply`` returns the row count."""
+    """``UPDATE table SET values WHERE column = value AND ...``; ``apply`` returns the row count.
+
+    A ``mergeable`` update is applied after every other op of its batch, together with the batch's
+    other mergeable updates of the same shape (table, WHERE columns, SET columns) as one executemany;
+    its result is then None. Use it for updates nothing else in the batch reads, such as the running
+    meter reading of a transaction.
+    """
 
     table: Table
     """Target table."""
@@ -67,6 +73,8 @@ class Update:
     """Equality conditions, column name -> value, joined with AND; must not be empty."""
     values: Mapping[str, Any]
     """New values, column name -> value."""
+    mergeable: bool = False
+    """May be deferred to the end of the batch and merged (see above)."""
 
     async def apply(self, conn: AsyncConnection) -> int:
         if not self.where:
@@ -74,6 +82,30 @@ class Update:
         condition = and_(*(self.table.c[name] == value for name, value in self.where.items()))
         result = await conn.execute(self.table.update().where(condition).values(dict(self.values)))
         return int(result.rowcount)
+
+    @property
+    def shape(self) -> tuple[Table, tuple[str, ...], tuple[str, ...]]:
+        return (self.table, tuple(self.where), tuple(self.values))
+
+
+async def _update_many(conn: AsyncConnection, updates: Sequence[Update]) -> None:
+    """Updates of one shape as a single executemany (bind names prefixed: a column may be in both)."""
+    table, where_columns, value_columns = updates[0].shape
+    if not where_columns:
+        raise ValueError(f"Update of {table.name} without a WHERE would touch every row")
+    statement = (
+        table.update()
+        .where(and_(*(table.c[c] == bindparam(f"w_{c}") for c in where_columns)))
+        .values({c: bindparam(f"v_{c}") for c in value_columns})
+    )
+    params = [
+        {
+            **{f"w_{c}": u.where[c] for c in where_columns},
+            **{f"v_{c}": u.values[c] for c in value_columns},
+        }
+        for u in updates
+    ]
+    await conn.execute(statement, params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +307,19 @@ class GroupCommitWriter:
                 handle.cancel()
 
     async def _drain(self) -> None:
+        try:
+            await self._drain_loop()
+        finally:
+            # Submissions are left only if the loop died (cancelled, or a bug): fail them instead
+            # of leaving their callers waiting forever.
+            self._closing = True
+            while self._pending:
+                submission = self._pending.popleft()
+                if not submission.future.done():
+                    submission.future.set_exception(WriterClosed("the writer task ended"))
+            self._pending_ops = 0
+
+    async def _drain_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             if not self._pending:
@@ -352,11 +397,16 @@ class GroupCommitWriter:
 
     async def _apply(self, conn: AsyncConnection, batch: list[_Submission]) -> None:
         # Runs of Inserts into the same table with the same columns and conflict option become one
-        # executemany; everything else runs in submission order.
+        # executemany; mergeable Updates wait until the end, grouped by shape, one executemany each;
+        # everything else runs in submission order.
         run_key: tuple[Table, frozenset[str], tuple[str, ...] | None] | None = None
         run_rows: list[Mapping[str, Any]] = []
+        deferred: dict[tuple[Table, tuple[str, ...], tuple[str, ...]], list[Update]] = {}
         for submission in batch:
             for index, op in enumerate(submission.ops):
+                if isinstance(op, Update) and op.mergeable:
+                    deferred.setdefault(op.shape, []).append(op)
+                    continue
                 if isinstance(op, Insert):
                     for rows in _same_columns(op.rows):
                         key = (op.table, frozenset(rows[0]), op.on_conflict_do_nothing)
@@ -372,6 +422,8 @@ class GroupCommitWriter:
                 submission.results[index] = await op.apply(conn)
         if run_key is not None:
             await _insert(conn, run_key[0], run_rows, run_key[2])
+        for updates in deferred.values():
+            await _update_many(conn, updates)
 
     def _resolve(self, batch: list[_Submission]) -> None:
         for submission in batch:

@@ -28,9 +28,10 @@ from sim.benchreport import RunRecord, markdown_table, summarize
 from sim.config import LoadConfig, LoadMode
 from sim.errors import SimError
 from sim.fdlimit import raise_open_file_limit
-from sim.loadgen import LoadHooks, run_load
+from sim.loadgen import LoadHooks, exit_on_sigterm, run_load
 from sim.procstat import tree_cpu_seconds, tree_rss_bytes
-from sim.servers import HOST, ServerKind, ServerProcess
+from sim.servers import HOST, ServerKind, ServerProcess, register_id_tags
+from sim.traffic import fleet_id_tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,10 @@ class BenchOptions:
     """Seconds the booted fleet stays idle before the server's RSS is read."""
 
 
+# Session lanes per charger whose tags are registered (the bench runs one call in flight per charger).
+MAX_LANES = 2
+
+
 def run_once(kind: ServerKind, scenario: Scenario, run: int, options: BenchOptions) -> RunRecord:
     """Start a fresh server, load it, sample it, stop it."""
     log_dir = options.output or Path(tempfile.gettempdir())
@@ -87,6 +92,16 @@ def run_once(kind: ServerKind, scenario: Scenario, run: int, options: BenchOptio
     samples: dict[str, float] = {}
     with server:
         pid = server.pid
+        if server.api_port is not None:
+            register_id_tags(
+                server.host,
+                server.api_port,
+                (
+                    fleet_id_tag(index, lane)
+                    for index in range(options.stations)
+                    for lane in range(MAX_LANES)
+                ),
+            )
 
         def fleet_ready() -> None:
             time.sleep(options.idle_settle)
@@ -154,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported")
     parser.add_argument("--workers", type=int, default=1, help="load-driver worker processes")
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--duration", type=float, default=6.0)
     parser.add_argument("--connect-rate", type=float, help="connections per second")
     parser.add_argument("--call-timeout", type=float, default=5.0)
     parser.add_argument("--boot-timeout", type=float, default=30.0)
@@ -186,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options.output.mkdir(parents=True, exist_ok=True)
     # The servers inherit the lifted limit: a thousand chargers need a thousand sockets.
     raise_open_file_limit()
+    exit_on_sigterm()
     command = shlex.join(["python", "-m", "sim.bench", *args_list])
     records: list[RunRecord] = []
     started = time.monotonic()

@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import multiprocessing
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from types import FrameType
 from typing import TypeVar
 
 from sim.config import LoadConfig, LoadMode
@@ -209,6 +211,15 @@ def run_load(config: LoadConfig, hooks: LoadHooks | None = None) -> LoadResult:
     return merge_reports(config, [d.report for d in done], connect_seconds=connect_seconds)
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so `finally` blocks stop the workers (and servers)."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handle)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m sim.loadgen` argument parser."""
     parser = argparse.ArgumentParser(
@@ -267,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ensure_target_allowed(config.host, allow_remote=config.allow_remote)
     except (ValueError, RemoteTargetRefused) as exc:
         parser.error(str(exc))
+    exit_on_sigterm()
     try:
         result = run_load(config)
     except FleetError as exc:

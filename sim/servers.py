@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -56,6 +57,28 @@ def _http_ok(host: str, port: int, path: str) -> bool:
         return conn.getresponse().status == 200
     except (OSError, http.client.HTTPException):
         return False
+    finally:
+        conn.close()
+
+
+def register_id_tags(host: str, api_port: int, id_tags: Iterable[str]) -> None:
+    """Register the fleet's id tags as Accepted, so that its sessions go past Authorize.
+
+    The baseline accepts every tag; voltmesh, like a real central system, refuses unknown ones.
+    """
+    conn = http.client.HTTPConnection(host, api_port, timeout=5.0)
+    try:
+        for tag in id_tags:
+            conn.request(
+                "PUT",
+                f"/api/v1/id-tags/{tag}",
+                body=b'{"status": "Accepted"}',
+                headers={"Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            response.read()
+            if response.status not in (200, 201):
+                raise ServerStartError(f"registering id tag {tag}: HTTP {response.status}")
     finally:
         conn.close()
 

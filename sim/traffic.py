@@ -84,6 +84,11 @@ def station_id(prefix: str, index: int) -> str:
     return f"{prefix}{index:06d}"
 
 
+def fleet_id_tag(index: int, lane: int) -> str:
+    """The id tag charger ``index`` presents on session lane ``lane`` (OCPP 1.6 IdToken: CiString20)."""
+    return f"TAG{index:06d}{lane:02d}"
+
+
 def boot_notification(station: str) -> Request:
     """The BootNotification a charger sends first on every connection (OCPP 1.6 section 4.2)."""
     return Request(

@@ -34,7 +34,7 @@ from sim.errors import ConnectionLost
 from sim.fdlimit import raise_open_file_limit
 from sim.ocppj import CallResult
 from sim.stats import BootReport, Tally, WorkerReport
-from sim.traffic import CONNECTOR_IDS, SessionScript, boot_sequence, station_id
+from sim.traffic import CONNECTOR_IDS, SessionScript, boot_sequence, fleet_id_tag, station_id
 
 CLOSE_TIMEOUT = 10.0
 """Seconds to close all connections at the end of a run."""
@@ -161,8 +161,7 @@ class WorkerFleet:
                 for lane in range(config.concurrency):
                     script = SessionScript(
                         connector_id=CONNECTOR_IDS[lane % len(CONNECTOR_IDS)],
-                        # OCPP 1.6 IdToken is CiString20.
-                        id_tag=f"TAG{index:06d}{lane:02d}",
+                        id_tag=fleet_id_tag(index, lane),
                         rng=random.Random(config.seed * 1_000_003 + index * 101 + lane),
                         meter_values_per_session=config.meter_values_per_session,
                     )
@@ -245,6 +244,24 @@ def _slots_in_window(first_at: float, interval: float, slot: int, start: StartTr
     return max(0, end_slot - first_in_window)
 
 
+async def _traffic_unless_stopped(fleet: WorkerFleet, start: StartTraffic, pipe: AsyncPipe) -> bool:
+    """Run the traffic phase; cut it short if the parent says Stop or goes away.
+
+    Returns True when the traffic ran to its end.
+    """
+    traffic = asyncio.create_task(fleet.run_traffic(start), name="traffic")
+    watcher = asyncio.create_task(pipe.recv(), name="control-watcher")
+    try:
+        await asyncio.wait({traffic, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (traffic, watcher):
+            task.cancel()
+        results = await asyncio.gather(traffic, watcher, return_exceptions=True)
+    if not traffic.cancelled() and isinstance(results[0], BaseException):
+        raise results[0]
+    return not traffic.cancelled()
+
+
 async def _run(config: LoadConfig, worker: int, pipe: AsyncPipe) -> None:
     tally = Tally()
     connector = aiohttp.TCPConnector(limit=0)
@@ -261,7 +278,8 @@ async def _run(config: LoadConfig, worker: int, pipe: AsyncPipe) -> None:
             message = await pipe.recv()
             if not isinstance(message, StartTraffic):
                 return
-            await fleet.run_traffic(message)
+            if not await _traffic_unless_stopped(fleet, message, pipe):
+                return
         finally:
             await fleet.close()
     report = WorkerReport.from_tally(worker, len(fleet.indexes), boot, tally)

@@ -82,13 +82,13 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def status_db_url(db_url: str, tmp_path: Path) -> AsyncIterator[str]:
-    """Status store URL of the same database kind as ``db_url``, in a database of its own."""
+def status_db_url(db_url: str, tmp_path: Path) -> str:
+    """Status store URL of the same database kind as ``db_url``: on SQLite a second file (the
+    default layout), on PostgreSQL the same database (the two stores' tables and version tables
+    are distinct, and one database per test is faster)."""
     if db_url.startswith("sqlite"):
-        yield f"sqlite+aiosqlite:///{tmp_path}/db/status.db"
-        return
-    async with fresh_postgres_database() as url:
-        yield url
+        return f"sqlite+aiosqlite:///{tmp_path}/db/status.db"
+    return db_url
 
 
 @pytest.fixture

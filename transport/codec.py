@@ -93,11 +93,11 @@ class OcppCodec:
         self._lenient = lenient
         self._new_id = id_factory
         self._cache_size = max(0, duplicate_cache_size)
-        # OCPP-J 2.1 section 4.1.3 added types 5 and 6; to older versions they are unknown types.
+        # OCPP-J 2.1 added message types 5 and 6; to older versions they are unknown types.
         self._types = frozenset(MessageType) if version is OcppVersion.V21 else frozenset({2, 3, 4})
         self._incoming_calls = self._schemas.initiated_by(role.peer)
         self._outgoing_calls = self._schemas.initiated_by(role)
-        # SEND frames go from charging station to CSMS only (OCPP-J 2.1 section 4.2.5).
+        # SEND frames go from charging station to CSMS only (OCPP-J 2.1, message type SEND).
         unconfirmed = self._schemas.unconfirmed
         self._incoming_sends = unconfirmed if role is Role.CSMS else frozenset[str]()
         self._outgoing_sends = unconfirmed if role is Role.CHARGER else frozenset[str]()
@@ -181,14 +181,14 @@ class OcppCodec:
         unique_id = frame[1] if len(frame) > 1 and type(frame[1]) is str else None
         if type(message_type) is not int or message_type not in self._types:
             self._reject(
-                unique_id or UNREADABLE_ID,
+                UNREADABLE_ID if unique_id is None else unique_id,
                 ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED,
                 f"message type {message_type!r} is not supported in {self._version.value}",
             )
         elif message_type == _CALL:
             self._receive_call(frame, unique_id, text)
         elif unique_id is None:
-            # An answer or SEND is never answered (OCPP-J 1.6 section 4.2.3), even when broken.
+            # Replies are never replied to (OCPP-J 1.6 section 4.1.1), nor SEND frames, even broken ones.
             self._note(UNREADABLE_ID, self._rpc_error, "message id is missing or not a string")
         elif message_type == _CALLRESULT:
             self._receive_result(frame, unique_id)
@@ -278,7 +278,7 @@ class OcppCodec:
         self._events.append(CallResultError(unique_id, answered.action, code, description, details))
 
     def _receive_send(self, frame: list[Any], unique_id: str) -> None:
-        # OCPP-J 2.1 section 4.2.5: a SEND is never answered, not even with a CALLERROR.
+        # OCPP-J 2.1, message type SEND: it is never answered, not even with a CALLERROR.
         if len(frame) != 4 or type(frame[2]) is not str or type(frame[3]) is not dict:
             self._note(
                 unique_id,
@@ -431,9 +431,7 @@ class OcppCodec:
 
     def _refuse_action(self, action: str) -> None:
         if self._schemas.has_action(action):
-            raise UnknownAction(
-                f"{action} is not sent by a {self._role} in {self._version.value}"
-            )
+            raise UnknownAction(f"{action} is not sent by a {self._role} in {self._version.value}")
         code = (
             ErrorCode.NOT_SUPPORTED if known_in_any_version(action) else ErrorCode.NOT_IMPLEMENTED
         )

@@ -1,4 +1,4 @@
-"""Encoding of OCPP-J frames: compact JSON arrays (OCPP-J 1.6 section 4.1, OCPP-J 2.1 section 4.2)."""
+"""Encoding of OCPP-J frames: compact JSON arrays (OCPP-J 1.6 section 4)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from typing import Any
 
 
 class MessageType(IntEnum):
-    """The first element of every OCPP-J frame (OCPP-J 1.6 section 4.1.3, OCPP-J 2.1 section 4.1.3)."""
+    """The first element of every OCPP-J frame (OCPP-J 1.6 section 4.1.3; types 5 and 6 came with OCPP-J 2.1)."""
 
     CALL = 2
     CALLRESULT = 3

@@ -20,7 +20,7 @@ from transport.versions import OcppVersion, Role
 
 Validator = Callable[[Any], Any]
 
-# OCPP 1.6 section 3 (Charge Point initiated operations, section 4) and the 1.6 security
+# OCPP 1.6 section 4 (operations initiated by the Charge Point) and the 1.6 security
 # whitepaper (LogStatusNotification, SecurityEventNotification, SignCertificate,
 # SignedFirmwareStatusNotification).
 _V16_CHARGER = frozenset(
@@ -41,7 +41,7 @@ _V16_CHARGER = frozenset(
         "SignedFirmwareStatusNotification",
     }
 )
-# OCPP 1.6 section 5 (Central System initiated operations) and the security whitepaper.
+# OCPP 1.6 section 5 (operations initiated by the Central System) and the security whitepaper.
 _V16_CSMS = frozenset(
     {
         "CancelReservation",
@@ -179,7 +179,7 @@ _V21_CSMS = _V201_CSMS | {
     "UpdateDynamicSchedule",
     "UsePriorityCharging",
 }
-# OCPP-J 2.1 section 4.2.5: SEND frames (unconfirmed, charging station to CSMS). The schema file has
+# OCPP-J 2.1 SEND messages (type 6: unconfirmed, charging station to CSMS). Their schema file has
 # no Request/Response suffix.
 _V21_UNCONFIRMED = frozenset({"NotifyPeriodicEventStream"})
 

@@ -15,15 +15,7 @@ import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
-from actors.supervisor import Supervisor
 from aiohttp import web
-from persistence.database import create_engine
-from persistence.ids import IdAllocator
-from persistence.migrate import migrate
-from persistence.status_store import StatusStore
-from persistence.writer import GroupCommitWriter
-from transport.codec import OcppCodec
-from transport.versions import OcppVersion
 
 from actors.admission import StationAdmission
 from actors.connection import StationConnection
@@ -31,10 +23,21 @@ from actors.context import CsmsContext, utcnow
 from actors.directory import StationDirectory
 from actors.router import LocalRouter
 from actors.session import SessionActor, SessionDirectory
+from actors.supervisor import Supervisor
+from actors.tokens import TokenCache
 from actors.v16 import HANDLERS as HANDLERS_V16
 from http_api.app import create_api
 from http_api.state import ApiState
 from persistence import repositories as repo
+from persistence.database import create_engine
+from persistence.ids import IdAllocator
+from persistence.migrate import migrate
+from persistence.reads import EngineReads, InlineSqliteReads, hot_path_reads
+from persistence.records import StationRecord
+from persistence.status_store import StatusStore
+from persistence.writer import GroupCommitWriter
+from transport.codec import OcppCodec
+from transport.versions import OcppVersion
 from transport.websocket import CLOSE_SERVICE_RESTART, Handshake, OcppEndpoint
 from voltmesh.config import Settings
 
@@ -89,6 +92,8 @@ class Node:
         await self.status.start()
         # Stations this node had connected when it died are not connected any more.
         await self.status.mark_node_disconnected(s.node_name)
+        self.reads = hot_path_reads(self.engine)
+        self.tokens = TokenCache(self.reads)
         self.session_supervisor = Supervisor(name="sessions")
         self.station_supervisor = Supervisor(name="stations")
         sessions = SessionDirectory(
@@ -97,15 +102,17 @@ class Node:
         )
         self.context = CsmsContext(
             engine=self.engine,
+            reads=self.reads,
             writer=self.writer,
             status=self.status,
             ids=IdAllocator(self.writer),
             sessions=sessions,
+            tokens=self.tokens,
             unknown_stations=s.unknown_stations,
             heartbeat_interval=s.heartbeat_interval,
             boot_retry_interval=s.boot_retry_interval,
         )
-        self.admission = StationAdmission(self.engine, self._open_connection)
+        self.admission = StationAdmission(self.reads, self._open_connection)
         self.endpoint = OcppEndpoint(
             self.admission,
             subprotocols=s.subprotocols,
@@ -115,12 +122,14 @@ class Node:
         )
         self.api_state = ApiState(
             engine=self.engine,
+            reads=EngineReads(self.engine),
             status=self.status,
             router=LocalRouter(self.directory),
             directory=self.directory,
             command_timeout=s.command_timeout,
             api_token=s.api_token,
             forget_password=self.admission.verifier.forget,
+            forget_id_token=self.tokens.invalidate,
         )
         api_port = await self._serve(create_api(self.api_state), s.host, s.api_port)
         ocpp_app = web.Application()
@@ -145,7 +154,11 @@ class Node:
         return int(sock.getsockname()[1])
 
     def _open_connection(
-        self, handshake: Handshake, codec: OcppCodec, socket_: web.WebSocketResponse
+        self,
+        handshake: Handshake,
+        codec: OcppCodec,
+        socket_: web.WebSocketResponse,
+        station: StationRecord | None,
     ) -> StationConnection:
         return StationConnection(
             handshake,
@@ -156,6 +169,7 @@ class Node:
             supervisor=self.station_supervisor,
             handlers=HANDLERS[handshake.version],
             node=self.settings.node_name,
+            station=station,
         )
 
     async def _sweep_stale_transactions(self) -> None:
@@ -194,6 +208,8 @@ class Node:
             await runner.cleanup()
         await self.status.stop()
         await self.writer.stop()
+        if isinstance(self.reads, InlineSqliteReads):
+            self.reads.close()
         await self.engine.dispose()
         await self.status_engine.dispose()
         log.info("voltmesh stopped")

@@ -176,9 +176,10 @@ async def test_duplicate_message_id_answered_once_stored_once(server: Running) -
         assert first == second
     finally:
         await charger.close()
+    from persistence.reads import EngineReads
     from persistence.repositories import station_events_of
 
-    events = await station_events_of(server.node.engine, "CP-DUP", "DataTransfer")
+    events = await station_events_of(EngineReads(server.node.engine), "CP-DUP", "DataTransfer")
     assert len(events) == 1
 
 

@@ -15,9 +15,16 @@ from transport.versions import OcppVersion, Role
 TIMESTAMP = "2024-05-01T10:00:00Z"
 
 # One valid charger-initiated request per version, with a valid response.
-BOOT_V16 = {"chargePointVendor": "Acme", "chargePointModel": "X1"}
-BOOT_V2 = {"chargingStation": {"vendorName": "Acme", "model": "X1"}, "reason": "PowerUp"}
-BOOT = {OcppVersion.V16: BOOT_V16, OcppVersion.V201: BOOT_V2, OcppVersion.V21: BOOT_V2}
+BOOT_V16: dict[str, Any] = {"chargePointVendor": "Acme", "chargePointModel": "X1"}
+BOOT_V2: dict[str, Any] = {
+    "chargingStation": {"vendorName": "Acme", "model": "X1"},
+    "reason": "PowerUp",
+}
+BOOT: dict[OcppVersion, dict[str, Any]] = {
+    OcppVersion.V16: BOOT_V16,
+    OcppVersion.V201: BOOT_V2,
+    OcppVersion.V21: BOOT_V2,
+}
 HEARTBEAT_RESPONSE = {"currentTime": TIMESTAMP}
 
 METER_VALUES_V16: dict[str, Any] = {
@@ -40,7 +47,7 @@ METER_VALUES_V16: dict[str, Any] = {
 }
 
 # One valid CSMS-initiated request per version, with a valid response.
-RESET = {
+RESET: dict[OcppVersion, tuple[str, dict[str, Any]]] = {
     OcppVersion.V16: ("Reset", {"type": "Soft"}),
     OcppVersion.V201: ("Reset", {"type": "Immediate"}),
     OcppVersion.V21: ("Reset", {"type": "Immediate"}),

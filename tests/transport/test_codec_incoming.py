@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.transport.helpers import BOOT, METER_VALUES_V16, call, csms, exchange, frame
+from transport.codec import OcppCodec
 from transport.messages import Call, ProtocolViolation
 from transport.versions import OcppVersion
 
@@ -202,3 +203,18 @@ def test_unicode_and_odd_ids_are_echoed() -> None:
 def test_lone_surrogate_is_not_json() -> None:
     _, replies = exchange(csms(V201), '[2, "a", "Heartbeat", {"x": "\ud800"}]')
     assert replies == [[4, "-1", "RpcFrameworkError", "frame is not valid JSON", {}]]
+
+
+class _BrokenCodec(OcppCodec):
+    """A codec with a bug in its CALL path, to show what the last-resort guard does."""
+
+    def _receive_call(self, frame: list[Any], unique_id: str | None, text: str) -> None:
+        raise RuntimeError("bug")
+
+
+def test_a_bug_of_ours_still_answers_the_call(caplog: pytest.LogCaptureFixture) -> None:
+    codec = _BrokenCodec(V201)
+    events, replies = exchange(codec, call("a1", "Heartbeat", {}))
+    assert replies == [[4, "a1", "InternalError", "internal error", {}]]
+    assert events == []
+    assert "codec failed" in caplog.text

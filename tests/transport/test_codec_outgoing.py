@@ -76,7 +76,7 @@ def test_default_ids_are_unique() -> None:
     a = first.send_call("ClearCache", {})
     b = second.send_call("ClearCache", {})
     assert a != b
-    assert len(a) <= 36  # OCPP-J 1.6 section 4.1.4: at most 36 characters
+    assert len(a) <= 36  # OCPP-J 1.6: message ids have at most 36 characters
 
 
 @pytest.mark.parametrize(

@@ -29,14 +29,27 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 actions = st.sampled_from(
-    ["Heartbeat", "BootNotification", "MeterValues", "Reset", "TransactionEvent", "DataTransfer"]
-    + ["NotifyPeriodicEventStream", "Teleport", ""]
+    [
+        "Heartbeat",
+        "BootNotification",
+        "MeterValues",
+        "Reset",
+        "TransactionEvent",
+        "DataTransfer",
+        "NotifyPeriodicEventStream",
+        "Teleport",
+        "",
+    ]
 )
-message_types = st.sampled_from([2, 3, 4, 5, 6]) | st.integers(min_value=-1, max_value=9) | json_scalars
+message_types = (
+    st.sampled_from([2, 3, 4, 5, 6]) | st.integers(min_value=-1, max_value=9) | json_scalars
+)
 arrays = st.tuples(message_types, ids | json_scalars, actions | json_values, json_values).flatmap(
     lambda head: st.lists(json_values, max_size=2).map(lambda tail: [*head, *tail])
 ) | st.lists(json_values, max_size=6)
@@ -51,7 +64,12 @@ def valid_frames() -> list[str]:
         frame(3, "s1", {"status": "Accepted"}),
         frame(4, "s1", "NotSupported", "no", {}),
         frame(5, "h1", "FormatViolation", "bad", {}),
-        frame(6, "n1", "NotifyPeriodicEventStream", {"id": 1, "pending": 0, "basetime": TIMESTAMP, "data": []}),
+        frame(
+            6,
+            "n1",
+            "NotifyPeriodicEventStream",
+            {"id": 1, "pending": 0, "basetime": TIMESTAMP, "data": []},
+        ),
     ]
 
 

@@ -8,6 +8,7 @@ Create Date: 2025-01-01
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 _AUTO_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _ts(name: str, *, nullable: bool) -> sa.Column[object]:
+def _ts(name: str, *, nullable: bool) -> sa.Column[datetime]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
@@ -87,6 +88,8 @@ def upgrade() -> None:
     op.create_index(
         "ix_transactions_station_id_stop_time", "transactions", ["station_id", "stop_time"]
     )
+    op.create_index("ix_transactions_id_token_stop_time", "transactions", ["id_token", "stop_time"])
+    op.create_index("ix_transactions_created_at_id", "transactions", ["created_at", "id"])
     op.create_table(
         "meter_values",
         sa.Column("id", _AUTO_ID, autoincrement=True, nullable=False),
@@ -131,6 +134,8 @@ def downgrade() -> None:
     op.drop_table("station_events")
     op.drop_index("ix_meter_values_transaction_id", table_name="meter_values")
     op.drop_table("meter_values")
+    op.drop_index("ix_transactions_created_at_id", table_name="transactions")
+    op.drop_index("ix_transactions_id_token_stop_time", table_name="transactions")
     op.drop_index("ix_transactions_station_id_stop_time", table_name="transactions")
     op.drop_index("ix_transactions_station_id", table_name="transactions")
     op.drop_table("transactions")

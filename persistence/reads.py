@@ -1,0 +1,79 @@
+"""Where reads of the main store run: through the async engine, or inline for embedded SQLite.
+
+Through aiosqlite every cursor operation is a hop to the connection's thread and back (five or so per
+query, each a GIL hand-over), which makes a point read cost hundreds of microseconds. In WAL mode a
+SQLite reader never waits for the writer, and an indexed point read takes a few microseconds, so the
+message handlers read SQLite inline on the event loop instead. Long reads (REST listings) stay on the
+async engine, where a slow query cannot stall the chargers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, RowMapping, event
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Executable
+
+
+class Reads(Protocol):
+    """Runs a read-only statement and returns its rows as mappings."""
+
+    async def first(self, statement: Executable) -> RowMapping | None: ...
+
+    async def all(self, statement: Executable) -> Sequence[RowMapping]: ...
+
+
+class EngineReads:
+    """Reads through an async engine (PostgreSQL, and SQLite for long reads)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def first(self, statement: Executable) -> RowMapping | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(statement)).mappings().first()
+
+    async def all(self, statement: Executable) -> Sequence[RowMapping]:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(statement)).mappings().all()
+
+
+def _read_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # A reader never writes; a checkpoint or WAL recovery in progress is waited for briefly.
+        cursor.execute("PRAGMA query_only=1")
+        cursor.execute("PRAGMA busy_timeout=1000")
+    finally:
+        cursor.close()
+
+
+class InlineSqliteReads:
+    """Short reads of a SQLite store, run synchronously on the calling thread (the event loop)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        url = engine.url.set(drivername="sqlite+pysqlite")
+        self._engine: Engine = create_sync_engine(url)
+        event.listen(self._engine, "connect", _read_only)
+
+    async def first(self, statement: Executable) -> RowMapping | None:
+        with self._engine.connect() as conn:
+            return conn.execute(statement).mappings().first()
+
+    async def all(self, statement: Executable) -> Sequence[RowMapping]:
+        with self._engine.connect() as conn:
+            return conn.execute(statement).mappings().all()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def hot_path_reads(engine: AsyncEngine) -> EngineReads | InlineSqliteReads:
+    """Inline reads for a SQLite file, the engine otherwise."""
+    database = engine.url.database or ""
+    if engine.url.get_backend_name() == "sqlite" and database not in ("", ":memory:"):
+        return InlineSqliteReads(engine)
+    return EngineReads(engine)
