@@ -71,15 +71,25 @@ class SessionState:
 class SessionActor(Actor):
     """Holds one transaction's running energy; every write goes through the group commit."""
 
-    def __init__(self, context: CsmsContext, transaction_id: str) -> None:
+    def __init__(
+        self, context: CsmsContext, transaction_id: str, known: SessionState | None = None
+    ) -> None:
         self.context = context
         self.transaction_id = transaction_id
+        self.known = known
+        """State just committed by StartTransaction (None: read it from the store)."""
         self.station_id = ""
         self.meter_start_wh: float | None = None
         self.last_meter_wh: float | None = None
         self.stopped = False
 
     async def on_start(self) -> None:
+        if self.known is not None:
+            self.station_id = self.known.station_id
+            self.meter_start_wh = self.known.meter_start_wh
+            self.last_meter_wh = self.known.last_meter_wh
+            self.stopped = self.known.stopped
+            return
         record = await repo.get_transaction(self.context.reads, self.transaction_id)
         if record is None:
             raise LookupError(f"transaction {self.transaction_id!r} is not in the store")
@@ -150,15 +160,32 @@ class SessionActor(Actor):
         self.ref.stop_nowait()
 
 
+SessionFactory = Callable[[str, SessionState | None], Actor]
+
+
 class SessionDirectory:
     """Finds the actor of a transaction, starting it from the store when it has none."""
 
-    def __init__(
-        self, supervisor: Supervisor, factory: Callable[[str], Callable[[], Actor]]
-    ) -> None:
+    def __init__(self, supervisor: Supervisor, factory: SessionFactory) -> None:
         self._supervisor = supervisor
         self._factory = factory
         self._starting: dict[str, asyncio.Future[ActorRef | None]] = {}
+
+    def _factory_for(self, transaction_id: str, known: SessionState | None) -> Callable[[], Actor]:
+        """The first start uses ``known``; a restart by the supervisor reloads from the store."""
+        first: list[SessionState | None] = [known]
+
+        def make() -> Actor:
+            state, first[0] = first[0], None
+            return self._factory(transaction_id, state)
+
+        return make
+
+    async def start(self, state: SessionState) -> ActorRef:
+        """The actor of a transaction that was just committed, without reading it back."""
+        return await self._supervisor.spawn(
+            self._factory_for(state.transaction_id, state), name=f"tx:{state.transaction_id}"
+        )
 
     async def get(self, transaction_id: str) -> ActorRef | None:
         """The transaction's actor; None if the store does not know the transaction."""
@@ -172,7 +199,7 @@ class SessionDirectory:
         future: asyncio.Future[ActorRef | None] = asyncio.get_running_loop().create_future()
         self._starting[transaction_id] = future
         try:
-            ref = await self._supervisor.spawn(self._factory(transaction_id), name=name)
+            ref = await self._supervisor.spawn(self._factory_for(transaction_id, None), name=name)
         except LookupError:
             ref = None
         except BaseException as exc:

@@ -18,7 +18,7 @@ from actors.authorization import Authorization, authorize
 from actors.charge_point import ChargePointActor, Handler, PayloadError
 from actors.context import UnknownStationPolicy
 from actors.metering import energy_register_wh, parse_timestamp, sample_rows, samples_v16
-from actors.session import RecordMeterValues, StopSession
+from actors.session import RecordMeterValues, SessionState, StopSession
 from persistence import repositories as repo
 from persistence.records import IdTokenStatus, MeterSample
 from transport.errors import ErrorCode
@@ -160,7 +160,11 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
         existing = await repo.find_transaction_by_dedup(ctx.reads, cp.station_id, dedup_key)
         if existing is None:
             raise
-        transaction_id = int(existing.id)
+        return {"transactionId": int(existing.id), "idTagInfo": auth.as_v16()}
+    meter_start = float(p["meterStart"])
+    await ctx.sessions.start(
+        SessionState(str(transaction_id), cp.station_id, meter_start, meter_start, stopped=False)
+    )
     return {"transactionId": transaction_id, "idTagInfo": auth.as_v16()}
 
 

@@ -98,7 +98,7 @@ class Node:
         self.station_supervisor = Supervisor(name="stations")
         sessions = SessionDirectory(
             self.session_supervisor,
-            lambda transaction_id: lambda: SessionActor(self.context, transaction_id),
+            lambda transaction_id, known: SessionActor(self.context, transaction_id, known),
         )
         self.context = CsmsContext(
             engine=self.engine,
