@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from actors.configuration import ConfigurationCache
 from transport.codec import OcppCodec
 from transport.messages import CallError, CallResult
 from transport.versions import OcppVersion
@@ -37,6 +38,7 @@ class StationLink:
         self._close = close
         self._pending: tuple[str, asyncio.Future[Reply]] | None = None
         self.closed = False
+        self.configuration = ConfigurationCache()
 
     async def flush(self) -> None:
         """Write every frame the codec has queued. Call after each codec operation."""

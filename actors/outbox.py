@@ -11,10 +11,9 @@ import asyncio
 from typing import Any
 
 from actors.actor import Actor
-from transport.messages import CallError
-
 from actors.commands import CommandRejected, CommandResult, CommandTimeout, OutgoingCall
 from actors.link import StationLink
+from transport.messages import CallError
 
 
 class OutboxActor(Actor):
@@ -45,4 +44,6 @@ class OutboxActor(Actor):
             self.link.forget(unique_id)
         if isinstance(reply, CallError):
             raise CommandRejected(reply.error_code, reply.description, reply.details)
+        if reply.violation is None:
+            self.link.configuration.observe(message.action, message.payload, reply.payload)
         return CommandResult(reply.action, reply.payload, reply.violation)

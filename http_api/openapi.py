@@ -230,6 +230,13 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/api/v1/stations/{station_id}/configuration": {
+        "parameters": [_path_param("station_id")],
+        "get": {
+            "summary": "Last known configuration keys of a connected station",
+            "responses": {"200": _json({"type": "object"}, "configuration"), "404": _PROBLEM},
+        },
+    },
     "/api/v1/transactions": {
         "get": {
             "summary": "List transactions, newest first",

@@ -96,3 +96,13 @@ async def delete_station(request: web.Request) -> web.Response:
     if entry is not None:
         entry.charge_point.tell(REFRESH_STATION)
     return web.Response(status=204)
+
+
+@routes.get("/api/v1/stations/{station_id}/configuration")
+async def get_configuration(request: web.Request) -> web.Response:
+    """Last known configuration keys of a connected station (from GetConfiguration and
+    ChangeConfiguration answers); send GetConfiguration to fill it."""
+    entry = request.app[API_STATE].directory.get(request.match_info["station_id"])
+    if entry is None:
+        raise ApiProblem(404, "Not Found", "station is not connected to this node")
+    return json_response(entry.link.configuration.view())

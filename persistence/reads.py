@@ -9,7 +9,7 @@ async engine, where a slow query cannot stall the chargers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, RowMapping, event
@@ -21,9 +21,13 @@ from sqlalchemy.sql import Executable
 class Reads(Protocol):
     """Runs a read-only statement and returns its rows as mappings."""
 
-    async def first(self, statement: Executable) -> RowMapping | None: ...
+    async def first(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> RowMapping | None: ...
 
-    async def all(self, statement: Executable) -> Sequence[RowMapping]: ...
+    async def all(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[RowMapping]: ...
 
 
 class EngineReads:
@@ -32,13 +36,17 @@ class EngineReads:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def first(self, statement: Executable) -> RowMapping | None:
+    async def first(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> RowMapping | None:
         async with self.engine.connect() as conn:
-            return (await conn.execute(statement)).mappings().first()
+            return (await conn.execute(statement, params)).mappings().first()
 
-    async def all(self, statement: Executable) -> Sequence[RowMapping]:
+    async def all(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[RowMapping]:
         async with self.engine.connect() as conn:
-            return (await conn.execute(statement)).mappings().all()
+            return (await conn.execute(statement, params)).mappings().all()
 
 
 def _read_only(dbapi_connection: Any, _record: Any) -> None:
@@ -59,13 +67,17 @@ class InlineSqliteReads:
         self._engine: Engine = create_sync_engine(url)
         event.listen(self._engine, "connect", _read_only)
 
-    async def first(self, statement: Executable) -> RowMapping | None:
+    async def first(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> RowMapping | None:
         with self._engine.connect() as conn:
-            return conn.execute(statement).mappings().first()
+            return conn.execute(statement, params).mappings().first()
 
-    async def all(self, statement: Executable) -> Sequence[RowMapping]:
+    async def all(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[RowMapping]:
         with self._engine.connect() as conn:
-            return conn.execute(statement).mappings().all()
+            return conn.execute(statement, params).mappings().all()
 
     def close(self) -> None:
         self._engine.dispose()

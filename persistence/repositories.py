@@ -12,8 +12,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import RowMapping, Select, and_, delete, literal, or_, select, union_all
+from sqlalchemy import (
+    RowMapping,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Executable
 
 from persistence.models import id_tokens, meter_values, station_events, stations, transactions
 from persistence.reads import EngineReads, Reads
@@ -90,8 +101,15 @@ def _station(row: RowMapping) -> StationRecord:
     )
 
 
+# Statements of the message path, built once: building and cache-keying a statement per call costs
+# more than running it on SQLite.
+_STATION_BY_ID = select(stations).where(stations.c.id == bindparam("station_id"))
+_ID_TOKEN_BY_VALUE = select(id_tokens).where(id_tokens.c.id_token == bindparam("id_token"))
+_TRANSACTION_BY_ID = select(transactions).where(transactions.c.id == bindparam("transaction_id"))
+
+
 async def get_station(db: Reads, station_id: str) -> StationRecord | None:
-    row = await db.first(select(stations).where(stations.c.id == station_id))
+    row = await db.first(_STATION_BY_ID, {"station_id": station_id})
     return _station(row) if row else None
 
 
@@ -99,7 +117,7 @@ async def get_station_and_password(
     db: Reads, station_id: str
 ) -> tuple[StationRecord | None, str | None]:
     """A station and its password hash in one read, for the websocket handshake."""
-    row = await db.first(select(stations).where(stations.c.id == station_id))
+    row = await db.first(_STATION_BY_ID, {"station_id": station_id})
     return (_station(row), row["password_hash"]) if row else (None, None)
 
 
@@ -238,7 +256,7 @@ def _id_token(row: RowMapping) -> IdTokenRecord:
 
 
 async def get_id_token(db: Reads, id_token: str) -> IdTokenRecord | None:
-    row = await db.first(select(id_tokens).where(id_tokens.c.id_token == id_token))
+    row = await db.first(_ID_TOKEN_BY_VALUE, {"id_token": id_token})
     return _id_token(row) if row else None
 
 
@@ -310,7 +328,7 @@ def _transaction(row: RowMapping) -> TransactionRecord:
 
 
 async def get_transaction(db: Reads, transaction_id: str) -> TransactionRecord | None:
-    row = await db.first(select(transactions).where(transactions.c.id == transaction_id))
+    row = await db.first(_TRANSACTION_BY_ID, {"transaction_id": transaction_id})
     return _transaction(row) if row else None
 
 
@@ -335,27 +353,46 @@ class StartCheck:
     """An open transaction of the same token elsewhere (ConcurrentTx), at most one."""
 
 
+def _start_check_statement() -> Executable:
+    same_start = select(transactions.c.id, literal(True).label("same")).where(
+        transactions.c.station_id == bindparam("station_id"),
+        transactions.c.dedup_key == bindparam("dedup_key"),
+    )
+    elsewhere = (
+        select(transactions.c.id, literal(False).label("same"))
+        .where(
+            transactions.c.id_token == bindparam("id_token"),
+            transactions.c.stop_time.is_(None),
+            transactions.c.start_time.is_not(None),
+            transactions.c.stale.is_(False),
+            or_(
+                transactions.c.station_id != bindparam("station_id"),
+                transactions.c.evse_id != bindparam("evse_id"),
+            ),
+        )
+        .limit(1)
+    )
+    return union_all(same_start, select(elsewhere.subquery()))
+
+
+_START_CHECK = _start_check_statement()
+
+
 async def check_start(
     db: Reads, *, station_id: str, evse_id: int, id_token: str, dedup_key: str
 ) -> StartCheck:
     """A transaction left open on the same station and EVSE does not count as concurrent: a charger
     that lost power must not block the driver who plugs in again. One read answers both questions;
     the second asks for one row only (a fleet card may have many open transactions)."""
-    same_start = select(transactions.c.id, literal(True).label("same")).where(
-        transactions.c.station_id == station_id, transactions.c.dedup_key == dedup_key
+    rows = await db.all(
+        _START_CHECK,
+        {
+            "station_id": station_id,
+            "evse_id": evse_id,
+            "id_token": id_token,
+            "dedup_key": dedup_key,
+        },
     )
-    elsewhere = (
-        select(transactions.c.id, literal(False).label("same"))
-        .where(
-            transactions.c.id_token == id_token,
-            transactions.c.stop_time.is_(None),
-            transactions.c.start_time.is_not(None),
-            transactions.c.stale.is_(False),
-            or_(transactions.c.station_id != station_id, transactions.c.evse_id != evse_id),
-        )
-        .limit(1)
-    )
-    rows = await db.all(union_all(same_start, select(elsewhere.subquery())))
     existing = next((row["id"] for row in rows if row["same"]), None)
     return StartCheck(existing, [row["id"] for row in rows if not row["same"]])
 

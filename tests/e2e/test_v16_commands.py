@@ -50,6 +50,14 @@ async def test_every_core_command_reaches_a_real_charger(server: Running) -> Non
             assert body == {"action": action, "response": expected}
         assert [a for a, _ in cp.received] == [c[0] for c in COMMANDS]
         assert cp.configuration["HeartbeatInterval"] == "60"
+        status, config = await server.get("/api/v1/stations/CP-CMD/configuration")
+        assert status == 200
+        assert config["keys"] == [{"key": "HeartbeatInterval", "value": "60", "readonly": False}]
+        assert config["unknown"] == ["Nope"]
+    # Once the server has seen the close, the cache goes with the connection.
+    async with asyncio.timeout(5):
+        while (await server.get("/api/v1/stations/CP-CMD/configuration"))[0] != 404:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
 
 async def test_command_errors(server: Running) -> None:

@@ -200,3 +200,31 @@ async def test_lost_connection_is_retried(postgres_url: str) -> None:
     finally:
         await writer.stop()
         await engine.dispose()
+
+
+async def test_mergeable_updates_are_grouped_and_applied_last(
+    main_engine: AsyncEngine, writer: GroupCommitWriter
+) -> None:
+    await writer.submit(Insert(stations, [station_row(f"m{i}") for i in range(3)]))
+    submissions = [
+        writer.submit_nowait(
+            Update(stations, {"id": f"m{i}"}, {"vendor": f"v{i}"}, mergeable=True),
+            # A later op of the same submission still runs first; the update lands after it.
+            Update(stations, {"id": f"m{i}"}, {"vendor": "overwritten"}),
+        )
+        for i in range(3)
+    ]
+    results = await asyncio.gather(*submissions)
+    assert results == [[None, 1]] * 3
+    async with main_engine.connect() as conn:
+        rows = dict(
+            (
+                await conn.execute(select(stations.c.id, stations.c.vendor).order_by(stations.c.id))
+            ).all()
+        )
+    assert rows == {"m0": "v0", "m1": "v1", "m2": "v2"}
+
+
+async def test_mergeable_update_without_where_is_refused(writer: GroupCommitWriter) -> None:
+    with pytest.raises(ValueError, match="WHERE"):
+        await writer.submit(Update(stations, {}, {"vendor": "x"}, mergeable=True))
