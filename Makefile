@@ -31,7 +31,8 @@ pytest: $(VENV)/.dev-installed
 test: lint pytest
 
 bench: $(VENV)/.dev-installed
-	$(BIN)/python -m sim.bench --server voltmesh --stations 1000 --runs 3
+	$(BIN)/python -m sim.bench --server voltmesh --server baseline --mode saturate --mode rate --rate 2000 --stations 1000 --runs 3
+	$(BIN)/python -m sim.costs --runs 3
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,191 @@
+"""Server CPU per message, by kind of message: where a central system's time goes.
+
+``python -m sim.costs [--server voltmesh|baseline] [--clients 100] [--seconds 5] [--runs 3]``
+
+Each scenario starts a fresh server, connects ``clients`` chargers that repeat one exchange as fast as
+the server answers (one call in flight each), and divides the server's CPU time over a measured window
+by the messages answered in it. Medians of ``runs``. Bounded in time; loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from sim.procstat import tree_cpu_seconds
+from sim.servers import HOST, ServerKind, ServerProcess, register_id_tags
+
+TAG = "COSTTAG"
+
+
+class Charger:
+    """One raw OCPP 1.6 connection; ``call`` sends a CALL and waits for its answer."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.sent = 0
+
+    async def call(self, action: str, payload: dict[str, Any]) -> Any:
+        self.sent += 1
+        await self.ws.send_str(orjson.dumps([2, str(self.sent), action, payload]).decode())
+        reply = orjson.loads((await self.ws.receive()).data)
+        if reply[0] != 3:
+            raise RuntimeError(f"{action} answered {reply}")
+        return reply[2]
+
+
+def _clock(n: int) -> str:
+    return f"2026-01-01T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z"
+
+
+async def _heartbeat(c: Charger, count: list[int]) -> None:
+    await c.call("Heartbeat", {})
+    count[0] += 1
+
+
+async def _status(c: Charger, count: list[int]) -> None:
+    await c.call(
+        "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+    )
+    count[0] += 1
+
+
+async def _authorize(c: Charger, count: list[int]) -> None:
+    await c.call("Authorize", {"idTag": TAG})
+    count[0] += 1
+
+
+async def _data_transfer(c: Charger, count: list[int]) -> None:
+    await c.call("DataTransfer", {"vendorId": "sim", "data": "x"})
+    count[0] += 1
+
+
+async def _start_stop(c: Charger, count: list[int]) -> None:
+    start = await c.call(
+        "StartTransaction",
+        {"connectorId": 1, "idTag": TAG, "meterStart": 0, "timestamp": _clock(c.sent)},
+    )
+    await c.call(
+        "StopTransaction",
+        {"transactionId": start["transactionId"], "meterStop": 10, "timestamp": _clock(c.sent)},
+    )
+    count[0] += 2
+
+
+async def _meter_values(c: Charger, count: list[int]) -> None:
+    """A session of ten MeterValues (register, power, one phase current), as chargers send them."""
+    start = await c.call(
+        "StartTransaction",
+        {"connectorId": 1, "idTag": TAG, "meterStart": 0, "timestamp": _clock(c.sent)},
+    )
+    tx = start["transactionId"]
+    for k in range(10):
+        sampled = [
+            {"value": str(k * 100)},
+            {"value": "7000", "measurand": "Power.Active.Import", "unit": "W"},
+            {"value": "16", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
+        ]
+        await c.call(
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "transactionId": tx,
+                "meterValue": [{"timestamp": _clock(c.sent), "sampledValue": sampled}],
+            },
+        )
+    await c.call(
+        "StopTransaction", {"transactionId": tx, "meterStop": 1000, "timestamp": _clock(c.sent)}
+    )
+    count[0] += 12
+
+
+Exchange = Callable[[Charger, list[int]], Awaitable[None]]
+SCENARIOS: dict[str, Exchange] = {
+    "Heartbeat": _heartbeat,
+    "StatusNotification": _status,
+    "Authorize": _authorize,
+    "DataTransfer (stored)": _data_transfer,
+    "StartTransaction + StopTransaction": _start_stop,
+    "session of 10 MeterValues": _meter_values,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    scenario: str
+    msgs_per_s: float
+    cpu_us_per_msg: float
+
+
+async def _drive(port: int, pid: int, exchange: Exchange, clients: int, seconds: float) -> Cost:
+    stop = asyncio.Event()
+    count = [0]
+
+    async def one(session: aiohttp.ClientSession, index: int) -> None:
+        url = f"ws://{HOST}:{port}/ocpp/COST{index:05d}"
+        async with session.ws_connect(url, protocols=["ocpp1.6"]) as ws:
+            charger = Charger(ws)
+            await charger.call(
+                "BootNotification", {"chargePointVendor": "sim", "chargePointModel": "c"}
+            )
+            while not stop.is_set():
+                await exchange(charger, count)
+
+    async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as group:
+        for index in range(clients):
+            group.create_task(one(session, index))
+        await asyncio.sleep(min(2.0, seconds))  # connect and warm up
+        count0, cpu0, wall0 = count[0], tree_cpu_seconds(pid), time.monotonic()
+        await asyncio.sleep(seconds)
+        count1, cpu1, wall1 = count[0], tree_cpu_seconds(pid), time.monotonic()
+        stop.set()
+    messages = max(1, count1 - count0)
+    return Cost("", messages / (wall1 - wall0), (cpu1 - cpu0) * 1e6 / messages)
+
+
+def measure(kind: ServerKind, name: str, clients: int, seconds: float) -> Cost:
+    with tempfile.TemporaryDirectory() as logs:
+        server = ServerProcess(kind, log_path=Path(logs) / "server.log")
+        with server:
+            if server.api_port is not None:
+                register_id_tags(server.host, server.api_port, [TAG])
+            cost = asyncio.run(
+                _drive(server.ocpp_port, server.pid, SCENARIOS[name], clients, seconds)
+            )
+    return Cost(name, cost.msgs_per_s, cost.cpu_us_per_msg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim.costs", description=__doc__)
+    parser.add_argument("--server", choices=[k.value for k in ServerKind], default="voltmesh")
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    kind = ServerKind(args.server)
+    print(f"Command: `python -m sim.costs {' '.join(sys.argv[1:] if argv is None else argv)}`\n")
+    print(f"| {kind.value}: exchange | msgs/s | server CPU µs/msg |")
+    print("|---|---:|---:|")
+    for name in SCENARIOS:
+        if kind is ServerKind.BASELINE and name.startswith("DataTransfer"):
+            continue  # the baseline has no DataTransfer handler
+        runs = [measure(kind, name, args.clients, args.seconds) for _ in range(args.runs)]
+        rate = statistics.median(r.msgs_per_s for r in runs)
+        cpu = statistics.median(r.cpu_us_per_msg for r in runs)
+        print(f"| {name} | {rate:,.0f} | {cpu:,.1f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
