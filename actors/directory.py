@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actors.actor import ActorRef
-
 from actors.link import StationLink
 
 

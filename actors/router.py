@@ -9,10 +9,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from actors.errors import ActorStopped, AskTimeout
-from transport.errors import SchemaViolation, wire_code
-from transport.schemas import schemas_for
-
 from actors.commands import (
     CommandResult,
     CommandTimeout,
@@ -21,6 +17,9 @@ from actors.commands import (
     StationNotConnected,
 )
 from actors.directory import StationDirectory
+from actors.errors import ActorStopped, AskTimeout
+from transport.errors import SchemaViolation, wire_code
+from transport.schemas import schemas_for
 
 
 class CommandRouter(Protocol):

@@ -152,7 +152,7 @@ class SessionActor(Actor):
         register = energy_register_wh(message.samples)
         if register is not None and (self.last_meter_wh is None or register > self.last_meter_wh):
             updates["last_meter_wh"] = register
-        ops = [repo.transaction_updated(self.transaction_id, **updates)]
+        ops = [repo.transaction_updated(self.transaction_id, mergeable=True, **updates)]
         if rows:
             ops.insert(0, repo.meter_samples_recorded(rows))
         await self.context.writer.submit(*ops)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from persistence.status_store import ConnectorStatus, Presence
-
 from persistence.records import IdTokenRecord, MeterSample, StationRecord, TransactionRecord
+from persistence.status_store import ConnectorStatus, Presence
 
 
 def station_view(

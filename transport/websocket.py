@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import WSMsgType, web
+
 from transport.codec import OcppCodec
 from transport.messages import Event
-from transport.versions import OcppVersion
-
 from transport.security import BasicCredentials, parse_basic_auth
+from transport.versions import OcppVersion
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from transport.versions import OcppVersion
-
 from actors.context import UnknownStationPolicy
+from transport.versions import OcppVersion
 
 
 class ConfigError(ValueError):
