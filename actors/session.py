@@ -114,50 +114,48 @@ class SessionActor(Actor):
         raise TypeError(f"session cannot handle {type(message).__name__}")
 
     async def _record(self, message: RecordMeterValues) -> None:
-        rows = sample_rows(
-            message.samples,
-            station_id=self.station_id,
-            transaction_id=self.transaction_id,
-            evse_id=message.evse_id,
-            connector_id=message.connector_id,
-        )
-        updates = dict(message.updates)
-        register = energy_register_wh(message.samples)
-        if register is not None and (self.last_meter_wh is None or register > self.last_meter_wh):
-            updates["last_meter_wh"] = register
-        ops = [repo.transaction_updated(self.transaction_id, mergeable=True, **updates)]
-        if rows:
-            ops.insert(0, repo.meter_samples_recorded(rows))
-        await self.context.writer.submit(*ops)
-        if "last_meter_wh" in updates:
-            self.last_meter_wh = updates["last_meter_wh"]
+        await self._write(message.samples, message.evse_id, message.connector_id, message.updates)
 
     async def _stop(self, message: StopSession) -> None:
         if self.stopped:
             return
+        updates = {
+            **message.updates,
+            "stop_time": message.stop_time,
+            "meter_stop_wh": message.meter_stop_wh,
+            "stop_reason": message.reason,
+            "stop_id_token": message.id_token,
+        }
+        await self._write(message.samples, message.evse_id, message.connector_id, updates)
+        self.stopped = True
+        self.ref.stop_nowait()
+
+    async def _write(
+        self,
+        samples: Sequence[MeterSample],
+        evse_id: int | None,
+        connector_id: int | None,
+        updates: Mapping[str, Any],
+    ) -> None:
+        """Samples and transaction columns in one submission; returns after their commit. The
+        transaction's update merges with the batch's others (nothing in the batch reads it)."""
+        values = dict(updates)
+        register = energy_register_wh(samples)
+        if register is not None and (self.last_meter_wh is None or register > self.last_meter_wh):
+            values["last_meter_wh"] = register
         rows = sample_rows(
-            message.samples,
+            samples,
             station_id=self.station_id,
             transaction_id=self.transaction_id,
-            evse_id=message.evse_id,
-            connector_id=message.connector_id,
+            evse_id=evse_id,
+            connector_id=connector_id,
         )
-        updates: dict[str, Any] = dict(message.updates)
-        updates.update(
-            stop_time=message.stop_time,
-            meter_stop_wh=message.meter_stop_wh,
-            stop_reason=message.reason,
-            stop_id_token=message.id_token,
-        )
-        register = energy_register_wh(message.samples)
-        if register is not None and (self.last_meter_wh is None or register > self.last_meter_wh):
-            updates["last_meter_wh"] = register
-        ops = [repo.transaction_updated(self.transaction_id, mergeable=True, **updates)]
+        ops = [repo.transaction_updated(self.transaction_id, mergeable=True, **values)]
         if rows:
             ops.insert(0, repo.meter_samples_recorded(rows))
         await self.context.writer.submit(*ops)
-        self.stopped = True
-        self.ref.stop_nowait()
+        if "last_meter_wh" in values:
+            self.last_meter_wh = values["last_meter_wh"]
 
 
 SessionFactory = Callable[[str, SessionState | None], Actor]

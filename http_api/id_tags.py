@@ -23,10 +23,7 @@ _STORABLE = [s.value for s in IdTokenStatus if s is not IdTokenStatus.CONCURRENT
 async def list_id_tags(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     limit, cursor = page_params(request)
-    try:
-        page = await repo.list_id_tokens(state.reads, limit=limit, after=cursor)
-    except repo.BadCursor as exc:
-        raise ApiProblem(400, "Bad Request", str(exc)) from None
+    page = await repo.list_id_tokens(state.reads, limit=limit, after=cursor)
     return json_response({"items": [id_token_view(t) for t in page.items], "next": page.next})
 
 

@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from persistence.repositories import BadCursor
+
 PROBLEM_TYPE = "application/problem+json"
 
 
@@ -63,6 +65,8 @@ async def problem_middleware(
         return await handler(request)
     except ApiProblem as exc:
         return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
+    except BadCursor as exc:
+        return problem_response(400, "Bad Request", str(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

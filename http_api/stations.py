@@ -26,10 +26,7 @@ async def _view(state: ApiState, station: StationRecord) -> web.Response:
 async def list_stations(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     limit, cursor = page_params(request)
-    try:
-        page = await repo.list_stations(state.reads, limit=limit, after=cursor)
-    except repo.BadCursor as exc:
-        raise ApiProblem(400, "Bad Request", str(exc)) from None
+    page = await repo.list_stations(state.reads, limit=limit, after=cursor)
     presences = await state.status.presences([s.id for s in page.items])
     items = [
         station_view(s, presences.get(s.id), await state.status.connectors(s.id))

@@ -17,16 +17,13 @@ routes = web.RouteTableDef()
 async def list_transactions(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     limit, cursor = page_params(request)
-    try:
-        page = await repo.list_transactions(
-            state.reads,
-            station_id=request.query.get("station_id") or None,
-            active=bool_param(request, "active"),
-            limit=limit,
-            after=cursor,
-        )
-    except repo.BadCursor as exc:
-        raise ApiProblem(400, "Bad Request", str(exc)) from None
+    page = await repo.list_transactions(
+        state.reads,
+        station_id=request.query.get("station_id") or None,
+        active=bool_param(request, "active"),
+        limit=limit,
+        after=cursor,
+    )
     return json_response({"items": [transaction_view(t) for t in page.items], "next": page.next})
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
+    Column,
     RowMapping,
     Select,
     and_,
@@ -219,20 +220,27 @@ async def put_station(
     }
     if not keep_password:
         values["password_hash"] = password_hash
-    async with engine.begin() as conn:
-        exists = (
-            await conn.execute(select(stations.c.id).where(stations.c.id == station_id))
-        ).first() is not None
-        if exists:
-            await conn.execute(stations.update().where(stations.c.id == station_id).values(values))
-        else:
-            values.setdefault("password_hash", None)
-            await conn.execute(
-                stations.insert().values(id=station_id, created_at=now, first_seen=None, **values)
-            )
+    created = await _create_or_update(engine, stations.c.id, station_id, values, now)
     record = await get_station(EngineReads(engine), station_id)
     assert record is not None
-    return record, not exists
+    return record, created
+
+
+async def _create_or_update(
+    engine: AsyncEngine, key: Column[Any], value: str, values: dict[str, Any], now: datetime
+) -> bool:
+    """Update the row whose ``key`` is ``value``, or insert it; True when it was inserted.
+    Operator edits are rare and single: a read-then-write in one transaction is enough."""
+    table = key.table
+    async with engine.begin() as conn:
+        exists = (await conn.execute(select(key).where(key == value))).first() is not None
+        if exists:
+            await conn.execute(table.update().where(key == value).values(values))
+        else:
+            await conn.execute(
+                table.insert().values({key.name: value, "created_at": now, **values})
+            )
+    return not exists
 
 
 async def delete_station(engine: AsyncEngine, station_id: str) -> bool:
@@ -280,21 +288,7 @@ async def put_id_token(engine: AsyncEngine, record: IdTokenRecord) -> bool:
         "parent_id_token": record.parent_id_token,
         "updated_at": now,
     }
-    async with engine.begin() as conn:
-        exists = (
-            await conn.execute(
-                select(id_tokens.c.id_token).where(id_tokens.c.id_token == record.id_token)
-            )
-        ).first() is not None
-        if exists:
-            await conn.execute(
-                id_tokens.update().where(id_tokens.c.id_token == record.id_token).values(values)
-            )
-        else:
-            await conn.execute(
-                id_tokens.insert().values(id_token=record.id_token, created_at=now, **values)
-            )
-    return not exists
+    return await _create_or_update(engine, id_tokens.c.id_token, record.id_token, values, now)
 
 
 async def delete_id_token(engine: AsyncEngine, id_token: str) -> bool:
