@@ -106,48 +106,45 @@ class ChargePointActor(Actor):
             raise TypeError(f"charge point cannot handle {type(message).__name__}")
 
     async def handle_call(self, call: Call) -> None:
-        codec = self.link.codec
         self.context.status.touch(self.station_id, self.context.clock())
         handler = self.handlers.get(call.action)
         if handler is None:
-            codec.send_error(
-                call.unique_id, ErrorCode.NOT_SUPPORTED, f"{call.action} is not handled"
-            )
+            outcome = self._refuse(call, ErrorCode.NOT_SUPPORTED, f"{call.action} is not handled")
         elif not self.boot.accepted and call.action not in _ALLOWED_BEFORE_ACCEPT:
-            codec.send_error(
-                call.unique_id,
+            outcome = self._refuse(
+                call,
                 ErrorCode.SECURITY_ERROR,
                 "station is not accepted: BootNotification first, or ask the operator to register it",
             )
         else:
-            await self._run(handler, call)
+            outcome = await self._run(handler, call)
+        self.context.calls[call.action, outcome] += 1
         await self.link.flush()
 
-    async def _run(self, handler: Handler, call: Call) -> None:
-        codec = self.link.codec
+    def _refuse(self, call: Call, code: ErrorCode, description: str) -> str:
+        """Answer with a CALLERROR; returns the outcome for the metrics (the code's name)."""
+        self.link.codec.send_error(call.unique_id, code, description)
+        return code.name
+
+    async def _run(self, handler: Handler, call: Call) -> str:
         try:
             response = await handler(self, call)
         except PayloadError as exc:
-            codec.send_error(call.unique_id, exc.code, str(exc))
-            return
+            return self._refuse(call, exc.code, str(exc))
         except (KeyError, TypeError, ValueError) as exc:
-            if call.violation is None:
-                log.exception("%s: %s handler failed", self.station_id, call.action)
-                codec.send_error(call.unique_id, ErrorCode.INTERNAL_ERROR, "internal error")
-            else:
+            if call.violation is not None:
                 # Lenient mode let a broken payload through and it was not usable after all.
-                codec.send_error(
-                    call.unique_id, ErrorCode.FORMAT_VIOLATION, f"{call.violation} ({exc!r})"
-                )
-            return
+                return self._refuse(call, ErrorCode.FORMAT_VIOLATION, f"{call.violation} ({exc!r})")
+            log.exception("%s: %s handler failed", self.station_id, call.action)
+            return self._refuse(call, ErrorCode.INTERNAL_ERROR, "internal error")
         except Exception:
             log.exception("%s: %s handler failed", self.station_id, call.action)
-            codec.send_error(call.unique_id, ErrorCode.INTERNAL_ERROR, "internal error")
-            return
+            return self._refuse(call, ErrorCode.INTERNAL_ERROR, "internal error")
         try:
-            codec.send_result(call.unique_id, response)
+            self.link.codec.send_result(call.unique_id, response)
         except SchemaViolation as exc:
             log.error(
                 "%s: our %s response breaks the schema: %s", self.station_id, call.action, exc
             )
-            codec.send_error(call.unique_id, ErrorCode.INTERNAL_ERROR, "internal error")
+            return self._refuse(call, ErrorCode.INTERNAL_ERROR, "internal error")
+        return "result"

@@ -50,7 +50,6 @@ class StationConnection:
         directory: StationDirectory,
         supervisor: Supervisor,
         handlers: Mapping[str, Handler],
-        node: str,
         station: StationRecord | None = None,
         on_protocol_violation: Callable[[str], None] | None = None,
     ) -> None:
@@ -59,7 +58,6 @@ class StationConnection:
         self._directory = directory
         self._supervisor = supervisor
         self._handlers = handlers
-        self._node = node
         self._on_violation = on_protocol_violation
         self._socket = socket
         self._station = station

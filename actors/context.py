@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,3 +62,5 @@ class CsmsContext:
     """Seconds, handed with Pending/Rejected."""
     clock: Callable[[], datetime] = field(default=utcnow)
     """Current time (swappable in tests)."""
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(action, outcome) -> charger calls answered: "result" or the CALLERROR's code (metrics)."""

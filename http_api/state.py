@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actors.directory import StationDirectory
@@ -36,6 +37,8 @@ class ApiState:
     """Drops a station's remembered credentials after its password changes."""
     forget_id_token: Callable[[str], None]
     """Drops a cached id token after it changes."""
+    metrics: CollectorRegistry
+    """What /metrics exposes."""
     ready: bool = False
     """Readiness: stores migrated, writer running, OCPP listener bound, not draining."""
 

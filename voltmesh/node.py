@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import socket
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,6 +28,7 @@ from actors.supervisor import Supervisor
 from actors.tokens import TokenCache
 from actors.v16 import HANDLERS as HANDLERS_V16
 from http_api.app import create_api
+from http_api.metrics import NodeGauges, node_registry
 from http_api.state import ApiState
 from persistence import repositories as repo
 from persistence.database import create_engine
@@ -120,6 +122,16 @@ class Node:
             ping_interval=s.ping_interval,
             max_frame_bytes=s.max_frame_bytes,
         )
+        self.violations: Counter[str] = Counter()
+        metrics = node_registry(
+            NodeGauges(
+                connected_stations=lambda: len(self.directory),
+                active_sessions=sessions.active_count,
+                writer=self.writer.stats,
+                calls=self.context.calls,
+                violations=self.violations,
+            )
+        )
         self.api_state = ApiState(
             engine=self.engine,
             reads=EngineReads(self.engine),
@@ -130,6 +142,7 @@ class Node:
             api_token=s.api_token,
             forget_password=self.admission.verifier.forget,
             forget_id_token=self.tokens.invalidate,
+            metrics=metrics,
         )
         api_port = await self._serve(create_api(self.api_state), s.host, s.api_port)
         ocpp_app = web.Application()
@@ -168,9 +181,12 @@ class Node:
             directory=self.directory,
             supervisor=self.station_supervisor,
             handlers=HANDLERS[handshake.version],
-            node=self.settings.node_name,
             station=station,
+            on_protocol_violation=self._count_violation,
         )
+
+    def _count_violation(self, code: str) -> None:
+        self.violations[code] += 1
 
     async def _sweep_stale_transactions(self) -> None:
         """Transactions that never end (the charger lost power) are flagged, never deleted."""

@@ -123,3 +123,21 @@ async def test_openapi_document_is_valid(server: Running) -> None:
 async def test_health_endpoints(server: Running, path: str) -> None:
     async with server.http.get(server.api_url + path) as r:
         assert r.status == 200
+
+
+async def test_metrics_count_calls_and_violations(server: Running) -> None:
+    from tests.raw_charger import RawCharger
+
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-METRICS")
+    try:
+        await charger.call("Heartbeat", {})
+        await charger.send_frame("not json")
+        await charger.next_unsolicited()
+        async with server.http.get(server.api_url + "/metrics") as r:
+            text = await r.text()
+    finally:
+        await charger.close()
+    assert 'voltmesh_ocpp_calls_total{action="Heartbeat",outcome="result"} 1.0' in text
+    assert 'voltmesh_ocpp_protocol_violations_total{code="FormationViolation"} 1.0' in text
+    assert "voltmesh_connected_stations 1.0" in text
+    assert "voltmesh_writer_commits_total" in text
