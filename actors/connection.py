@@ -90,7 +90,8 @@ class StationConnection:
         )
         if previous is not None:
             log.info("%s reconnected; closing its previous socket", self.station_id)
-            await previous.link.close(CLOSE_REPLACED, "replaced by a new connection")
+            # Not awaited here: the old socket's own handler waits for its close.
+            previous.link.close_soon(CLOSE_REPLACED, "replaced by a new connection")
         self._context.status.set_presence(
             self.station_id, connected=True, protocol=link.version.value
         )
@@ -131,4 +132,5 @@ class StationConnection:
                 await ref.stop()
         if current:
             self._context.status.set_presence(self.station_id, connected=False, protocol=None)
+        await self.link.wait_closed()
         log.info("%s disconnected", self.station_id)

@@ -50,6 +50,9 @@ class StationDirectory:
     def station_ids(self) -> list[str]:
         return list(self._entries)
 
+    def entries(self) -> list[StationEntry]:
+        return list(self._entries.values())
+
     def __len__(self) -> int:
         return len(self._entries)
 

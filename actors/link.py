@@ -9,7 +9,9 @@ charger's answer can never wait for itself.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from actors.configuration import ConfigurationCache
 from transport.codec import OcppCodec
@@ -29,7 +31,7 @@ class StationLink:
         codec: OcppCodec,
         *,
         write: Callable[[str], Awaitable[None]],
-        close: Callable[[int, str], Awaitable[None]],
+        close: Callable[[int, str], Coroutine[Any, Any, None]],
     ) -> None:
         self.station_id = station_id
         self.version = version
@@ -38,21 +40,43 @@ class StationLink:
         self._close = close
         self._pending: tuple[str, asyncio.Future[Reply]] | None = None
         self.closed = False
+        self._closing: asyncio.Task[None] | None = None
         self.configuration = ConfigurationCache()
 
     async def flush(self) -> None:
-        """Write every frame the codec has queued. Call after each codec operation."""
+        """Write every frame the codec has queued. Call after each codec operation.
+
+        A socket that went away drops the frames: what they answered is committed already, and the
+        charger resends what it did not see answered."""
         for frame in self.codec.to_send():
             if self.closed:
                 return
-            await self._write(frame)
+            try:
+                await self._write(frame)
+            except ConnectionError:
+                self.closed = True
+                return
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Start closing the socket (1012 on shutdown, 1000 when a newer connection replaces this
+        one) without waiting for the peer's answer: a zombie socket never answers. The owner of the
+        connection must ``wait_closed()``."""
+        if self._closing is None:
+            self.closed = True
+            self.fail_pending()
+            self._closing = asyncio.create_task(
+                self._close(code, reason), name=f"close {self.station_id}"
+            )
+
+    async def wait_closed(self) -> None:
+        """Until a close started by ``close_soon`` has finished (at once if none was started)."""
+        if self._closing is not None:
+            with contextlib.suppress(Exception):
+                await self._closing
 
     async def close(self, code: int, reason: str) -> None:
-        """Close the socket (1012 on shutdown, 1000 when a newer connection replaces this one)."""
-        if not self.closed:
-            self.closed = True
-            await self._close(code, reason)
-        self.fail_pending()
+        self.close_soon(code, reason)
+        await self.wait_closed()
 
     def expect(self, unique_id: str) -> asyncio.Future[Reply]:
         """Register the future that the reply to our call ``unique_id`` will resolve."""

@@ -171,7 +171,10 @@ class OcppEndpoint:
                 codec.receive_text(message.data.decode("utf-8", errors="replace"))
             else:
                 continue
-            for frame in codec.to_send():
-                await socket.send_str(frame)
+            try:
+                for frame in codec.to_send():
+                    await socket.send_str(frame)
+            except ConnectionError:
+                return  # closed under us; the connection's cleanup runs in handle()
             for event in codec.events():
                 connection.received(event)

@@ -213,11 +213,14 @@ class Node:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        for station_id in self.directory.station_ids():
-            entry = self.directory.get(station_id)
-            if entry is not None:
-                with contextlib.suppress(Exception):
-                    await entry.link.close(CLOSE_SERVICE_RESTART, "service restart")
+        links = [entry.link for entry in self.directory.entries()]
+        for link in links:
+            link.close_soon(CLOSE_SERVICE_RESTART, "service restart")
+        if links:
+            # Live chargers answer the close at once; dead ones are cut when the runners stop.
+            await asyncio.wait(
+                [asyncio.ensure_future(link.wait_closed()) for link in links], timeout=5
+            )
         await self.station_supervisor.stop()
         await self.session_supervisor.stop()
         for runner in reversed(self._runners):

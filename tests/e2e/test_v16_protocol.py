@@ -194,3 +194,23 @@ async def test_shutdown_closes_chargers_with_1012(start_server) -> None:  # type
     finally:
         await charger.close()
         # The fixture stops it again: stop must be idempotent.
+
+
+async def test_zombie_that_never_answers_the_close_does_not_delay_the_new_socket(
+    server: Running,
+) -> None:
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession() as http,
+        # Neither reads nor answers a close: a socket whose peer is gone.
+        http.ws_connect(f"{server.ocpp_url}/CP-DEAD", protocols=["ocpp1.6"], autoclose=False),
+    ):
+        await asyncio.sleep(0.1)
+        new = await RawCharger.connect(f"{server.ocpp_url}/CP-DEAD")
+        try:
+            # Well within the 10 s an unanswered close handshake may take.
+            reply = await new.call("Heartbeat", {}, timeout=2.0)
+            assert "currentTime" in reply
+        finally:
+            await new.close()
