@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from actors.actor import Actor
@@ -45,14 +44,6 @@ REFRESH_STATION = RefreshStation()
 _ALLOWED_BEFORE_ACCEPT = frozenset({"BootNotification", "Heartbeat"})
 
 
-@dataclass(slots=True)
-class BootState:
-    """Whether the station may send anything but BootNotification."""
-
-    accepted: bool
-    """Accepted by BootNotification, or registered and allowed before this connection."""
-
-
 class ChargePointActor(Actor):
     """Handles the requests of one connected station with the handler table of its OCPP version."""
 
@@ -68,7 +59,6 @@ class ChargePointActor(Actor):
         self.handlers = handlers
         self.station = station
         """Read at the handshake just now (None: unknown then, or read it again)."""
-        self.boot = BootState(accepted=False)
 
     @property
     def station_id(self) -> str:
@@ -91,7 +81,7 @@ class ChargePointActor(Actor):
             )
         self.station = station
         # A station accepted before reconnects without booting again (a reconnect is not a reboot).
-        self.boot.accepted = station.registered and station.allowed
+        self.link.accepted = station.registered and station.allowed
         self.link.codec.set_lenient(station.lenient)
 
     async def on_receive(self, message: Any) -> None:
@@ -110,7 +100,7 @@ class ChargePointActor(Actor):
         handler = self.handlers.get(call.action)
         if handler is None:
             outcome = self._refuse(call, ErrorCode.NOT_SUPPORTED, f"{call.action} is not handled")
-        elif not self.boot.accepted and call.action not in _ALLOWED_BEFORE_ACCEPT:
+        elif not self.link.accepted and call.action not in _ALLOWED_BEFORE_ACCEPT:
             outcome = self._refuse(
                 call,
                 ErrorCode.SECURITY_ERROR,

@@ -7,6 +7,8 @@ finish the message in hand (whose commit still lands), and the new actor reloads
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 
@@ -14,9 +16,10 @@ from aiohttp import web
 
 from actors.actor import ActorRef
 from actors.charge_point import ChargePointActor, Handler
+from actors.commands import CommandError, OutgoingCall
 from actors.context import CsmsContext
 from actors.directory import StationDirectory, StationEntry
-from actors.errors import ActorStopped, MailboxFull
+from actors.errors import ActorError, ActorStopped, MailboxFull
 from actors.link import StationLink
 from actors.outbox import OutboxActor
 from actors.supervisor import Supervisor
@@ -36,6 +39,8 @@ from transport.websocket import CLOSE_REPLACED, Handshake
 
 log = logging.getLogger(__name__)
 
+TRIGGER_TIMEOUT = 30.0
+
 
 class StationConnection:
     """Bridges one accepted websocket to the station's actors (implements ``transport.Connection``)."""
@@ -52,6 +57,7 @@ class StationConnection:
         handlers: Mapping[str, Handler],
         station: StationRecord | None = None,
         on_protocol_violation: Callable[[str], None] | None = None,
+        status_trigger_delay: float | None = None,
     ) -> None:
         self.station_id = handshake.station_id
         self._context = context
@@ -70,6 +76,8 @@ class StationConnection:
         )
         self._charge_point: ActorRef | None = None
         self._outbox: ActorRef | None = None
+        self._trigger_delay = status_trigger_delay
+        self._trigger: asyncio.Task[None] | None = None
 
     def _take_station(self) -> StationRecord | None:
         """The handshake's read of the station, for the first start only; restarts read afresh."""
@@ -95,7 +103,28 @@ class StationConnection:
         self._context.status.set_presence(
             self.station_id, connected=True, protocol=link.version.value
         )
+        if self._trigger_delay is not None:
+            self._trigger = asyncio.create_task(
+                self._ask_for_status(self._trigger_delay), name=f"trigger {self.station_id}"
+            )
         log.info("%s connected (%s)", self.station_id, link.version.value)
+
+    async def _ask_for_status(self, delay: float) -> None:
+        """A station that reconnects without rebooting (after our restart, or a network cut) sends no
+        StatusNotification of its own, so the status we hold may be stale: ask for it. One that boots
+        within ``delay`` reports its status anyway."""
+        await asyncio.sleep(delay)
+        link = self.link
+        if link.booted or not link.accepted or link.closed or self._outbox is None:
+            return
+        deadline = asyncio.get_running_loop().time() + TRIGGER_TIMEOUT
+        call = OutgoingCall("TriggerMessage", {"requestedMessage": "StatusNotification"}, deadline)
+        try:
+            await self._outbox.ask(call, timeout=TRIGGER_TIMEOUT + 1)
+        except (CommandError, ActorError, ConnectionError) as exc:
+            log.info(
+                "%s: TriggerMessage StatusNotification not carried out: %s", self.station_id, exc
+            )
 
     def received(self, event: Event) -> None:
         if isinstance(event, Call | Send):
@@ -126,6 +155,10 @@ class StationConnection:
     async def closed(self) -> None:
         self.link.closed = True
         self.link.fail_pending()
+        if self._trigger is not None:
+            self._trigger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._trigger
         current = self._directory.detach(self.station_id, self.link)
         for ref in (self._outbox, self._charge_point):
             if ref is not None:

@@ -40,6 +40,11 @@ class StationLink:
         self._close = close
         self._pending: tuple[str, asyncio.Future[Reply]] | None = None
         self.closed = False
+        self.booted = False
+        """Whether the station sent a BootNotification on this connection."""
+        self.accepted = False
+        """Accepted by BootNotification, or registered and allowed before this connection (a
+        reconnect is not a reboot); until then only BootNotification and Heartbeat are served."""
         self._closing: asyncio.Task[None] | None = None
         self.configuration = ConfigurationCache()
 

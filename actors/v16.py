@@ -85,8 +85,9 @@ async def boot_notification(cp: ChargePointActor, call: Call) -> dict[str, Any]:
             register=register,
         )
     )
-    cp.boot.accepted = status == "Accepted"
-    interval = ctx.heartbeat_interval if cp.boot.accepted else ctx.boot_retry_interval
+    cp.link.accepted = status == "Accepted"
+    cp.link.booted = True
+    interval = ctx.heartbeat_interval if cp.link.accepted else ctx.boot_retry_interval
     return {"status": status, "currentTime": ctx.clock().isoformat(), "interval": interval}
 
 

@@ -57,6 +57,8 @@ def test_settings(data_dir: Path, **overrides: Any) -> Settings:
         node_name="test-node",
         ping_interval=5.0,
         command_timeout=5.0,
+        # Out of the way of tests that do not boot; the trigger's own test sets it short.
+        status_trigger_delay=60.0,
     )
     return dataclasses.replace(base, **overrides)
 

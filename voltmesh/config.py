@@ -56,6 +56,9 @@ class Settings:
     """Seconds between server pings; a missing pong within half of it closes the socket."""
     max_frame_bytes: int = 1 << 20
     """Largest websocket message accepted (1009 close beyond)."""
+    status_trigger_delay: float = 10.0
+    """Seconds a connection may go without BootNotification before the station is asked for its
+    status (TriggerMessage): a reconnect after our restart is not a reboot."""
     stale_transaction_hours: float = 72.0
     """An open transaction with no message for this long is marked stale (never deleted)."""
     node_name: str = field(default_factory=lambda: os.uname().nodename)

@@ -183,6 +183,7 @@ class Node:
             handlers=HANDLERS[handshake.version],
             station=station,
             on_protocol_violation=self._count_violation,
+            status_trigger_delay=self.settings.status_trigger_delay,
         )
 
     def _count_violation(self, code: str) -> None:

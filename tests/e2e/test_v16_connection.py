@@ -103,3 +103,30 @@ async def test_transactions_that_never_end_are_marked_stale_not_deleted(
     assert status == 200
     assert tx["stale"] is True
     assert tx["active"] is True
+
+
+async def test_reconnect_without_boot_is_asked_for_status(start_server: StartServer) -> None:
+    server = await start_server(status_trigger_delay=UNIT)
+    await server.put("/api/v1/stations/CP-BACK", {"allowed": True})
+    await server.put("/api/v1/stations/CP-BOOTS", {"allowed": True})
+    triggered = asyncio.Event()
+
+    async def trigger(payload: dict[str, object]) -> dict[str, object]:
+        triggered.set()
+        return {"status": "Accepted"}
+
+    back = await RawCharger.connect(f"{server.ocpp_url}/CP-BACK")
+    boots = await RawCharger.connect(f"{server.ocpp_url}/CP-BOOTS")
+    back.handlers["TriggerMessage"] = trigger
+    boots.handlers["TriggerMessage"] = trigger
+    try:
+        await boots.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+        await asyncio.wait_for(triggered.wait(), 20 * UNIT)
+        await asyncio.sleep(2 * UNIT)
+        assert back.received_calls == [
+            ("TriggerMessage", {"requestedMessage": "StatusNotification"})
+        ]
+        assert boots.received_calls == []
+    finally:
+        await back.close()
+        await boots.close()
