@@ -58,6 +58,11 @@ class Actor:
         crash before the supervisor starts the fresh instance. Errors are logged, not raised."""
 
 
+RESTART_BACKOFF_FIRST = 0.05
+"""Seconds before the first restart of a crashed actor; doubled for each failed start after it."""
+RESTART_BACKOFF_MAX = 2.0
+
+
 class ActorState(enum.Enum):
     """The life of a ref (not of one instance: restarts happen within ALIVE)."""
 
@@ -290,9 +295,12 @@ class ActorRef:
 
         A loop, not recursion: an ``on_start`` that fails is one more crash for the intensity count.
         """
+        attempt = 0
         while True:
-            # Let other tasks run between attempts: a restart storm must not starve the loop.
-            await asyncio.sleep(0)
+            # Back off between attempts: a start that fails because a database is briefly away
+            # should not use up the supervisor's restart budget in microseconds.
+            await asyncio.sleep(min(RESTART_BACKOFF_MAX, RESTART_BACKOFF_FIRST * 2**attempt))
+            attempt += 1
             try:
                 instance = self._factory()
                 instance.ref = self

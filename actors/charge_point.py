@@ -16,7 +16,7 @@ from actors.context import CsmsContext, UnknownStationPolicy
 from actors.link import StationLink
 from persistence import repositories as repo
 from persistence.records import StationRecord
-from transport.errors import ErrorCode, SchemaViolation
+from transport.errors import ErrorCode, SchemaViolation, wire_code
 from transport.messages import Call, Send
 
 log = logging.getLogger(__name__)
@@ -112,9 +112,9 @@ class ChargePointActor(Actor):
         await self.link.flush()
 
     def _refuse(self, call: Call, code: ErrorCode, description: str) -> str:
-        """Answer with a CALLERROR; returns the outcome for the metrics (the code's name)."""
+        """Answer with a CALLERROR; returns the outcome for the metrics (the code on the wire)."""
         self.link.codec.send_error(call.unique_id, code, description)
-        return code.name
+        return wire_code(code, self.link.version)
 
     async def _run(self, handler: Handler, call: Call) -> str:
         try:

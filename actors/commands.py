@@ -5,6 +5,7 @@ Tree::
     CommandError
     ├── StationNotConnected   no live connection for the station (REST 404)
     ├── InvalidCommand        unknown action or payload breaking the schema (REST 400)
+    ├── StationBusy           its queue of commands is full (REST 503)
     ├── CommandTimeout        no answer within the timeout (REST 504)
     └── CommandRejected       the charger answered with a CALLERROR (REST 502)
 """
@@ -21,6 +22,10 @@ class CommandError(Exception):
 
 class StationNotConnected(CommandError):
     """The station has no live connection on this node or any other."""
+
+
+class StationBusy(CommandError):
+    """The station's outbox is full: try again later."""
 
 
 class InvalidCommand(CommandError):

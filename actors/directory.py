@@ -47,9 +47,6 @@ class StationDirectory:
     def get(self, station_id: str) -> StationEntry | None:
         return self._entries.get(station_id)
 
-    def station_ids(self) -> list[str]:
-        return list(self._entries)
-
     def entries(self) -> list[StationEntry]:
         return list(self._entries.values())
 

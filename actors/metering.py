@@ -26,8 +26,14 @@ _LINE_PHASES = ("L1", "L2", "L3", "L1-N", "L2-N", "L3-N")
 
 
 def parse_timestamp(raw: str) -> datetime:
-    """RFC 3339 timestamps as chargers send them (``Z``, offsets, fractions)."""
-    value = datetime.fromisoformat(raw)
+    """RFC 3339 timestamps as chargers send them (``Z``, offsets, fractions); ValueError otherwise.
+
+    RFC 3339 allows a lower-case ``t``/``z`` and a leap second (``:60``), which Python does not
+    parse: a leap second is read as the second before it."""
+    text = raw.upper()
+    if len(text) >= 19 and text[17:19] == "60":
+        text = text[:17] + "59" + text[19:]
+    value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         # OCPP requires UTC; a charger that omits the zone means UTC.
         value = value.replace(tzinfo=UTC)

@@ -14,10 +14,11 @@ from actors.commands import (
     CommandTimeout,
     InvalidCommand,
     OutgoingCall,
+    StationBusy,
     StationNotConnected,
 )
 from actors.directory import StationDirectory
-from actors.errors import ActorStopped, AskTimeout
+from actors.errors import ActorStopped, AskTimeout, MailboxFull
 from transport.errors import SchemaViolation, wire_code
 from transport.schemas import schemas_for
 
@@ -65,6 +66,8 @@ class LocalRouter:
             )
         except AskTimeout:
             raise CommandTimeout(f"no answer to {action} within {timeout:g} s") from None
+        except MailboxFull:
+            raise StationBusy(f"too many commands queued for {station_id!r}") from None
         except (ActorStopped, ConnectionError):
             raise StationNotConnected(
                 f"station {station_id!r} disconnected before answering"

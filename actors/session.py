@@ -21,10 +21,16 @@ from persistence import repositories as repo
 from persistence.records import MeterSample
 
 
+class ForeignTransaction(LookupError):
+    """A message names a transaction of another station."""
+
+
 @dataclass(frozen=True, slots=True)
 class RecordMeterValues:
     """Samples of a transaction; answered after their commit."""
 
+    station_id: str
+    """Station that sent them (must own the transaction)."""
     samples: Sequence[MeterSample]
     """Parsed sampled values."""
     evse_id: int | None
@@ -39,6 +45,8 @@ class RecordMeterValues:
 class StopSession:
     """The end of a transaction; answered after its commit. A second stop changes nothing."""
 
+    station_id: str
+    """Station that sent it (must own the transaction)."""
     stop_time: datetime
     """When the charger ended it."""
     meter_stop_wh: float | None
@@ -59,7 +67,7 @@ class StopSession:
 
 @dataclass(frozen=True, slots=True)
 class SessionState:
-    """What a session reports about itself (ask reply to ``SessionState`` requests)."""
+    """A session's state, as StartTransaction just committed it."""
 
     transaction_id: str
     station_id: str
@@ -98,20 +106,25 @@ class SessionActor(Actor):
         self.last_meter_wh = record.last_meter_wh
         self.stopped = record.stop_time is not None
 
-    async def on_receive(self, message: Any) -> Any:
-        if isinstance(message, RecordMeterValues):
-            return await self._record(message)
-        if isinstance(message, StopSession):
-            return await self._stop(message)
-        if message is SessionState:
-            return SessionState(
-                self.transaction_id,
-                self.station_id,
-                self.meter_start_wh,
-                self.last_meter_wh,
-                self.stopped,
+    async def on_receive(self, message: Any) -> None:
+        if not isinstance(message, RecordMeterValues | StopSession):
+            raise TypeError(f"session cannot handle {type(message).__name__}")
+        if message.station_id != self.station_id:
+            # 1.6 transaction ids are small integers: another station's resend or replay may name
+            # one of ours. It is answered from its own station's records, never applied here.
+            raise ForeignTransaction(
+                f"transaction {self.transaction_id} belongs to {self.station_id}, "
+                f"not {message.station_id}"
             )
-        raise TypeError(f"session cannot handle {type(message).__name__}")
+        try:
+            if isinstance(message, RecordMeterValues):
+                await self._record(message)
+            else:
+                await self._stop(message)
+        finally:
+            if self.stopped:
+                # Late meter values or a resent stop woke a finished transaction: done again.
+                self.ref.stop_nowait()
 
     async def _record(self, message: RecordMeterValues) -> None:
         await self._write(message.samples, message.evse_id, message.connector_id, message.updates)
@@ -128,7 +141,6 @@ class SessionActor(Actor):
         }
         await self._write(message.samples, message.evse_id, message.connector_id, updates)
         self.stopped = True
-        self.ref.stop_nowait()
 
     async def _write(
         self,
@@ -139,7 +151,8 @@ class SessionActor(Actor):
     ) -> None:
         """Samples and transaction columns in one submission; returns after their commit. The
         transaction's update merges with the batch's others (nothing in the batch reads it)."""
-        values = dict(updates)
+        # News of the transaction: it is not one that never ends after all.
+        values = {**updates, "stale": False}
         register = energy_register_wh(samples)
         if register is not None and (self.last_meter_wh is None or register > self.last_meter_wh):
             values["last_meter_wh"] = register
@@ -211,4 +224,5 @@ class SessionDirectory:
         return ref
 
     def active_count(self) -> int:
-        return len(self._supervisor)
+        """Live session actors (for metrics: copies the supervisor's table)."""
+        return len(self._supervisor.children())

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from persistence import repositories as repo
 from persistence.reads import Reads
-from persistence.records import IdTokenRecord
+from persistence.records import IdTokenRecord, id_token_key
 
 
 class TokenCache:
@@ -33,6 +33,7 @@ class TokenCache:
         self._entries: OrderedDict[str, tuple[float, IdTokenRecord | None]] = OrderedDict()
 
     async def get(self, id_token: str) -> IdTokenRecord | None:
+        id_token = id_token_key(id_token)
         now = self._clock()
         entry = self._entries.get(id_token)
         if entry is not None and entry[0] > now:
@@ -45,4 +46,4 @@ class TokenCache:
         return record
 
     def invalidate(self, id_token: str) -> None:
-        self._entries.pop(id_token, None)
+        self._entries.pop(id_token_key(id_token), None)

@@ -18,9 +18,9 @@ from actors.authorization import Authorization, authorize
 from actors.charge_point import ChargePointActor, Handler, PayloadError
 from actors.context import UnknownStationPolicy
 from actors.metering import energy_register_wh, parse_timestamp, sample_rows, samples_v16
-from actors.session import RecordMeterValues, SessionState, StopSession
+from actors.session import ForeignTransaction, RecordMeterValues, SessionState, StopSession
 from persistence import repositories as repo
-from persistence.records import IdTokenStatus, MeterSample
+from persistence.records import IdTokenStatus, MeterSample, id_token_key
 from transport.errors import ErrorCode
 from transport.messages import Call
 from transport.versions import OcppVersion
@@ -120,7 +120,7 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     p = call.payload
     ctx = cp.context
     connector = p["connectorId"]
-    id_tag = p["idTag"]
+    id_tag = id_token_key(p["idTag"])
     started = timestamp(p, "timestamp")
     # The same start resent (after a lost answer, or replayed from an offline queue) must get the same
     # transaction id: identified by what the charger measured, not by the message id.
@@ -169,25 +169,39 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     return {"transactionId": transaction_id, "idTagInfo": auth.as_v16()}
 
 
+def _samples(meter_value: list[dict[str, Any]]) -> list[MeterSample]:
+    try:
+        return samples_v16(meter_value)
+    except ValueError as exc:
+        raise PayloadError(f"meterValue: {exc}", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION) from None
+
+
 async def meter_values(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     p = call.payload
     ctx = cp.context
     evse_id, connector_id = connector_location(p["connectorId"])
-    samples = samples_v16(p["meterValue"])
+    samples = _samples(p["meterValue"])
     transaction = p.get("transactionId")
     if transaction is not None:
         session = await ctx.sessions.get(str(transaction))
         if session is not None:
-            await session.ask(
-                RecordMeterValues(samples, evse_id, connector_id), timeout=SESSION_ASK_TIMEOUT
-            )
-            return {}
+            try:
+                await session.ask(
+                    RecordMeterValues(cp.station_id, samples, evse_id, connector_id),
+                    timeout=SESSION_ASK_TIMEOUT,
+                )
+                return {}
+            except ForeignTransaction:
+                pass
+        # Nothing is lost: the message as sent, and its samples under the station and connector.
         log.warning("%s: MeterValues for unknown transaction %s", cp.station_id, transaction)
-    # Samples of no (known) transaction are kept too, under the id the charger gave.
+        await ctx.writer.submit(
+            repo.station_event(cp.station_id, "MeterValuesOfUnknownTransaction", p)
+        )
     rows = sample_rows(
         samples,
         station_id=cp.station_id,
-        transaction_id=None if transaction is None else str(transaction),
+        transaction_id=None,
         evse_id=evse_id,
         connector_id=connector_id,
     )
@@ -204,23 +218,27 @@ async def stop_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     # OCPP 1.6 section 6.49: reason defaults to Local.
     reason = p.get("reason", "Local")
     id_tag = p.get("idTag")
-    samples = samples_v16(p.get("transactionData") or [])
+    samples = _samples(p.get("transactionData") or [])
     response: dict[str, Any] = {}
     if id_tag is not None:
         response["idTagInfo"] = (await _authorize(cp, id_tag)).as_v16()
     session = await ctx.sessions.get(str(reported)) if reported >= 0 else None
     if session is not None:
-        await session.ask(
-            StopSession(
-                stop_time=stopped,
-                meter_stop_wh=float(p["meterStop"]),
-                reason=reason,
-                id_token=id_tag,
-                samples=samples,
-            ),
-            timeout=SESSION_ASK_TIMEOUT,
-        )
-        return response
+        try:
+            await session.ask(
+                StopSession(
+                    station_id=cp.station_id,
+                    stop_time=stopped,
+                    meter_stop_wh=float(p["meterStop"]),
+                    reason=reason,
+                    id_token=id_tag,
+                    samples=samples,
+                ),
+                timeout=SESSION_ASK_TIMEOUT,
+            )
+            return response
+        except ForeignTransaction:
+            pass
     await _record_orphan_stop(cp, p, reported, stopped, reason, samples)
     return response
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from actors.commands import CommandRejected, CommandTimeout, InvalidCommand, StationNotConnected
+from actors.commands import (
+    CommandRejected,
+    CommandTimeout,
+    InvalidCommand,
+    StationBusy,
+    StationNotConnected,
+)
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE
 
@@ -39,6 +45,8 @@ async def send_command(request: web.Request) -> web.Response:
         raise ApiProblem(400, "Bad Request", str(exc), code=exc.code) from None
     except StationNotConnected as exc:
         raise ApiProblem(404, "Not Found", str(exc)) from None
+    except StationBusy as exc:
+        raise ApiProblem(503, "Service Unavailable", str(exc)) from None
     except CommandTimeout as exc:
         raise ApiProblem(504, "Gateway Timeout", str(exc)) from None
     except CommandRejected as exc:

@@ -11,7 +11,7 @@ from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE
 from http_api.views import id_token_view
 from persistence import repositories as repo
-from persistence.records import IdTokenRecord, IdTokenStatus
+from persistence.records import IdTokenRecord, IdTokenStatus, id_token_key
 
 routes = web.RouteTableDef()
 
@@ -29,7 +29,9 @@ async def list_id_tags(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/id-tags/{id_tag}")
 async def get_id_tag(request: web.Request) -> web.Response:
-    token = await repo.get_id_token(request.app[API_STATE].reads, request.match_info["id_tag"])
+    token = await repo.get_id_token(
+        request.app[API_STATE].reads, id_token_key(request.match_info["id_tag"])
+    )
     if token is None:
         raise ApiProblem(404, "Not Found", "no such id tag")
     return json_response(id_token_view(token))
@@ -61,7 +63,7 @@ def _parse(id_tag: str, body: dict[str, object]) -> IdTokenRecord:
         if value is not None and not isinstance(value, str):
             raise ApiProblem(400, "Bad Request", f"{name} must be a string")
     return IdTokenRecord(
-        id_token=id_tag,
+        id_token=id_token_key(id_tag),
         type=token_type if isinstance(token_type, str) else None,
         status=IdTokenStatus(str(status)),
         expiry_date=expiry,
@@ -81,7 +83,7 @@ async def put_id_tag(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/id-tags/{id_tag}")
 async def delete_id_tag(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
-    id_tag = request.match_info["id_tag"]
+    id_tag = id_token_key(request.match_info["id_tag"])
     if not await repo.delete_id_token(state.engine, id_tag):
         raise ApiProblem(404, "Not Found", "no such id tag")
     state.forget_id_token(id_tag)

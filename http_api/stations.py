@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiohttp import web
 
 from actors.charge_point import REFRESH_STATION
+from actors.errors import ActorError
 from http_api.pagination import page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
@@ -12,6 +15,7 @@ from http_api.views import station_view
 from persistence import repositories as repo
 from persistence.records import StationRecord
 from transport.security import hash_password
+from transport.websocket import valid_identity
 
 routes = web.RouteTableDef()
 
@@ -52,6 +56,10 @@ async def put_station(request: web.Request) -> web.Response:
     """
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
+    if not valid_identity(station_id):
+        raise ApiProblem(
+            400, "Bad Request", "a station id is 1-64 characters: letters, digits, . _ ~ : * @ + -"
+        )
     body = read_object(await read_json(request))
     unknown = set(body) - {"allowed", "password", "lenient"}
     if unknown:
@@ -76,7 +84,9 @@ async def put_station(request: web.Request) -> web.Response:
     state.forget_password(station_id)
     entry = state.directory.get(station_id)
     if entry is not None:
-        entry.charge_point.tell(REFRESH_STATION)
+        # The edit is committed; an actor that cannot take the news reloads on its next start.
+        with contextlib.suppress(ActorError):
+            entry.charge_point.tell(REFRESH_STATION)
     response = await _view(state, record)
     response.set_status(201 if created else 200)
     return response
@@ -91,7 +101,8 @@ async def delete_station(request: web.Request) -> web.Response:
     state.forget_password(station_id)
     entry = state.directory.get(station_id)
     if entry is not None:
-        entry.charge_point.tell(REFRESH_STATION)
+        # Forgotten means disconnected too; if it comes back, the unknown-station policy applies.
+        entry.link.close_soon(1000, "station deleted")
     return web.Response(status=204)
 
 

@@ -87,7 +87,8 @@ transactions = Table(
     "transactions",
     metadata,
     Column("id", String(64), primary_key=True),
-    Column("station_id", String(64), nullable=False, index=True),
+    # No index of its own: (station_id, dedup_key) and (station_id, stop_time) serve station lookups.
+    Column("station_id", String(64), nullable=False),
     Column("evse_id", Integer(), nullable=True),
     Column("connector_id", Integer(), nullable=True),
     Column("id_token", String(255), nullable=True),

@@ -13,6 +13,12 @@ from enum import StrEnum
 from typing import Any
 
 
+def id_token_key(value: str) -> str:
+    """The form an id token is stored and compared in: OCPP's IdToken is a CiString (1.6 section
+    7.27; 2.0.1 IdTokenType), case-insensitive, and card readers differ in the case of hex UIDs."""
+    return value.upper()
+
+
 class IdTokenStatus(StrEnum):
     """Authorization status of an id token (OCPP 1.6 AuthorizationStatus, 2.0.1 AuthorizationStatusEnumType)."""
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
@@ -229,18 +230,23 @@ async def put_station(
 async def _create_or_update(
     engine: AsyncEngine, key: Column[Any], value: str, values: dict[str, Any], now: datetime
 ) -> bool:
-    """Update the row whose ``key`` is ``value``, or insert it; True when it was inserted.
-    Operator edits are rare and single: a read-then-write in one transaction is enough."""
+    """Update the row whose ``key`` is ``value``, or insert it; True when it was inserted. Two
+    concurrent creations of one row: the loser's insert fails on the key and it updates instead."""
     table = key.table
     async with engine.begin() as conn:
-        exists = (await conn.execute(select(key).where(key == value))).first() is not None
-        if exists:
-            await conn.execute(table.update().where(key == value).values(values))
-        else:
+        updated = await conn.execute(table.update().where(key == value).values(values))
+    if updated.rowcount:
+        return False
+    try:
+        async with engine.begin() as conn:
             await conn.execute(
                 table.insert().values({key.name: value, "created_at": now, **values})
             )
-    return not exists
+    except IntegrityError:
+        async with engine.begin() as conn:
+            await conn.execute(table.update().where(key == value).values(values))
+        return False
+    return True
 
 
 async def delete_station(engine: AsyncEngine, station_id: str) -> bool:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import Table, and_, bindparam
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from persistence.database import dialect_insert
@@ -356,7 +356,9 @@ class GroupCommitWriter:
         try:
             await self._commit_with_retries(batch)
         except Exception as exc:
-            if len(batch) == 1 or is_transient(exc):
+            # Only an error one submission's data can cause is worth isolating; a lock timeout, a
+            # full disk or a statement timeout would fail every submission again, one by one.
+            if len(batch) == 1 or is_transient(exc) or isinstance(exc, OperationalError):
                 self._fail(batch, exc)
                 return
             # One bad write must fail only its own submitter: run each submission alone.

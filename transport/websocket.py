@@ -25,9 +25,16 @@ log = logging.getLogger(__name__)
 # to 48 characters; 64 leaves room for 1.6 chargers that use longer ones.
 _IDENTITY = re.compile(r"^[A-Za-z0-9._~:*@+\-]{1,64}$")
 
+
+def valid_identity(station_id: str) -> bool:
+    """Whether a charge point identity can be served (the same rule for the socket and the API)."""
+    return _IDENTITY.match(station_id) is not None
+
+
 # RFC 6455 section 7.4.1: 1012 tells a client to reconnect (service restart).
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_REPLACED = 1000
+CLOSE_INTERNAL_ERROR = 1011
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +119,7 @@ class OcppEndpoint:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         station_id = request.match_info["station_id"]
-        if not _IDENTITY.match(station_id):
+        if not valid_identity(station_id):
             return web.Response(
                 status=400, text="charge point identity must be 1-64 URL-safe characters"
             )
@@ -171,10 +178,11 @@ class OcppEndpoint:
                 codec.receive_text(message.data.decode("utf-8", errors="replace"))
             else:
                 continue
+            # Events first: handing one over may queue an answer (a refused call) to send now.
+            for event in codec.events():
+                connection.received(event)
             try:
                 for frame in codec.to_send():
                     await socket.send_str(frame)
             except ConnectionError:
                 return  # closed under us; the connection's cleanup runs in handle()
-            for event in codec.events():
-                connection.received(event)

@@ -40,7 +40,12 @@ from persistence.status_store import StatusStore
 from persistence.writer import GroupCommitWriter
 from transport.codec import OcppCodec
 from transport.versions import OcppVersion
-from transport.websocket import CLOSE_SERVICE_RESTART, Handshake, OcppEndpoint
+from transport.websocket import (
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_SERVICE_RESTART,
+    Handshake,
+    OcppEndpoint,
+)
 from voltmesh.config import Settings
 
 log = logging.getLogger("voltmesh")
@@ -96,8 +101,14 @@ class Node:
         await self.status.mark_node_disconnected(s.node_name)
         self.reads = hot_path_reads(self.engine)
         self.tokens = TokenCache(self.reads)
-        self.session_supervisor = Supervisor(name="sessions")
-        self.station_supervisor = Supervisor(name="stations")
+        # Tolerant enough to ride out a few seconds of database trouble (restarts back off).
+        self.session_supervisor = Supervisor(name="sessions", max_restarts=5, within_seconds=30)
+        self.station_supervisor = Supervisor(
+            name="stations",
+            max_restarts=5,
+            within_seconds=30,
+            on_give_up=self._station_actor_gave_up,
+        )
         sessions = SessionDirectory(
             self.session_supervisor,
             lambda transaction_id, known: SessionActor(self.context, transaction_id, known),
@@ -185,6 +196,15 @@ class Node:
             on_protocol_violation=self._count_violation,
             status_trigger_delay=self.settings.status_trigger_delay,
         )
+
+    def _station_actor_gave_up(self, name: str, error: BaseException) -> None:
+        """A station whose actors cannot run is disconnected, so that it reconnects (perhaps to
+        another node) instead of being answered "busy" for ever."""
+        station_id = name.partition(":")[2].rpartition("#")[0]
+        entry = self.directory.get(station_id)
+        if entry is not None and name in (entry.charge_point.name, entry.outbox.name):
+            log.error("%s: actor %s gave up (%s); closing its connection", station_id, name, error)
+            entry.link.close_soon(CLOSE_INTERNAL_ERROR, "internal error")
 
     def _count_violation(self, code: str) -> None:
         self.violations[code] += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import websockets
 
@@ -113,3 +115,23 @@ async def test_lenient_station_gets_broken_payload_accepted(server: Running) -> 
     status, station = await server.get("/api/v1/stations/CP-SLOPPY")
     assert station["boot"]["serial"] == "X" * 40
     assert station["evses"][0]["connectors"][0]["error_code"] == "Error"
+
+
+async def test_deleting_a_connected_station_disconnects_it(server: Running) -> None:
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-GONE")
+    try:
+        await charger.call("BootNotification", BOOT)
+        assert await server.delete("/api/v1/stations/CP-GONE") == 204
+        await asyncio.wait_for(charger.ws.wait_closed(), 5)
+    finally:
+        await charger.close()
+    assert (await server.get("/api/v1/stations/CP-GONE"))[0] == 404
+
+
+@pytest.mark.parametrize("station_id", ["x" * 65, "has%20space"])
+async def test_station_ids_that_cannot_connect_are_refused(
+    server: Running, station_id: str
+) -> None:
+    status, problem = await server.put(f"/api/v1/stations/{station_id}", {"allowed": True})
+    assert status == 400
+    assert "station id" in problem["detail"]

@@ -246,3 +246,88 @@ async def test_meter_values_in_kwh_per_phase(server: Running) -> None:
     status, view = await server.get(f"/api/v1/transactions/{tx}")
     assert view["energy_wh"] == 3000.0  # 5 kWh summed over phases minus 2 kWh at start
     assert (view["evse_id"], view["connector_id"]) == (2, 1)
+
+
+async def test_id_tags_are_case_insensitive(server: Running) -> None:
+    status, tag = await server.put("/api/v1/id-tags/04a2b3c4", {"status": "Accepted"})
+    assert status == 201
+    assert tag["id_tag"] == "04A2B3C4"
+    assert (await server.get("/api/v1/id-tags/04a2B3c4"))[0] == 200
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-CASE")
+    try:
+        reply = await charger.call("Authorize", {"idTag": "04A2b3C4"})
+        assert reply["idTagInfo"]["status"] == "Accepted"
+    finally:
+        await charger.close()
+
+
+async def test_a_station_cannot_touch_another_stations_transaction(server: Running) -> None:
+    owner = await RawCharger.connect(f"{server.ocpp_url}/CP-OWNER")
+    other = await RawCharger.connect(f"{server.ocpp_url}/CP-OTHER")
+    try:
+        start = await owner.call(
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "O", "meterStart": 100, "timestamp": ts()},
+        )
+        tx = start["transactionId"]
+        meter = {"timestamp": ts(1), "sampledValue": [{"value": "99999"}]}
+        assert (
+            await other.call(
+                "MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [meter]}
+            )
+            == {}
+        )
+        stop = {"transactionId": tx, "meterStop": 99999, "timestamp": ts(2)}
+        assert await other.call("StopTransaction", stop) == {}
+    finally:
+        await owner.close()
+        await other.close()
+    status, view = await server.get(f"/api/v1/transactions/{tx}")
+    assert view["station_id"] == "CP-OWNER"
+    assert view["active"] is True
+    assert view["energy_wh"] == 0.0
+    assert view["meter_values"] == []
+    # The other station's messages are kept as its own: an orphan stop and an event.
+    status, listing = await server.get("/api/v1/transactions?station_id=CP-OTHER")
+    assert [t["extra"]["reported_transaction_id"] for t in listing["items"]] == [tx]
+
+
+async def test_finished_transactions_do_not_keep_actors(server: Running) -> None:
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-DONE")
+    sessions = server.node.context.sessions
+    try:
+        start = await charger.call(
+            "StartTransaction", {"connectorId": 1, "idTag": "D", "meterStart": 0, "timestamp": ts()}
+        )
+        stop = {"transactionId": start["transactionId"], "meterStop": 5, "timestamp": ts(1)}
+        await charger.call("StopTransaction", stop)
+        await charger.call("StopTransaction", stop)  # resent after a lost answer
+        late = {"timestamp": ts(2), "sampledValue": [{"value": "5"}]}
+        await charger.call(
+            "MeterValues",
+            {"connectorId": 1, "transactionId": start["transactionId"], "meterValue": [late]},
+        )
+    finally:
+        await charger.close()
+    async with asyncio.timeout(5):
+        while sessions.active_count():  # noqa: ASYNC110 - actors stop on their own task
+            await asyncio.sleep(0.01)
+
+
+async def test_rfc3339_timestamps_python_does_not_parse(server: Running) -> None:
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-TIME")
+    try:
+        start = await charger.call(
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "X", "meterStart": 0, "timestamp": "2026-12-31t23:59:60z"},
+        )
+        sample = {"timestamp": "2026-12-31t23:59:60z", "sampledValue": [{"value": "7"}]}
+        await charger.call(
+            "MeterValues",
+            {"connectorId": 1, "transactionId": start["transactionId"], "meterValue": [sample]},
+        )
+    finally:
+        await charger.close()
+    status, view = await server.get(f"/api/v1/transactions/{start['transactionId']}")
+    assert view["start_time"] == "2026-12-31T23:59:59Z"
+    assert view["energy_wh"] == 7.0

@@ -84,7 +84,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_transactions"),
         sa.UniqueConstraint("station_id", "dedup_key", name="uq_transactions_station_id_dedup_key"),
     )
-    op.create_index("ix_transactions_station_id", "transactions", ["station_id"])
     op.create_index(
         "ix_transactions_station_id_stop_time", "transactions", ["station_id", "stop_time"]
     )
@@ -137,7 +136,6 @@ def downgrade() -> None:
     op.drop_index("ix_transactions_created_at_id", table_name="transactions")
     op.drop_index("ix_transactions_id_token_stop_time", table_name="transactions")
     op.drop_index("ix_transactions_station_id_stop_time", table_name="transactions")
-    op.drop_index("ix_transactions_station_id", table_name="transactions")
     op.drop_table("transactions")
     op.drop_table("id_tokens")
     op.drop_table("stations")
