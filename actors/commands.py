@@ -4,6 +4,7 @@ Tree::
 
     CommandError
     ├── StationNotConnected   no live connection for the station (REST 404)
+    │   └── CommandNotSent    its connection closed while the command waited in the queue
     ├── InvalidCommand        unknown action or payload breaking the schema (REST 400)
     ├── StationBusy           its queue of commands is full (REST 503)
     ├── CommandTimeout        no answer within the timeout (REST 504)
@@ -22,6 +23,10 @@ class CommandError(Exception):
 
 class StationNotConnected(CommandError):
     """The station has no live connection on this node or any other."""
+
+
+class CommandNotSent(StationNotConnected):
+    """The connection closed while the command waited: it never reached the charger."""
 
 
 class StationBusy(CommandError):

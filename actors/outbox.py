@@ -11,7 +11,13 @@ import asyncio
 from typing import Any
 
 from actors.actor import Actor
-from actors.commands import CommandRejected, CommandResult, CommandTimeout, OutgoingCall
+from actors.commands import (
+    CommandNotSent,
+    CommandRejected,
+    CommandResult,
+    CommandTimeout,
+    OutgoingCall,
+)
 from actors.link import StationLink
 from transport.messages import CallError
 
@@ -28,7 +34,8 @@ class OutboxActor(Actor):
         if loop.time() >= message.deadline:
             raise CommandTimeout(f"{message.action} waited too long behind earlier commands")
         if self.link.closed:
-            raise ConnectionError("station disconnected")
+            # Not sent: the router may send it on the station's new connection.
+            raise CommandNotSent("connection closed before the command was sent")
         unique_id = self.link.codec.send_call(message.action, message.payload)
         reply_future = self.link.expect(unique_id)
         try:

@@ -10,6 +10,7 @@ import asyncio
 from typing import Any, Protocol
 
 from actors.commands import (
+    CommandNotSent,
     CommandResult,
     CommandTimeout,
     InvalidCommand,
@@ -17,7 +18,7 @@ from actors.commands import (
     StationBusy,
     StationNotConnected,
 )
-from actors.directory import StationDirectory
+from actors.directory import StationDirectory, StationEntry
 from actors.errors import ActorStopped, AskTimeout, MailboxFull
 from transport.errors import SchemaViolation, wire_code
 from transport.schemas import schemas_for
@@ -61,16 +62,28 @@ class LocalRouter:
             raise InvalidCommand(exc.message, code=wire_code(exc.code, version)) from None
         deadline = asyncio.get_running_loop().time() + timeout
         try:
-            result = await entry.outbox.ask(
-                OutgoingCall(action, payload, deadline), timeout=timeout + 1.0
-            )
+            result = await self._send(entry, OutgoingCall(action, payload, deadline), timeout)
+        except CommandNotSent:
+            # Queued on a connection that a reconnect replaced, and never sent: send it on the
+            # new one. (A call that was sent is never sent twice: the charger may have acted on it.)
+            fresh = self._directory.get(station_id)
+            if fresh is None or fresh.link is entry.link:
+                raise
+            result = await self._send(fresh, OutgoingCall(action, payload, deadline), timeout)
+        return result
+
+    async def _send(self, entry: StationEntry, call: OutgoingCall, timeout: float) -> CommandResult:
+        try:
+            result = await entry.outbox.ask(call, timeout=timeout + 1.0)
         except AskTimeout:
-            raise CommandTimeout(f"no answer to {action} within {timeout:g} s") from None
+            raise CommandTimeout(f"no answer to {call.action} within {timeout:g} s") from None
         except MailboxFull:
-            raise StationBusy(f"too many commands queued for {station_id!r}") from None
-        except (ActorStopped, ConnectionError):
+            raise StationBusy(f"too many commands queued for {entry.link.station_id!r}") from None
+        except ActorStopped:
+            raise CommandNotSent("connection closed before the command was sent") from None
+        except ConnectionError:
             raise StationNotConnected(
-                f"station {station_id!r} disconnected before answering"
+                f"station {entry.link.station_id!r} disconnected before answering"
             ) from None
         assert isinstance(result, CommandResult)
         return result

@@ -173,3 +173,42 @@ async def test_command_without_body(server: Running, action: str) -> None:
             f"{server.api_url}/api/v1/stations/CP-NOBODY/commands/{action}"
         ) as r:
             assert r.status == 200
+
+
+async def test_queued_command_follows_the_station_to_its_new_connection(server: Running) -> None:
+    old = await RawCharger.connect(f"{server.ocpp_url}/CP-MOVE")
+    await old.call("Heartbeat", {})
+    gate = asyncio.Event()
+
+    async def stuck(payload: dict[str, Any]) -> dict[str, Any]:
+        await gate.wait()
+        return {"status": "Accepted"}
+
+    async def unlock(payload: dict[str, Any]) -> dict[str, Any]:
+        return {"status": "Unlocked"}
+
+    old.handlers["ClearCache"] = stuck
+    new = None
+    try:
+        first = asyncio.create_task(server.command("CP-MOVE", "ClearCache", {}))
+        while not old.received_calls:  # noqa: ASYNC110 - the first command is on the wire
+            await asyncio.sleep(0.01)
+        second = asyncio.create_task(
+            server.command("CP-MOVE", "UnlockConnector", {"connectorId": 1})
+        )
+        await asyncio.sleep(0.1)
+        new = await RawCharger.connect(f"{server.ocpp_url}/CP-MOVE")
+        new.handlers["UnlockConnector"] = unlock
+        status, body = await second
+        assert status == 200
+        assert body["response"] == {"status": "Unlocked"}
+        # The first reached the old socket: it may have been acted on, so it is not sent again.
+        status, problem = await first
+        assert status == 404
+        assert "before answering" in problem["detail"]
+        assert [a for a, _ in new.received_calls] == ["UnlockConnector"]
+    finally:
+        gate.set()
+        await old.close()
+        if new is not None:
+            await new.close()
