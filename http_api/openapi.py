@@ -226,6 +226,7 @@ PATHS: dict[str, Any] = {
                 "400": _PROBLEM,
                 "404": _PROBLEM,
                 "502": _PROBLEM,
+                "503": _PROBLEM,
                 "504": _PROBLEM,
             },
         },

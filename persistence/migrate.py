@@ -7,6 +7,7 @@ PostgreSQL database.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,7 @@ from typing import Literal
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, MetaData, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 Tree = Literal["main", "status"]
@@ -50,6 +52,23 @@ async def migrate(engine: AsyncEngine, which: Tree) -> None:
     schema behind.
     """
     config = alembic_config(which)
+    for attempt in range(_SQLITE_LOCK_RETRIES + 1):
+        try:
+            await _migrate_once(engine, config, which)
+            return
+        except OperationalError as exc:
+            # SQLite answers "database is locked" without waiting when connections open a new
+            # file at the same moment (the switch to WAL takes an exclusive lock that its busy
+            # handler does not cover). Taking turns a moment later works.
+            if "locked" not in str(exc) or attempt == _SQLITE_LOCK_RETRIES:
+                raise
+            await asyncio.sleep(0.05 * 2**attempt)
+
+
+_SQLITE_LOCK_RETRIES = 6
+
+
+async def _migrate_once(engine: AsyncEngine, config: Config, which: Tree) -> None:
     async with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(select(func.pg_advisory_xact_lock(_lock_key(which))))
