@@ -111,8 +111,7 @@ _TRANSACTION_BY_ID = select(transactions).where(transactions.c.id == bindparam("
 
 
 async def get_station(db: Reads, station_id: str) -> StationRecord | None:
-    row = await db.first(_STATION_BY_ID, {"station_id": station_id})
-    return _station(row) if row else None
+    return (await get_station_and_password(db, station_id))[0]
 
 
 async def get_station_and_password(
