@@ -100,7 +100,7 @@ class ChargePointActor(Actor):
         handler = self.handlers.get(call.action)
         if handler is None:
             outcome = self._refuse(call, ErrorCode.NOT_SUPPORTED, f"{call.action} is not handled")
-        elif not self.link.accepted and call.action not in _ALLOWED_BEFORE_ACCEPT:
+        elif not self._may_send(call.action):
             outcome = self._refuse(
                 call,
                 ErrorCode.SECURITY_ERROR,
@@ -110,6 +110,14 @@ class ChargePointActor(Actor):
             outcome = await self._run(handler, call)
         self.context.calls[call.action, outcome] += 1
         await self.link.flush()
+
+    def _may_send(self, action: str) -> bool:
+        if self.link.accepted or action in _ALLOWED_BEFORE_ACCEPT:
+            return True
+        if action in self.link.requested:
+            self.link.requested.discard(action)
+            return True
+        return False
 
     def _refuse(self, call: Call, code: ErrorCode, description: str) -> str:
         """Answer with a CALLERROR; returns the outcome for the metrics (the code on the wire)."""

@@ -6,6 +6,7 @@ Tree::
     ├── StationNotConnected   no live connection for the station (REST 404)
     │   └── CommandNotSent    its connection closed while the command waited in the queue
     ├── InvalidCommand        unknown action or payload breaking the schema (REST 400)
+    ├── StationNotAccepted    not allowed before the station is accepted (REST 409)
     ├── StationBusy           its queue of commands is full (REST 503)
     ├── CommandTimeout        no answer within the timeout (REST 504)
     └── CommandRejected       the charger answered with a CALLERROR (REST 502)
@@ -27,6 +28,10 @@ class StationNotConnected(CommandError):
 
 class CommandNotSent(StationNotConnected):
     """The connection closed while the command waited: it never reached the charger."""
+
+
+class StationNotAccepted(CommandError):
+    """The command is not allowed while the station is Pending or Rejected."""
 
 
 class StationBusy(CommandError):

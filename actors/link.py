@@ -45,6 +45,9 @@ class StationLink:
         self.accepted = False
         """Accepted by BootNotification, or registered and allowed before this connection (a
         reconnect is not a reboot); until then only BootNotification and Heartbeat are served."""
+        self.requested: set[str] = set()
+        """Actions we asked for with an accepted TriggerMessage: a station that is not accepted yet
+        may send them (OCPP 1.6 section 4.2.1)."""
         self._closing: asyncio.Task[None] | None = None
         self.configuration = ConfigurationCache()
 

@@ -53,4 +53,6 @@ class OutboxActor(Actor):
             raise CommandRejected(reply.error_code, reply.description, reply.details)
         if reply.violation is None:
             self.link.configuration.observe(message.action, message.payload, reply.payload)
+            if message.action == "TriggerMessage" and reply.payload.get("status") == "Accepted":
+                self.link.requested.add(message.payload["requestedMessage"])
         return CommandResult(reply.action, reply.payload, reply.violation)

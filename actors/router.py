@@ -16,12 +16,16 @@ from actors.commands import (
     InvalidCommand,
     OutgoingCall,
     StationBusy,
+    StationNotAccepted,
     StationNotConnected,
 )
 from actors.directory import StationDirectory, StationEntry
 from actors.errors import ActorStopped, AskTimeout, MailboxFull
 from transport.errors import SchemaViolation, wire_code
 from transport.schemas import schemas_for
+
+# OCPP 1.6 section 4.2.1: not allowed while a station is Pending (nor, by extension, Rejected).
+_NOT_BEFORE_ACCEPT = frozenset({"RemoteStartTransaction", "RemoteStopTransaction"})
 
 
 class CommandRouter(Protocol):
@@ -53,6 +57,10 @@ class LocalRouter:
                 f"{action} is not a CSMS-initiated action of {version.value}; "
                 f"known: {', '.join(sorted(schemas.csms_initiated))}",
                 code="NotSupported",
+            )
+        if not entry.link.accepted and action in _NOT_BEFORE_ACCEPT:
+            raise StationNotAccepted(
+                f"{action} is not allowed while the station is not accepted (OCPP 1.6 4.2.1)"
             )
         try:
             # Validate before queueing, so a bad request is refused at once, not after the

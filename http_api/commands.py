@@ -14,6 +14,7 @@ from actors.commands import (
     CommandTimeout,
     InvalidCommand,
     StationBusy,
+    StationNotAccepted,
     StationNotConnected,
 )
 from http_api.problems import ApiProblem, json_response, read_json, read_object
@@ -45,6 +46,8 @@ async def send_command(request: web.Request) -> web.Response:
         raise ApiProblem(400, "Bad Request", str(exc), code=exc.code) from None
     except StationNotConnected as exc:
         raise ApiProblem(404, "Not Found", str(exc)) from None
+    except StationNotAccepted as exc:
+        raise ApiProblem(409, "Conflict", str(exc)) from None
     except StationBusy as exc:
         raise ApiProblem(503, "Service Unavailable", str(exc)) from None
     except CommandTimeout as exc:

@@ -225,6 +225,7 @@ PATHS: dict[str, Any] = {
                 "200": _json(_ref("CommandResult"), "the station's response"),
                 "400": _PROBLEM,
                 "404": _PROBLEM,
+                "409": _PROBLEM,
                 "502": _PROBLEM,
                 "503": _PROBLEM,
                 "504": _PROBLEM,

@@ -31,11 +31,10 @@ async def list_stations(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     limit, cursor = page_params(request)
     page = await repo.list_stations(state.reads, limit=limit, after=cursor)
-    presences = await state.status.presences([s.id for s in page.items])
-    items = [
-        station_view(s, presences.get(s.id), await state.status.connectors(s.id))
-        for s in page.items
-    ]
+    ids = [s.id for s in page.items]
+    presences = await state.status.presences(ids)
+    connectors = await state.status.connectors_of(ids)
+    items = [station_view(s, presences.get(s.id), connectors.get(s.id, [])) for s in page.items]
     return json_response({"items": items, "next": page.next})
 
 

@@ -255,26 +255,36 @@ class StatusStore:
 
     async def connectors(self, station_id: str) -> list[ConnectorStatus]:
         """Latest status of each connector of a station, ordered by (EVSE, connector)."""
+        return (await self.connectors_of([station_id])).get(station_id, [])
+
+    async def connectors_of(self, station_ids: Sequence[str]) -> dict[str, list[ConnectorStatus]]:
+        """``connectors`` of several stations in one read (a page of the station list)."""
+        wanted = set(station_ids)
+        if not wanted:
+            return {}
         # Unflushed values are taken before and after the read: a flush may finish in between.
-        before = self._unflushed_connectors(station_id)
-        query = select(connector_status).where(connector_status.c.station_id == station_id)
+        before = self._unflushed_connectors(wanted)
+        query = select(connector_status).where(connector_status.c.station_id.in_(wanted))
         async with self._engine.connect() as conn:
             rows = {
                 (r["station_id"], r["evse_id"], r["connector_id"]): dict(r)
                 for r in (await conn.execute(query)).mappings()
             }
-        for key, row in {**before, **self._unflushed_connectors(station_id)}.items():
+        for key, row in {**before, **self._unflushed_connectors(wanted)}.items():
             stored = rows.get(key)
             if stored is None or row["updated_at"] >= stored["updated_at"]:
                 rows[key] = dict(row)
-        return [ConnectorStatus(**rows[key]) for key in sorted(rows)]
+        result: dict[str, list[ConnectorStatus]] = {}
+        for key in sorted(rows):
+            result.setdefault(key[0], []).append(ConnectorStatus(**rows[key]))
+        return result
 
-    def _unflushed_connectors(self, station_id: str) -> dict[ConnectorKey, Mapping[str, Any]]:
+    def _unflushed_connectors(self, wanted: set[str]) -> dict[ConnectorKey, Mapping[str, Any]]:
         return {
             key: row
             for pending in (self._inflight_connectors, self._connectors)
             for key, row in pending.items()
-            if key[0] == station_id
+            if key[0] in wanted
         }
 
     async def presence(self, station_id: str) -> Presence | None:

@@ -135,3 +135,33 @@ async def test_station_ids_that_cannot_connect_are_refused(
     status, problem = await server.put(f"/api/v1/stations/{station_id}", {"allowed": True})
     assert status == 400
     assert "station id" in problem["detail"]
+
+
+async def test_pending_station_sends_what_it_was_asked_for_and_cannot_be_started(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(unknown_stations=UnknownStationPolicy.PENDING)
+    charger = await RawCharger.connect(f"{server.ocpp_url}/CP-WAIT")
+
+    async def accept(payload: dict[str, object]) -> dict[str, object]:
+        return {"status": "Accepted"}
+
+    charger.handlers["TriggerMessage"] = accept
+    charger.handlers["RemoteStartTransaction"] = accept
+    status_notification = {"connectorId": 0, "errorCode": "NoError", "status": "Available"}
+    try:
+        assert (await charger.call("BootNotification", BOOT))["status"] == "Pending"
+        with pytest.raises(CallErrorReply):
+            await charger.call("StatusNotification", status_notification)
+        status, problem = await server.command("CP-WAIT", "RemoteStartTransaction", {"idTag": "T"})
+        assert status == 409
+        status, _ = await server.command(
+            "CP-WAIT", "TriggerMessage", {"requestedMessage": "StatusNotification"}
+        )
+        assert status == 200
+        # Asked for, so served once; not a licence for more.
+        assert await charger.call("StatusNotification", status_notification) == {}
+        with pytest.raises(CallErrorReply):
+            await charger.call("StatusNotification", status_notification)
+    finally:
+        await charger.close()

@@ -107,6 +107,9 @@ async def test_full_session_shows_in_rest_with_energy(server: Running) -> None:
         evses = {e["id"]: e["connectors"] for e in station["evses"]}
         assert evses[1][0]["status"] == "Preparing"
         assert evses[0][0]["status"] == "Available"
+        status, listing = await server.get("/api/v1/stations")
+        (listed,) = [s for s in listing["items"] if s["id"] == "CP1"]
+        assert listed["evses"] == station["evses"]
 
     status, done = await server.get(f"/api/v1/transactions/{tx}")
     assert status == 200
