@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from actors.timestamps import ocpp_time
 from persistence.records import IdTokenRecord, IdTokenStatus
 
 
@@ -23,7 +24,7 @@ class Authorization:
         """OCPP 1.6 IdTagInfo."""
         info = {"status": self.status.value}
         if self.expiry_date is not None:
-            info["expiryDate"] = self.expiry_date.isoformat()
+            info["expiryDate"] = ocpp_time(self.expiry_date)
         if self.parent_id_token is not None:
             info["parentIdTag"] = self.parent_id_token
         return info

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from actors.timestamps import parse_timestamp
 from persistence.records import MeterSample
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
@@ -23,21 +24,6 @@ DEFAULT_UNIT_V16 = "Wh"
 _TO_WH = {"Wh": 1.0, "kWh": 1000.0}
 # Per-phase registers that together make the total when no total is reported.
 _LINE_PHASES = ("L1", "L2", "L3", "L1-N", "L2-N", "L3-N")
-
-
-def parse_timestamp(raw: str) -> datetime:
-    """RFC 3339 timestamps as chargers send them (``Z``, offsets, fractions); ValueError otherwise.
-
-    RFC 3339 allows a lower-case ``t``/``z`` and a leap second (``:60``), which Python does not
-    parse: a leap second is read as the second before it."""
-    text = raw.upper()
-    if len(text) >= 19 and text[17:19] == "60":
-        text = text[:17] + "59" + text[19:]
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        # OCPP requires UTC; a charger that omits the zone means UTC.
-        value = value.replace(tzinfo=UTC)
-    return value
 
 
 def _number(raw: Any) -> float | None:

@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from actors.authorization import Authorization, authorize
 from actors.charge_point import ChargePointActor, Handler, PayloadError
 from actors.context import UnknownStationPolicy
-from actors.metering import energy_register_wh, parse_timestamp, sample_rows, samples_v16
+from actors.metering import energy_register_wh, sample_rows, samples_v16
 from actors.session import ForeignTransaction, RecordMeterValues, SessionState, StopSession
+from actors.timestamps import ocpp_time, parse_timestamp
 from persistence import repositories as repo
 from persistence.records import IdTokenStatus, MeterSample, id_token_key
 from transport.errors import ErrorCode
@@ -88,11 +89,11 @@ async def boot_notification(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     cp.link.accepted = status == "Accepted"
     cp.link.booted = True
     interval = ctx.heartbeat_interval if cp.link.accepted else ctx.boot_retry_interval
-    return {"status": status, "currentTime": ctx.clock().isoformat(), "interval": interval}
+    return {"status": status, "currentTime": ocpp_time(ctx.clock()), "interval": interval}
 
 
 async def heartbeat(cp: ChargePointActor, call: Call) -> dict[str, Any]:
-    return {"currentTime": cp.context.clock().isoformat()}
+    return {"currentTime": ocpp_time(cp.context.clock())}
 
 
 async def status_notification(cp: ChargePointActor, call: Call) -> dict[str, Any]:

@@ -77,3 +77,12 @@ def test_sample_key_is_stable_and_distinguishes() -> None:
 
 def test_naive_timestamp_is_utc() -> None:
     assert parse_timestamp("2026-01-01T00:00:00") == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_times_for_chargers_are_utc_milliseconds_z() -> None:
+    from datetime import timedelta, timezone
+
+    from actors.timestamps import ocpp_time
+
+    local = datetime(2026, 1, 1, 14, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    assert ocpp_time(local) == "2026-01-01T12:00:00.123Z"
