@@ -4,13 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from actors.metering import (
-    energy_register_wh,
-    parse_timestamp,
-    sample_rows,
-    samples_v2,
-    samples_v16,
-)
+from actors.metering import energy_register_wh, sample_rows, samples_v2, samples_v16
+from actors.timestamps import ocpp_time, parse_timestamp
 
 
 def mv(ts: str, *sampled: dict[str, object]) -> dict[str, object]:
@@ -81,8 +76,6 @@ def test_naive_timestamp_is_utc() -> None:
 
 def test_times_for_chargers_are_utc_milliseconds_z() -> None:
     from datetime import timedelta, timezone
-
-    from actors.timestamps import ocpp_time
 
     local = datetime(2026, 1, 1, 14, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
     assert ocpp_time(local) == "2026-01-01T12:00:00.123Z"
