@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.ids import IdAllocator
 from persistence.reads import Reads
+from persistence.sqltypes import utcnow
 from persistence.status_store import StatusStore
 from persistence.writer import GroupCommitWriter
 
@@ -30,10 +31,6 @@ class UnknownStationPolicy(StrEnum):
     """Record it, answer Pending until an operator registers it."""
     REJECT = "reject"
     """Record it, answer Rejected until an operator registers it."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(slots=True)

@@ -163,7 +163,7 @@ class SessionActor(Actor):
             evse_id=evse_id,
             connector_id=connector_id,
         )
-        ops = [repo.transaction_updated(self.transaction_id, mergeable=True, **values)]
+        ops = [repo.transaction_updated(self.transaction_id, **values)]
         if rows:
             ops.insert(0, repo.meter_samples_recorded(rows))
         await self.context.writer.submit(*ops)

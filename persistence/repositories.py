@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
@@ -37,18 +37,8 @@ from persistence.records import (
     StationRecord,
     TransactionRecord,
 )
+from persistence.sqltypes import utcnow
 from persistence.writer import Insert, Update, WriteOp
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; everything stored is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 class BadCursor(ValueError):
@@ -99,7 +89,7 @@ def _station(row: RowMapping) -> StationRecord:
         serial_number=row["serial_number"],
         firmware_version=row["firmware_version"],
         boot_status=row["boot_status"],
-        last_boot=as_utc(row["last_boot"]),
+        last_boot=row["last_boot"],
     )
 
 
@@ -263,7 +253,7 @@ def _id_token(row: RowMapping) -> IdTokenRecord:
         id_token=row["id_token"],
         type=row["type"],
         status=IdTokenStatus(row["status"]),
-        expiry_date=as_utc(row["expiry_date"]),
+        expiry_date=row["expiry_date"],
         parent_id_token=row["parent_id_token"],
     )
 
@@ -313,15 +303,15 @@ def _transaction(row: RowMapping) -> TransactionRecord:
         connector_id=row["connector_id"],
         id_token=row["id_token"],
         id_token_type=row["id_token_type"],
-        start_time=as_utc(row["start_time"]),
-        stop_time=as_utc(row["stop_time"]),
+        start_time=row["start_time"],
+        stop_time=row["stop_time"],
         meter_start_wh=row["meter_start_wh"],
         meter_stop_wh=row["meter_stop_wh"],
         last_meter_wh=row["last_meter_wh"],
         stop_reason=row["stop_reason"],
         protocol=row["protocol"],
         stale=row["stale"],
-        created_at=as_utc(row["created_at"]) or utcnow(),
+        created_at=row["created_at"],
         extra=row["extra"],
     )
 
@@ -450,7 +440,7 @@ async def transaction_meter_values(db: Reads, transaction_id: str) -> list[Meter
     rows = await db.all(query)
     return [
         MeterSample(
-            timestamp=as_utc(r["timestamp"]) or utcnow(),
+            timestamp=r["timestamp"],
             measurand=r["measurand"],
             phase=r["phase"],
             unit=r["unit"],
@@ -518,10 +508,11 @@ def transaction_started(
     )
 
 
-def transaction_updated(transaction_id: str, *, mergeable: bool = False, **values: Any) -> WriteOp:
-    """``mergeable`` for the running updates of meter values (see ``Update``)."""
+def transaction_updated(transaction_id: str, **values: Any) -> WriteOp:
+    """Columns of a transaction, merged with the batch's other updates of the same shape: nothing
+    in a batch reads a transaction's own row back (see ``Update``)."""
     values["updated_at"] = utcnow()
-    return Update(transactions, {"id": transaction_id}, values, mergeable=mergeable)
+    return Update(transactions, {"id": transaction_id}, values, mergeable=True)
 
 
 def meter_samples_recorded(rows: Sequence[Mapping[str, Any]]) -> WriteOp:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from actors.admission import StationAdmission
 from actors.connection import StationConnection
-from actors.context import CsmsContext, utcnow
+from actors.context import CsmsContext
 from actors.directory import StationDirectory
 from actors.router import LocalRouter
 from actors.session import SessionActor, SessionDirectory
@@ -36,6 +36,7 @@ from persistence.ids import IdAllocator
 from persistence.migrate import migrate
 from persistence.reads import EngineReads, InlineSqliteReads, hot_path_reads
 from persistence.records import StationRecord
+from persistence.sqltypes import utcnow
 from persistence.status_store import StatusStore
 from persistence.writer import GroupCommitWriter
 from transport.codec import OcppCodec
