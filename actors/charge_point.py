@@ -42,6 +42,7 @@ REFRESH_STATION = RefreshStation()
 # Before it is accepted a station may boot and keep its socket alive; everything else waits.
 # OCPP 1.6 section 4.2.1 / 2.0.1 B02: no other message while Pending or Rejected.
 _ALLOWED_BEFORE_ACCEPT = frozenset({"BootNotification", "Heartbeat"})
+_MULTIPART = frozenset({"NotifyReport"})
 
 
 class ChargePointActor(Actor):
@@ -90,8 +91,10 @@ class ChargePointActor(Actor):
         elif message is REFRESH_STATION:
             await self.reload_station()
         elif isinstance(message, Send):
-            # OCPP 2.1 SEND frames are never answered; none is acted on yet.
-            log.info("%s: unconfirmed %s received", self.station_id, message.action)
+            # OCPP-J 2.1 SEND frames (periodic event streams) are never answered; kept as sent.
+            await self.context.writer.submit(
+                repo.station_event(self.station_id, message.action, message.payload)
+            )
         else:
             raise TypeError(f"charge point cannot handle {type(message).__name__}")
 
@@ -115,7 +118,9 @@ class ChargePointActor(Actor):
         if self.link.accepted or action in _ALLOWED_BEFORE_ACCEPT:
             return True
         if action in self.link.requested:
-            self.link.requested.discard(action)
+            # A report comes in parts; its handler ends the permission with the last one.
+            if action not in _MULTIPART:
+                self.link.requested.discard(action)
             return True
         return False
 

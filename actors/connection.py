@@ -92,7 +92,9 @@ class StationConnection:
             lambda: ChargePointActor(self._context, link, self._handlers, self._take_station()),
             name=f"cp:{suffix}",
         )
-        self._outbox = await self._supervisor.spawn(lambda: OutboxActor(link), name=f"out:{suffix}")
+        self._outbox = await self._supervisor.spawn(
+            lambda: OutboxActor(link, self._context.commands), name=f"out:{suffix}"
+        )
         previous = self._directory.attach(
             self.station_id, StationEntry(link, self._charge_point, self._outbox)
         )

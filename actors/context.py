@@ -18,6 +18,7 @@ from persistence.status_store import StatusStore
 from persistence.writer import GroupCommitWriter
 
 if TYPE_CHECKING:
+    from actors.command_log import CommandLog
     from actors.session import SessionDirectory
     from actors.tokens import TokenCache
 
@@ -51,6 +52,8 @@ class CsmsContext:
     """One actor per active transaction."""
     tokens: TokenCache
     """Id tokens, cached."""
+    commands: CommandLog
+    """Records answered CSMS-initiated calls."""
     unknown_stations: UnknownStationPolicy = UnknownStationPolicy.ACCEPT
     """Policy for stations the operator never registered."""
     heartbeat_interval: int = 300

@@ -8,9 +8,11 @@ StatusNotification before it answers our Reset, and wait for our reply).
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from actors.actor import Actor
+from actors.command_log import CommandLog
 from actors.commands import (
     CommandNotSent,
     CommandRejected,
@@ -21,12 +23,16 @@ from actors.commands import (
 from actors.link import StationLink
 from transport.messages import CallError
 
+log = logging.getLogger(__name__)
+
 
 class OutboxActor(Actor):
     """Sends one queued call, waits for its answer or its deadline, then takes the next."""
 
-    def __init__(self, link: StationLink) -> None:
+    def __init__(self, link: StationLink, log: CommandLog | None = None) -> None:
         self.link = link
+        self.log = log
+        """Where answered commands are recorded (None: nowhere)."""
 
     async def on_receive(self, message: Any) -> CommandResult:
         assert isinstance(message, OutgoingCall)
@@ -53,6 +59,24 @@ class OutboxActor(Actor):
             raise CommandRejected(reply.error_code, reply.description, reply.details)
         if reply.violation is None:
             self.link.configuration.observe(message.action, message.payload, reply.payload)
-            if message.action == "TriggerMessage" and reply.payload.get("status") == "Accepted":
-                self.link.requested.add(message.payload["requestedMessage"])
+            self._allow_requested(message, reply.payload)
+        if self.log is not None:
+            try:
+                await self.log.answered(
+                    self.link.station_id, message.action, message.payload, reply.payload
+                )
+            except Exception:
+                # The station has acted on the command: its answer goes back to the caller even
+                # when the record of it cannot be written.
+                log.exception("%s: answer to %s not recorded", self.link.station_id, message.action)
         return CommandResult(reply.action, reply.payload, reply.violation)
+
+    def _allow_requested(self, call: OutgoingCall, response: dict[str, Any]) -> None:
+        """A station that is not accepted yet may send what we asked for (OCPP 1.6 section 4.2.1;
+        2.0.1 use case B02: a Pending station may send the NotifyReport of a GetBaseReport)."""
+        if response.get("status") != "Accepted":
+            return
+        if call.action == "TriggerMessage":
+            self.link.requested.add(call.payload["requestedMessage"])
+        elif call.action in ("GetBaseReport", "GetReport"):
+            self.link.requested.add("NotifyReport")

@@ -24,8 +24,16 @@ from actors.errors import ActorStopped, AskTimeout, MailboxFull
 from transport.errors import SchemaViolation, wire_code
 from transport.schemas import schemas_for
 
-# OCPP 1.6 section 4.2.1: not allowed while a station is Pending (nor, by extension, Rejected).
-_NOT_BEFORE_ACCEPT = frozenset({"RemoteStartTransaction", "RemoteStopTransaction"})
+# OCPP 1.6 section 4.2.1 / 2.0.1 use case B02: not allowed while a station is Pending (nor, by
+# extension, Rejected).
+_NOT_BEFORE_ACCEPT = frozenset(
+    {
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "RequestStartTransaction",
+        "RequestStopTransaction",
+    }
+)
 
 
 class CommandRouter(Protocol):
@@ -60,7 +68,7 @@ class LocalRouter:
             )
         if not entry.link.accepted and action in _NOT_BEFORE_ACCEPT:
             raise StationNotAccepted(
-                f"{action} is not allowed while the station is not accepted (OCPP 1.6 4.2.1)"
+                f"{action} is not allowed while the station is not accepted (OCPP 1.6 4.2.1, 2.0.1 B02)"
             )
         try:
             # Validate before queueing, so a bad request is refused at once, not after the

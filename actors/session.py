@@ -17,8 +17,11 @@ from actors.actor import Actor, ActorRef
 from actors.context import CsmsContext
 from actors.metering import energy_register_wh, sample_rows
 from actors.supervisor import Supervisor
+from actors.transaction_event import EventType, TransactionEventReport
+from actors.transaction_state import TransactionEventState
 from persistence import repositories as repo
 from persistence.records import MeterSample
+from persistence.writer import WriteOp
 
 
 class ForeignTransaction(LookupError):
@@ -67,13 +70,18 @@ class StopSession:
 
 @dataclass(frozen=True, slots=True)
 class SessionState:
-    """A session's state, as StartTransaction just committed it."""
+    """A session's state, as StartTransaction just committed it (or, for a 2.x transaction, as its
+    first TransactionEvent will create it)."""
 
     transaction_id: str
     station_id: str
     meter_start_wh: float | None
     last_meter_wh: float | None
     stopped: bool
+    persisted: bool = True
+    """False: no row yet; the first event the session applies inserts it."""
+    protocol: str = "ocpp1.6"
+    """Version of the station that runs it."""
 
 
 class SessionActor(Actor):
@@ -90,6 +98,8 @@ class SessionActor(Actor):
         self.meter_start_wh: float | None = None
         self.last_meter_wh: float | None = None
         self.stopped = False
+        self.v2 = TransactionEventState()
+        """What 2.x TransactionEvents have told so far."""
 
     async def on_start(self) -> None:
         if self.known is not None:
@@ -97,6 +107,8 @@ class SessionActor(Actor):
             self.meter_start_wh = self.known.meter_start_wh
             self.last_meter_wh = self.known.last_meter_wh
             self.stopped = self.known.stopped
+            self.v2.persisted = self.known.persisted
+            self.v2.protocol = self.known.protocol
             return
         record = await repo.get_transaction(self.context.reads, self.transaction_id)
         if record is None:
@@ -105,9 +117,12 @@ class SessionActor(Actor):
         self.meter_start_wh = record.meter_start_wh
         self.last_meter_wh = record.last_meter_wh
         self.stopped = record.stop_time is not None
+        if record.protocol != "ocpp1.6":
+            seq_nos = await repo.transaction_seq_nos(self.context.reads, self.transaction_id)
+            self.v2 = TransactionEventState.of(record, seq_nos)
 
     async def on_receive(self, message: Any) -> None:
-        if not isinstance(message, RecordMeterValues | StopSession):
+        if not isinstance(message, RecordMeterValues | StopSession | TransactionEventReport):
             raise TypeError(f"session cannot handle {type(message).__name__}")
         if message.station_id != self.station_id:
             # 1.6 transaction ids are small integers: another station's resend or replay may name
@@ -119,8 +134,10 @@ class SessionActor(Actor):
         try:
             if isinstance(message, RecordMeterValues):
                 await self._record(message)
-            else:
+            elif isinstance(message, StopSession):
                 await self._stop(message)
+            else:
+                await self._event(message)
         finally:
             if self.stopped:
                 # Late meter values or a resent stop woke a finished transaction: done again.
@@ -142,15 +159,60 @@ class SessionActor(Actor):
         await self._write(message.samples, message.evse_id, message.connector_id, updates)
         self.stopped = True
 
+    async def _event(self, message: TransactionEventReport) -> None:
+        """A 2.x TransactionEvent: the columns it changes, its samples and its log entry in one
+        commit. A resend (a seqNo already applied) changes nothing."""
+        v2 = self.v2
+        if message.seq_no in v2.seq_nos:
+            return
+        before: list[WriteOp] = []
+        if not v2.persisted:
+            before.append(
+                repo.transaction_started(
+                    transaction_id=self.transaction_id,
+                    station_id=self.station_id,
+                    evse_id=message.evse_id,
+                    connector_id=message.connector_id,
+                    id_token=message.id_token,
+                    id_token_type=message.id_token_type,
+                    start_time=message.timestamp,
+                    meter_start_wh=None,
+                    protocol=v2.protocol,
+                    dedup_key=None,
+                    ignore_duplicate=True,
+                )
+            )
+        updates = v2.apply(message, self.meter_start_wh, self.last_meter_wh, self.stopped)
+        if "meter_start_wh" in updates:
+            self.meter_start_wh = updates["meter_start_wh"]
+        event_row = repo.transaction_event_recorded(self.transaction_id, message)
+        await self._write(
+            message.samples,
+            message.evse_id,
+            message.connector_id,
+            updates,
+            before=before,
+            after=[event_row],
+        )
+        v2.persisted = True
+        v2.seq_nos.add(message.seq_no)
+        v2.commit(updates)
+        if message.event_type is EventType.ENDED:
+            self.stopped = True
+
     async def _write(
         self,
         samples: Sequence[MeterSample],
         evse_id: int | None,
         connector_id: int | None,
         updates: Mapping[str, Any],
+        *,
+        before: Sequence[WriteOp] = (),
+        after: Sequence[WriteOp] = (),
     ) -> None:
-        """Samples and transaction columns in one submission; returns after their commit. The
-        transaction's update merges with the batch's others (nothing in the batch reads it)."""
+        """Samples and transaction columns in one submission (with ``before`` and ``after``);
+        returns after their commit. The transaction's update merges with the batch's others
+        (nothing in the batch reads it)."""
         # News of the transaction: it is not one that never ends after all.
         values = {**updates, "stale": False}
         register = energy_register_wh(samples)
@@ -163,9 +225,11 @@ class SessionActor(Actor):
             evse_id=evse_id,
             connector_id=connector_id,
         )
-        ops = [repo.transaction_updated(self.transaction_id, **values)]
+        ops = [*before]
         if rows:
-            ops.insert(0, repo.meter_samples_recorded(rows))
+            ops.append(repo.meter_samples_recorded(rows))
+        ops.append(repo.transaction_updated(self.transaction_id, **values))
+        ops.extend(after)
         await self.context.writer.submit(*ops)
         if "last_meter_wh" in values:
             self.last_meter_wh = values["last_meter_wh"]

@@ -7,6 +7,7 @@ after their data is committed: a charger forgets a message once it has an answer
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from datetime import datetime
@@ -15,8 +16,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from actors.authorization import Authorization, authorize
+from actors.boot import boot
 from actors.charge_point import ChargePointActor, Handler, PayloadError
-from actors.context import UnknownStationPolicy
 from actors.metering import energy_register_wh, sample_rows, samples_v16
 from actors.session import ForeignTransaction, RecordMeterValues, SessionState, StopSession
 from actors.timestamps import ocpp_time, parse_timestamp
@@ -59,37 +60,13 @@ async def _authorize(cp: ChargePointActor, id_tag: str) -> Authorization:
 
 async def boot_notification(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     p = call.payload
-    ctx = cp.context
-    station = await repo.get_station(ctx.reads, cp.station_id)
-    register = False
-    if station is not None and station.registered:
-        status = "Accepted" if station.allowed else "Rejected"
-    elif ctx.unknown_stations is UnknownStationPolicy.ACCEPT:
-        status, register = "Accepted", True
-    elif ctx.unknown_stations is UnknownStationPolicy.PENDING:
-        status = "Pending"
-    else:
-        status = "Rejected"
-    boot = {
+    info = {
         "vendor": p["chargePointVendor"],
         "model": p["chargePointModel"],
         "serial_number": p.get("chargePointSerialNumber") or p.get("chargeBoxSerialNumber"),
         "firmware_version": p.get("firmwareVersion"),
     }
-    await ctx.writer.submit(
-        *repo.station_booted(
-            cp.station_id,
-            protocol=PROTOCOL,
-            boot=boot,
-            status=status,
-            reason=None,
-            register=register,
-        )
-    )
-    cp.link.accepted = status == "Accepted"
-    cp.link.booted = True
-    interval = ctx.heartbeat_interval if cp.link.accepted else ctx.boot_retry_interval
-    return {"status": status, "currentTime": ocpp_time(ctx.clock()), "interval": interval}
+    return await boot(cp, info, reason=None)
 
 
 async def heartbeat(cp: ChargePointActor, call: Call) -> dict[str, Any]:
@@ -138,7 +115,7 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     if check.existing is not None:
         return {"transactionId": int(check.existing), "idTagInfo": auth.as_v16()}
     if auth.status is IdTokenStatus.ACCEPTED and check.concurrent:
-        auth = Authorization(IdTokenStatus.CONCURRENT_TX, auth.expiry_date, auth.parent_id_token)
+        auth = dataclasses.replace(auth, status=IdTokenStatus.CONCURRENT_TX)
     transaction_id = await ctx.ids.next()
     try:
         await ctx.writer.submit(

@@ -15,8 +15,12 @@ from persistence.records import IdTokenRecord, IdTokenStatus, id_token_key
 
 routes = web.RouteTableDef()
 
-# ConcurrentTx is an answer, never a stored status.
-_STORABLE = [s.value for s in IdTokenStatus if s is not IdTokenStatus.CONCURRENT_TX]
+# ConcurrentTx and NotAtThisLocation are answers, never a stored status.
+_STORABLE = [
+    s.value
+    for s in IdTokenStatus
+    if s not in (IdTokenStatus.CONCURRENT_TX, IdTokenStatus.NOT_AT_THIS_LOCATION)
+]
 
 
 @routes.get("/api/v1/id-tags")
@@ -38,7 +42,7 @@ async def get_id_tag(request: web.Request) -> web.Response:
 
 
 def _parse(id_tag: str, body: dict[str, object]) -> IdTokenRecord:
-    unknown = set(body) - {"status", "expiry_date", "parent_id_tag", "type"}
+    unknown = set(body) - {"status", "expiry_date", "parent_id_tag", "type", "evse_ids"}
     if unknown:
         raise ApiProblem(400, "Bad Request", f"unknown fields: {', '.join(sorted(unknown))}")
     if len(id_tag) > 255:
@@ -62,12 +66,19 @@ def _parse(id_tag: str, body: dict[str, object]) -> IdTokenRecord:
     for name, value in (("parent_id_tag", parent), ("type", token_type)):
         if value is not None and not isinstance(value, str):
             raise ApiProblem(400, "Bad Request", f"{name} must be a string")
+    evse_ids = body.get("evse_ids")
+    if evse_ids is not None and (
+        not isinstance(evse_ids, list)
+        or not all(isinstance(e, int) and not isinstance(e, bool) and e >= 0 for e in evse_ids)
+    ):
+        raise ApiProblem(400, "Bad Request", "evse_ids must be null or a list of EVSE ids (>= 0)")
     return IdTokenRecord(
         id_token=id_token_key(id_tag),
         type=token_type if isinstance(token_type, str) else None,
         status=IdTokenStatus(str(status)),
         expiry_date=expiry,
         parent_id_token=parent if isinstance(parent, str) else None,
+        evse_ids=tuple(evse_ids) if isinstance(evse_ids, list) else None,
     )
 
 

@@ -81,6 +81,11 @@ SCHEMAS: dict[str, Any] = {
             "has_password": {"type": "boolean"},
             "connected": {"type": "boolean"},
             "protocol": _NULLABLE_STR,
+            "protocols": {
+                "type": ["array", "null"],
+                "items": {"type": "string"},
+                "description": "subprotocols it may use, in order of preference; null: any",
+            },
             "last_seen": _NULLABLE_TIME,
             "boot": {
                 "type": "object",
@@ -90,6 +95,7 @@ SCHEMAS: dict[str, Any] = {
                     "serial": _NULLABLE_STR,
                     "firmware": _NULLABLE_STR,
                     "status": _NULLABLE_STR,
+                    "reason": _NULLABLE_STR,
                     "last_boot": _NULLABLE_TIME,
                 },
             },
@@ -112,6 +118,31 @@ SCHEMAS: dict[str, Any] = {
             "allowed": {"type": "boolean", "default": True},
             "password": {"type": ["string", "null"], "minLength": 8, "maxLength": 40},
             "lenient": {"type": "boolean", "default": False},
+            "protocols": {
+                "type": ["array", "null"],
+                "items": {"enum": ["ocpp2.1", "ocpp2.0.1", "ocpp1.6"]},
+                "description": "restrict the station to these subprotocols, preferred first",
+            },
+        },
+    },
+    "Variable": {
+        "type": "object",
+        "required": ["component", "variable", "attribute_type", "value"],
+        "properties": {
+            "component": {"type": "string"},
+            "component_instance": _NULLABLE_STR,
+            "evse_id": _NULLABLE_INT,
+            "connector_id": _NULLABLE_INT,
+            "variable": {"type": "string"},
+            "variable_instance": _NULLABLE_STR,
+            "attribute_type": {"enum": ["Actual", "Target", "MinSet", "MaxSet"]},
+            "value": _NULLABLE_STR,
+            "mutability": _NULLABLE_STR,
+            "persistent": {"type": ["boolean", "null"]},
+            "constant": {"type": ["boolean", "null"]},
+            "characteristics": {"type": ["object", "null"]},
+            "source": {"type": "string"},
+            "updated_at": {"type": "string", "format": "date-time"},
         },
     },
     "MeterValue": {
@@ -132,6 +163,10 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "string"},
             "station_id": {"type": "string"},
+            "station_transaction_id": {
+                "type": "string",
+                "description": "the id the station knows it by (a 2.x charger's transactionId)",
+            },
             "evse_id": _NULLABLE_INT,
             "connector_id": _NULLABLE_INT,
             "id_token": _NULLABLE_STR,
@@ -145,7 +180,14 @@ SCHEMAS: dict[str, Any] = {
             "active": {"type": "boolean"},
             "stale": {"type": "boolean"},
             "protocol": {"type": "string"},
+            "remote_start_id": _NULLABLE_INT,
+            "reservation_id": _NULLABLE_INT,
             "extra": {"type": "object"},
+            "events": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "2.x TransactionEvents (seqNo order), only on GET /transactions/{id}",
+            },
             "meter_values": {
                 "type": "array",
                 "items": _ref("MeterValue"),
@@ -161,6 +203,7 @@ SCHEMAS: dict[str, Any] = {
             "status": {"enum": ["Accepted", "Blocked", "Expired", "Invalid"]},
             "expiry_date": _NULLABLE_TIME,
             "parent_id_tag": _NULLABLE_STR,
+            "evse_ids": {"type": ["array", "null"], "items": {"type": "integer"}},
         },
     },
     "IdTagInput": {
@@ -171,6 +214,11 @@ SCHEMAS: dict[str, Any] = {
             "expiry_date": _NULLABLE_TIME,
             "parent_id_tag": _NULLABLE_STR,
             "type": _NULLABLE_STR,
+            "evse_ids": {
+                "type": ["array", "null"],
+                "items": {"type": "integer", "minimum": 0},
+                "description": "EVSEs the token is valid at (2.x evseId); null: all",
+            },
         },
     },
     "CommandResult": {
@@ -239,6 +287,25 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _json({"type": "object"}, "configuration"), "404": _PROBLEM},
         },
     },
+    "/api/v1/stations/{station_id}/variables": {
+        "parameters": [_path_param("station_id")],
+        "get": {
+            "summary": "The device model a 2.x station reported (NotifyReport, GetVariables, "
+            "SetVariables, NotifyEvent)",
+            "parameters": [
+                *_PAGING,
+                {"name": "component", "in": "query", "schema": {"type": "string"}},
+                {"name": "variable", "in": "query", "schema": {"type": "string"}},
+                {"name": "evse_id", "in": "query", "schema": {"type": "integer"}},
+                {"name": "attribute_type", "in": "query", "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": _json(_page("Variable"), "variables"),
+                "400": _PROBLEM,
+                "404": _PROBLEM,
+            },
+        },
+    },
     "/api/v1/transactions": {
         "get": {
             "summary": "List transactions, newest first",
@@ -246,6 +313,7 @@ PATHS: dict[str, Any] = {
                 *_PAGING,
                 {"name": "station_id", "in": "query", "schema": {"type": "string"}},
                 {"name": "active", "in": "query", "schema": {"type": "boolean"}},
+                {"name": "remote_start_id", "in": "query", "schema": {"type": "integer"}},
             ],
             "responses": {"200": _json(_page("Transaction"), "transactions"), "400": _PROBLEM},
         }

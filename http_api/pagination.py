@@ -30,3 +30,13 @@ def bool_param(request: web.Request, name: str) -> bool | None:
     if raw.lower() in ("false", "0", "no"):
         return False
     raise ApiProblem(400, "Bad Request", f"{name} must be true or false, got {raw!r}")
+
+
+def int_param(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiProblem(400, "Bad Request", f"{name} must be an integer, got {raw!r}") from None

@@ -8,13 +8,14 @@ from aiohttp import web
 
 from actors.charge_point import REFRESH_STATION
 from actors.errors import ActorError
-from http_api.pagination import page_params
+from http_api.pagination import int_param, page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
-from http_api.views import station_view
+from http_api.views import station_view, variable_view
 from persistence import repositories as repo
 from persistence.records import StationRecord
 from transport.security import hash_password
+from transport.versions import OcppVersion
 from transport.websocket import valid_identity
 
 routes = web.RouteTableDef()
@@ -38,6 +39,25 @@ async def list_stations(request: web.Request) -> web.Response:
     return json_response({"items": items, "next": page.next})
 
 
+def _protocols(raw: object) -> list[str] | None:
+    """``protocols``: null or a non-empty list of distinct OCPP subprotocols, preferred first."""
+    if raw is None:
+        return None
+    known = [v.value for v in OcppVersion]
+    if (
+        not isinstance(raw, list)
+        or not raw
+        or any(p not in known for p in raw)
+        or len(set(raw)) != len(raw)
+    ):
+        raise ApiProblem(
+            400,
+            "Bad Request",
+            f"protocols must be null or a list of distinct subprotocols from {', '.join(known)}",
+        )
+    return [str(p) for p in raw]
+
+
 @routes.get("/api/v1/stations/{station_id}")
 async def get_station(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
@@ -49,9 +69,11 @@ async def get_station(request: web.Request) -> web.Response:
 
 @routes.put("/api/v1/stations/{station_id}")
 async def put_station(request: web.Request) -> web.Response:
-    """Register a station: ``{"allowed": bool, "password": str | null, "lenient": bool}``.
+    """Register a station: ``{"allowed": bool, "password": str | null, "lenient": bool,
+    "protocols": [str] | null}``.
 
-    ``password`` absent keeps the current one; null removes it (no basic auth).
+    ``password`` absent keeps the current one; null removes it (no basic auth). ``protocols``
+    restricts the subprotocols it may connect with (absent or null: any the node offers).
     """
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
@@ -60,7 +82,7 @@ async def put_station(request: web.Request) -> web.Response:
             400, "Bad Request", "a station id is 1-64 characters: letters, digits, . _ ~ : * @ + -"
         )
     body = read_object(await read_json(request))
-    unknown = set(body) - {"allowed", "password", "lenient"}
+    unknown = set(body) - {"allowed", "password", "lenient", "protocols"}
     if unknown:
         raise ApiProblem(400, "Bad Request", f"unknown fields: {', '.join(sorted(unknown))}")
     allowed = body.get("allowed", True)
@@ -71,6 +93,7 @@ async def put_station(request: web.Request) -> web.Response:
     if password is not None and (not isinstance(password, str) or not 8 <= len(password) <= 40):
         # OCPP 1.6 security whitepaper: AuthorizationKey is 16-40 characters; 8 tolerates test rigs.
         raise ApiProblem(400, "Bad Request", "password must be a string of 8 to 40 characters")
+    protocols = _protocols(body.get("protocols"))
     password_hash = hash_password(password) if password is not None else None
     record, created = await repo.put_station(
         state.engine,
@@ -79,6 +102,7 @@ async def put_station(request: web.Request) -> web.Response:
         password_hash=password_hash,
         keep_password="password" not in body,
         lenient=lenient,
+        protocols=protocols,
     )
     state.forget_password(station_id)
     entry = state.directory.get(station_id)
@@ -113,3 +137,26 @@ async def get_configuration(request: web.Request) -> web.Response:
     if entry is None:
         raise ApiProblem(404, "Not Found", "station is not connected to this node")
     return json_response(entry.link.configuration.view())
+
+
+@routes.get("/api/v1/stations/{station_id}/variables")
+async def get_variables(request: web.Request) -> web.Response:
+    """The device model of a 2.x station as it reported it, filtered by ``component``,
+    ``variable``, ``evse_id`` and ``attribute_type``; GetBaseReport fills it."""
+    state = request.app[API_STATE]
+    station_id = request.match_info["station_id"]
+    if await repo.get_station(state.reads, station_id) is None:
+        raise ApiProblem(404, "Not Found", "no such station")
+    limit, cursor = page_params(request)
+    query = request.query
+    page = await repo.list_device_variables(
+        state.reads,
+        station_id,
+        component=query.get("component") or None,
+        variable=query.get("variable") or None,
+        evse_id=int_param(request, "evse_id"),
+        attribute_type=query.get("attribute_type") or None,
+        limit=limit,
+        after=cursor,
+    )
+    return json_response({"items": [variable_view(v) for v in page.items], "next": page.next})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from http_api.pagination import bool_param, page_params
+from http_api.pagination import bool_param, int_param, page_params
 from http_api.problems import ApiProblem, json_response
 from http_api.state import API_STATE
 from http_api.views import transaction_view
@@ -21,6 +21,7 @@ async def list_transactions(request: web.Request) -> web.Response:
         state.reads,
         station_id=request.query.get("station_id") or None,
         active=bool_param(request, "active"),
+        remote_start_id=int_param(request, "remote_start_id"),
         limit=limit,
         after=cursor,
     )
@@ -35,4 +36,7 @@ async def get_transaction(request: web.Request) -> web.Response:
     if tx is None:
         raise ApiProblem(404, "Not Found", "no such transaction")
     samples = await repo.transaction_meter_values(state.reads, transaction_id)
-    return json_response(transaction_view(tx, samples))
+    events = None
+    if tx.protocol != "ocpp1.6":
+        events = await repo.transaction_events_of(state.reads, transaction_id)
+    return json_response(transaction_view(tx, samples, events))

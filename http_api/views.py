@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from persistence.records import IdTokenRecord, MeterSample, StationRecord, TransactionRecord
@@ -32,6 +33,7 @@ def station_view(
         "has_password": station.has_password,
         "connected": bool(presence and presence.connected),
         "protocol": (presence.protocol if presence and presence.protocol else station.protocol),
+        "protocols": list(station.protocols) if station.protocols else None,
         "last_seen": presence.last_seen if presence else None,
         "boot": {
             "vendor": station.vendor,
@@ -39,6 +41,7 @@ def station_view(
             "serial": station.serial_number,
             "firmware": station.firmware_version,
             "status": station.boot_status,
+            "reason": station.boot_reason,
             "last_boot": station.last_boot,
         },
         "evses": [{"id": evse_id, "connectors": items} for evse_id, items in sorted(evses.items())],
@@ -58,11 +61,14 @@ def meter_value_view(sample: MeterSample) -> dict[str, Any]:
 
 
 def transaction_view(
-    tx: TransactionRecord, samples: list[MeterSample] | None = None
+    tx: TransactionRecord,
+    samples: list[MeterSample] | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": tx.id,
         "station_id": tx.station_id,
+        "station_transaction_id": tx.station_transaction_id,
         "evse_id": tx.evse_id,
         "connector_id": tx.connector_id,
         "id_token": tx.id_token,
@@ -76,8 +82,12 @@ def transaction_view(
         "active": tx.active,
         "stale": tx.stale,
         "protocol": tx.protocol,
+        "remote_start_id": tx.remote_start_id,
+        "reservation_id": tx.reservation_id,
         "extra": tx.extra or {},
     }
+    if events is not None:
+        view["events"] = events
     if samples is not None:
         view["meter_values"] = [meter_value_view(s) for s in samples]
     return view
@@ -90,4 +100,26 @@ def id_token_view(token: IdTokenRecord) -> dict[str, Any]:
         "status": token.status.value,
         "expiry_date": token.expiry_date,
         "parent_id_tag": token.parent_id_token,
+        "evse_ids": list(token.evse_ids) if token.evse_ids is not None else None,
     }
+
+
+def variable_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One variable attribute of a station's device model."""
+    names = (
+        "component",
+        "component_instance",
+        "evse_id",
+        "connector_id",
+        "variable",
+        "variable_instance",
+        "attribute_type",
+        "value",
+        "mutability",
+        "persistent",
+        "constant",
+        "characteristics",
+        "source",
+        "updated_at",
+    )
+    return {name: row[name] for name in names}

@@ -67,6 +67,8 @@ stations = Table(
     Column("boot_reason", String(32), nullable=True),
     Column("first_seen", UtcDateTime(), nullable=True),
     Column("last_boot", UtcDateTime(), nullable=True),
+    # Subprotocols this station may use, newest first; None: whatever the node offers.
+    Column("protocols", JSON(), nullable=True),
     _created_at(),
     _updated_at(),
 )
@@ -79,14 +81,20 @@ id_tokens = Table(
     Column("status", String(16), nullable=False),
     Column("expiry_date", UtcDateTime(), nullable=True),
     Column("parent_id_token", String(255), nullable=True),
+    # 2.x IdTokenInfo.evseId: the EVSEs the token is valid at; None: every EVSE.
+    Column("evse_ids", JSON(), nullable=True),
     _created_at(),
     _updated_at(),
 )
 
+# 1.6 ids are issued by the CSMS; a 2.x id is "<station id>:<the charger's transactionId>", because
+# chargers make their ids unique per station only (64 + 1 + 36 characters).
+TRANSACTION_ID = String(128)
+
 transactions = Table(
     "transactions",
     metadata,
-    Column("id", String(64), primary_key=True),
+    Column("id", TRANSACTION_ID, primary_key=True),
     # No index of its own: (station_id, dedup_key) and (station_id, stop_time) serve station lookups.
     Column("station_id", String(64), nullable=False),
     Column("evse_id", Integer(), nullable=True),
@@ -123,7 +131,7 @@ meter_values = Table(
     metadata,
     Column("id", AutoId, primary_key=True, autoincrement=True),
     Column("station_id", String(64), nullable=False),
-    Column("transaction_id", String(64), nullable=True, index=True),
+    Column("transaction_id", TRANSACTION_ID, nullable=True, index=True),
     Column("evse_id", Integer(), nullable=True),
     Column("connector_id", Integer(), nullable=True),
     Column("timestamp", UtcDateTime(), nullable=False),
@@ -154,4 +162,45 @@ id_counters = Table(
     Column("name", String(32), primary_key=True),
     # The next value nobody has reserved yet.
     Column("next_value", BigInteger(), nullable=False),
+)
+
+transaction_events = Table(
+    "transaction_events",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("transaction_id", TRANSACTION_ID, nullable=False),
+    Column("station_id", String(64), nullable=False),
+    Column("seq_no", Integer(), nullable=False),
+    Column("event_type", String(16), nullable=False),
+    Column("trigger_reason", String(32), nullable=False),
+    Column("timestamp", UtcDateTime(), nullable=False),
+    Column("offline", Boolean(), nullable=False),
+    # The 2.x TransactionEvent as sent, less its meter values (those are in meter_values).
+    Column("payload", JSON(), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    # A resent event (same seqNo of the same transaction) inserts nothing.
+    UniqueConstraint("transaction_id", "seq_no"),
+)
+
+device_variables = Table(
+    "device_variables",
+    metadata,
+    Column("station_id", String(64), primary_key=True),
+    # Content hash of (component, instance, evse, connector, variable, instance, attribute type).
+    Column("variable_key", String(64), primary_key=True),
+    Column("component", String(50), nullable=False),
+    Column("component_instance", String(50), nullable=True),
+    Column("evse_id", Integer(), nullable=True),
+    Column("connector_id", Integer(), nullable=True),
+    Column("variable", String(50), nullable=False),
+    Column("variable_instance", String(50), nullable=True),
+    Column("attribute_type", String(16), nullable=False),
+    Column("value", Text(), nullable=True),
+    Column("mutability", String(16), nullable=True),
+    Column("persistent", Boolean(), nullable=True),
+    Column("constant", Boolean(), nullable=True),
+    Column("characteristics", JSON(), nullable=True),
+    # What last set it: NotifyReport, GetVariables, SetVariables or NotifyEvent.
+    Column("source", String(32), nullable=False),
+    _updated_at(),
 )

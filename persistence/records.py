@@ -2,7 +2,8 @@
 
 A station has EVSEs with connectors; an OCPP 1.6 connector N is EVSE N with connector 1 and connector 0
 is the station itself (EVSE 0, connector 0). Transaction ids are strings: 1.6's integers are issued by the
-CSMS, 2.x's come from the charger.
+CSMS; a 2.x id is ``<station id>:<transactionId>``, the charger's id scoped by its station
+(``v2_transaction_key``), because chargers make their ids unique per station only.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ def id_token_key(value: str) -> str:
     return value.upper()
 
 
+def v2_transaction_key(station_id: str, transaction_id: str) -> str:
+    """The stored id of a 2.x charger's transaction."""
+    return f"{station_id}:{transaction_id}"
+
+
 class IdTokenStatus(StrEnum):
     """Authorization status of an id token (OCPP 1.6 AuthorizationStatus, 2.0.1 AuthorizationStatusEnumType)."""
 
@@ -27,6 +33,8 @@ class IdTokenStatus(StrEnum):
     EXPIRED = "Expired"
     INVALID = "Invalid"
     CONCURRENT_TX = "ConcurrentTx"
+    NOT_AT_THIS_LOCATION = "NotAtThisLocation"
+    """2.x only: valid at other EVSEs of the station (an answer, never stored)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +63,12 @@ class StationRecord:
     """firmwareVersion."""
     boot_status: str | None
     """Status answered to its latest BootNotification."""
+    boot_reason: str | None
+    """2.x BootReasonEnumType of its latest boot (None for 1.6)."""
     last_boot: datetime | None
     """When it last booted."""
+    protocols: tuple[str, ...] | None = None
+    """Subprotocols it may use, in order of preference; None: any the node offers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +85,8 @@ class IdTokenRecord:
     """After this instant the token answers Expired."""
     parent_id_token: str | None
     """Group (1.6 parentIdTag, 2.x groupIdToken)."""
+    evse_ids: tuple[int, ...] | None = None
+    """EVSEs the token is valid at (2.x IdTokenInfo.evseId); None: all of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +131,21 @@ class TransactionRecord:
     stale: bool
     created_at: datetime
     extra: dict[str, Any] | None
-    """Version-specific fields (remote start id, charging state, seqNo gaps, reported id of an orphan)."""
+    """Version-specific fields (charging state, seqNo gaps, reported id of an orphan)."""
+    remote_start_id: int | None = None
+    """2.x remoteStartId of the RequestStartTransaction that caused it."""
+    reservation_id: int | None = None
+    """Reservation it used."""
+
+    @property
+    def station_transaction_id(self) -> str:
+        """The id the station knows the transaction by: a 2.x charger's own transactionId, the
+        integer a 1.6 charger was given, or the id it reported for an orphan stop."""
+        prefix = self.station_id + ":"
+        if self.protocol != "ocpp1.6" and self.id.startswith(prefix):
+            return self.id[len(prefix) :]
+        reported = (self.extra or {}).get("reported_transaction_id")
+        return str(reported) if reported is not None else self.id
 
     @property
     def active(self) -> bool:

@@ -10,7 +10,7 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -28,7 +28,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
-from persistence.models import id_tokens, meter_values, station_events, stations, transactions
+from persistence.models import (
+    device_variables,
+    id_tokens,
+    meter_values,
+    station_events,
+    stations,
+    transaction_events,
+    transactions,
+)
 from persistence.reads import EngineReads, Reads
 from persistence.records import (
     IdTokenRecord,
@@ -38,7 +46,10 @@ from persistence.records import (
     TransactionRecord,
 )
 from persistence.sqltypes import utcnow
-from persistence.writer import Insert, Update, WriteOp
+from persistence.writer import Insert, Update, Upsert, WriteOp
+
+if TYPE_CHECKING:
+    from actors.transaction_event import TransactionEventReport
 
 
 class BadCursor(ValueError):
@@ -89,7 +100,9 @@ def _station(row: RowMapping) -> StationRecord:
         serial_number=row["serial_number"],
         firmware_version=row["firmware_version"],
         boot_status=row["boot_status"],
+        boot_reason=row["boot_reason"],
         last_boot=row["last_boot"],
+        protocols=tuple(row["protocols"]) if row["protocols"] else None,
     )
 
 
@@ -126,6 +139,7 @@ def new_station_record(station_id: str, *, protocol: str, registered: bool) -> S
         serial_number=None,
         firmware_version=None,
         boot_status=None,
+        boot_reason=None,
         last_boot=None,
     )
 
@@ -199,6 +213,7 @@ async def put_station(
     password_hash: str | None,
     keep_password: bool,
     lenient: bool,
+    protocols: Sequence[str] | None = None,
 ) -> tuple[StationRecord, bool]:
     """Register (or update) a station; returns the record and whether it was created."""
     now = utcnow()
@@ -206,6 +221,7 @@ async def put_station(
         "registered": True,
         "allowed": allowed,
         "lenient": lenient,
+        "protocols": list(protocols) if protocols else None,
         "updated_at": now,
     }
     if not keep_password:
@@ -255,6 +271,7 @@ def _id_token(row: RowMapping) -> IdTokenRecord:
         status=IdTokenStatus(row["status"]),
         expiry_date=row["expiry_date"],
         parent_id_token=row["parent_id_token"],
+        evse_ids=tuple(row["evse_ids"]) if row["evse_ids"] is not None else None,
     )
 
 
@@ -281,6 +298,7 @@ async def put_id_token(engine: AsyncEngine, record: IdTokenRecord) -> bool:
         "status": record.status.value,
         "expiry_date": record.expiry_date,
         "parent_id_token": record.parent_id_token,
+        "evse_ids": list(record.evse_ids) if record.evse_ids is not None else None,
         "updated_at": now,
     }
     return await _create_or_update(engine, id_tokens.c.id_token, record.id_token, values, now)
@@ -313,6 +331,8 @@ def _transaction(row: RowMapping) -> TransactionRecord:
         stale=row["stale"],
         created_at=row["created_at"],
         extra=row["extra"],
+        remote_start_id=row["remote_start_id"],
+        reservation_id=row["reservation_id"],
     )
 
 
@@ -393,6 +413,7 @@ async def list_transactions(
     active: bool | None,
     limit: int,
     after: str | None,
+    remote_start_id: int | None = None,
 ) -> Page[TransactionRecord]:
     """Newest first, by (created_at, id)."""
     query: Select[Any] = (
@@ -402,6 +423,8 @@ async def list_transactions(
     )
     if station_id is not None:
         query = query.where(transactions.c.station_id == station_id)
+    if remote_start_id is not None:
+        query = query.where(transactions.c.remote_start_id == remote_start_id)
     if active is True:
         query = query.where(
             transactions.c.stop_time.is_(None), transactions.c.start_time.isnot(None)
@@ -560,3 +583,132 @@ async def mark_stale_transactions(engine: AsyncEngine, *, older_than: datetime) 
             .values(stale=True)
         )
     return int(result.rowcount or 0)
+
+
+# --- 2.x transaction events -----------------------------------------------------------------------
+
+_SEQ_NOS = select(transaction_events.c.seq_no).where(
+    transaction_events.c.transaction_id == bindparam("transaction_id")
+)
+
+
+async def transaction_seq_nos(db: Reads, transaction_id: str) -> list[int]:
+    """Sequence numbers of the events stored for a 2.x transaction."""
+    rows = await db.all(_SEQ_NOS, {"transaction_id": transaction_id})
+    return [row["seq_no"] for row in rows]
+
+
+def transaction_event_recorded(transaction_id: str, event: TransactionEventReport) -> WriteOp:
+    """A TransactionEvent in the transaction's log; a resend of the same seqNo inserts nothing."""
+    return Insert(
+        transaction_events,
+        [
+            {
+                "transaction_id": transaction_id,
+                "station_id": event.station_id,
+                "seq_no": event.seq_no,
+                "event_type": event.event_type.value,
+                "trigger_reason": event.trigger_reason,
+                "timestamp": event.timestamp,
+                "offline": event.offline,
+                "payload": dict(event.record),
+                "received_at": utcnow(),
+            }
+        ],
+        on_conflict_do_nothing=("transaction_id", "seq_no"),
+    )
+
+
+async def transaction_events_of(db: Reads, transaction_id: str) -> list[dict[str, Any]]:
+    """A 2.x transaction's events in seqNo order."""
+    query = (
+        select(
+            transaction_events.c.seq_no,
+            transaction_events.c.event_type,
+            transaction_events.c.trigger_reason,
+            transaction_events.c.timestamp,
+            transaction_events.c.offline,
+        )
+        .where(transaction_events.c.transaction_id == transaction_id)
+        .order_by(transaction_events.c.seq_no)
+    )
+    # Plain str keys: SQLAlchemy's quoted_name keys do not serialise as JSON object keys.
+    return [{str(k): v for k, v in row.items()} for row in await db.all(query)]
+
+
+# --- device model (2.x) ---------------------------------------------------------------------------
+
+
+def device_variables_reported(rows: Sequence[Mapping[str, Any]]) -> list[WriteOp]:
+    """Variables of a station's device model, replacing what was known of each."""
+    now = utcnow()
+    return [
+        Upsert(
+            device_variables,
+            [{**row, "updated_at": now} for row in rows],
+            ("station_id", "variable_key"),
+        )
+    ]
+
+
+def device_values_changed(rows: Sequence[Mapping[str, Any]]) -> list[WriteOp]:
+    """New values of known or new variables (GetVariables, SetVariables, NotifyEvent): the value
+    and its source change, what a report said of the variable's mutability or characteristics stays."""
+    now = utcnow()
+    return [
+        Upsert(
+            device_variables,
+            [{**row, "updated_at": now} for row in rows],
+            ("station_id", "variable_key"),
+            update_only=("value", "source", "updated_at"),
+        )
+    ]
+
+
+async def list_device_variables(
+    db: Reads,
+    station_id: str,
+    *,
+    component: str | None = None,
+    variable: str | None = None,
+    evse_id: int | None = None,
+    attribute_type: str | None = None,
+    limit: int,
+    after: str | None,
+) -> Page[dict[str, Any]]:
+    """A station's device model, ordered by component, variable and key."""
+    c = device_variables.c
+    query = (
+        select(device_variables)
+        .where(c.station_id == station_id)
+        .order_by(c.component, c.variable, c.variable_key)
+        .limit(limit + 1)
+    )
+    for column, value in (
+        (c.component, component),
+        (c.variable, variable),
+        (c.evse_id, evse_id),
+        (c.attribute_type, attribute_type),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if after:
+        last_component, last_variable, last_key = _decode_cursor(after, 3)
+        query = query.where(
+            or_(
+                c.component > last_component,
+                and_(c.component == last_component, c.variable > last_variable),
+                and_(
+                    c.component == last_component,
+                    c.variable == last_variable,
+                    c.variable_key > last_key,
+                ),
+            )
+        )
+    rows = [{str(k): v for k, v in r.items()} for r in await db.all(query)]
+    items = rows[:limit]
+    cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        cursor = _encode_cursor(last["component"], last["variable"], last["variable_key"])
+    return Page(items, cursor)

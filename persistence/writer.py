@@ -110,24 +110,29 @@ async def _update_many(conn: AsyncConnection, updates: Sequence[Update]) -> None
 
 @dataclass(frozen=True, slots=True)
 class Upsert:
-    """Insert a row, or update the existing row with the same key to these values (returns None)."""
+    """Insert rows, or update the existing row with the same key to these values (returns None).
+    Rows with the same columns go as one executemany."""
 
     table: Table
     """Target table."""
-    row: Mapping[str, Any]
-    """The full row, column name -> value."""
+    rows: Sequence[Mapping[str, Any]]
+    """Full rows, column name -> value."""
     key: tuple[str, ...]
-    """Columns of the primary key or of a unique constraint that identify the row."""
+    """Columns of the primary key or of a unique constraint that identify a row."""
+    update_only: tuple[str, ...] | None = None
+    """Columns an existing row takes from the new one; None: every column but the key."""
 
     async def apply(self, conn: AsyncConnection) -> None:
-        insert = dialect_insert(conn, self.table)
-        changed = {name: insert.excluded[name] for name in self.row if name not in self.key}
-        statement = (
-            insert.on_conflict_do_update(index_elements=list(self.key), set_=changed)
-            if changed
-            else insert.on_conflict_do_nothing(index_elements=list(self.key))
-        )
-        await conn.execute(statement, dict(self.row))
+        for rows in _same_columns(self.rows):
+            insert = dialect_insert(conn, self.table)
+            names = self.update_only if self.update_only is not None else tuple(rows[0])
+            changed = {name: insert.excluded[name] for name in names if name not in self.key}
+            statement = (
+                insert.on_conflict_do_update(index_elements=list(self.key), set_=changed)
+                if changed
+                else insert.on_conflict_do_nothing(index_elements=list(self.key))
+            )
+            await conn.execute(statement, [dict(row) for row in rows])
 
 
 @dataclass(frozen=True, slots=True)

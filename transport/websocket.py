@@ -6,6 +6,7 @@ the ``Connection`` that the ``Acceptor`` opened for the station. Paths: ``/ocpp/
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -45,6 +46,9 @@ class Handshake:
     """Identity from the URL path."""
     version: OcppVersion
     """Negotiated OCPP version (or the configured default when none was offered)."""
+    candidates: tuple[OcppVersion, ...]
+    """Every version both sides support, ours in order of preference (``version`` first); empty
+    when the charger offered none."""
     credentials: BasicCredentials | None
     """Basic auth credentials, if the charger sent any."""
     remote: str | None
@@ -77,8 +81,9 @@ class Connection(Protocol):
 class Acceptor(Protocol):
     """Decides on handshakes and opens the domain side of accepted connections."""
 
-    async def admit(self, handshake: Handshake) -> Refusal | None:
-        """None to accept; checks credentials and registration."""
+    async def admit(self, handshake: Handshake) -> Refusal | OcppVersion:
+        """The version to speak (``handshake.version``, or another of its ``candidates`` that the
+        station is restricted to) to accept; a ``Refusal`` otherwise. Checks credentials."""
 
     def open(
         self, handshake: Handshake, codec: OcppCodec, socket: web.WebSocketResponse
@@ -88,11 +93,15 @@ class Acceptor(Protocol):
 
 def negotiate(offered: Sequence[str], supported: Sequence[OcppVersion]) -> OcppVersion | None:
     """The first of ``supported`` (our order of preference) that the charger offered."""
+    candidates = acceptable(offered, supported)
+    return candidates[0] if candidates else None
+
+
+def acceptable(offered: Sequence[str], supported: Sequence[OcppVersion]) -> tuple[OcppVersion, ...]:
+    """Every one of ``supported`` that the charger offered, in our order of preference (RFC 6455
+    section 4.2.2: the server picks one of the client's subprotocols; its own preference decides)."""
     offered_set = {o.strip() for o in offered}
-    for version in supported:
-        if version.value in offered_set:
-            return version
-    return None
+    return tuple(version for version in supported if version.value in offered_set)
 
 
 class OcppEndpoint:
@@ -127,29 +136,28 @@ class OcppEndpoint:
             return web.Response(status=503, text="shutting down")
         header = request.headers.get("Sec-WebSocket-Protocol", "")
         offered = [p.strip() for p in header.split(",") if p.strip()]
-        if offered:
-            version = negotiate(offered, self._subprotocols)
-            if version is None:
-                supported = ", ".join(v.value for v in self._subprotocols)
-                log.info("%s offered %s; refused (supported: %s)", station_id, header, supported)
-                return web.Response(
-                    status=400,
-                    text=f"no supported OCPP subprotocol offered; supported: {supported}",
-                )
-        else:
-            # Field-observed: some chargers send no Sec-WebSocket-Protocol at all.
-            version = self._default
+        candidates = acceptable(offered, self._subprotocols)
+        if offered and not candidates:
+            supported = ", ".join(v.value for v in self._subprotocols)
+            log.info("%s offered %s; refused (supported: %s)", station_id, header, supported)
+            return web.Response(
+                status=400, text=f"no supported OCPP subprotocol offered; supported: {supported}"
+            )
         handshake = Handshake(
             station_id,
-            version,
+            # Field-observed: some chargers send no Sec-WebSocket-Protocol at all.
+            candidates[0] if candidates else self._default,
+            candidates,
             parse_basic_auth(request.headers.get("Authorization")),
             request.remote,
         )
-        refusal = await self._acceptor.admit(handshake)
-        if refusal is not None:
-            log.info("%s refused: %s", station_id, refusal.reason)
-            headers = {"WWW-Authenticate": 'Basic realm="ocpp"'} if refusal.status == 401 else None
-            return web.Response(status=refusal.status, text=refusal.reason, headers=headers)
+        decision = await self._acceptor.admit(handshake)
+        if isinstance(decision, Refusal):
+            log.info("%s refused: %s", station_id, decision.reason)
+            headers = {"WWW-Authenticate": 'Basic realm="ocpp"'} if decision.status == 401 else None
+            return web.Response(status=decision.status, text=decision.reason, headers=headers)
+        version = decision
+        handshake = dataclasses.replace(handshake, version=version)
         socket = web.WebSocketResponse(
             protocols=(version.value,) if offered else (),
             heartbeat=self._ping_interval,

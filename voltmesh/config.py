@@ -48,8 +48,8 @@ class Settings:
     """Seconds a REST command waits for the charger's answer (504 after)."""
     api_token: str | None = None
     """Bearer token guarding the REST API (health endpoints excepted); none means open."""
-    subprotocols: tuple[OcppVersion, ...] = (OcppVersion.V16,)
-    """Versions offered, in order of preference."""
+    subprotocols: tuple[OcppVersion, ...] = (OcppVersion.V21, OcppVersion.V201, OcppVersion.V16)
+    """Versions offered, in order of preference (the newest a charger offers wins)."""
     default_subprotocol: OcppVersion = OcppVersion.V16
     """Version assumed for chargers that offer no Sec-WebSocket-Protocol at all."""
     ping_interval: float = 30.0

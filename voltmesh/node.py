@@ -19,6 +19,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from actors.admission import StationAdmission
+from actors.command_log import CommandLog
 from actors.connection import StationConnection
 from actors.context import CsmsContext
 from actors.directory import StationDirectory
@@ -26,6 +27,8 @@ from actors.router import LocalRouter
 from actors.session import SessionActor, SessionDirectory
 from actors.supervisor import Supervisor
 from actors.tokens import TokenCache
+from actors.v2 import HANDLERS as HANDLERS_V201
+from actors.v2 import HANDLERS_V21
 from actors.v16 import HANDLERS as HANDLERS_V16
 from http_api.app import create_api
 from http_api.metrics import NodeGauges, node_registry
@@ -51,7 +54,11 @@ from voltmesh.config import Settings
 
 log = logging.getLogger("voltmesh")
 
-HANDLERS = {OcppVersion.V16: HANDLERS_V16}
+HANDLERS = {
+    OcppVersion.V16: HANDLERS_V16,
+    OcppVersion.V201: HANDLERS_V201,
+    OcppVersion.V21: HANDLERS_V21,
+}
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -86,9 +93,6 @@ class Node:
 
     async def start(self) -> Ports:
         s = self.settings
-        for version in s.subprotocols:
-            if version not in HANDLERS:
-                raise ValueError(f"{version.value} is not implemented yet; use ocpp1.6")
         s.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(s.main_url)
         self.status_engine = create_engine(s.status_url)
@@ -122,6 +126,7 @@ class Node:
             ids=IdAllocator(self.writer),
             sessions=sessions,
             tokens=self.tokens,
+            commands=CommandLog(self.writer),
             unknown_stations=s.unknown_stations,
             heartbeat_interval=s.heartbeat_interval,
             boot_retry_interval=s.boot_retry_interval,

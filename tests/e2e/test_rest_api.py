@@ -65,6 +65,7 @@ async def test_id_tag_crud_and_pagination(server: Running) -> None:
         "status": "Blocked",
         "expiry_date": "2030-01-01T00:00:00Z",
         "parent_id_tag": "G",
+        "evse_ids": None,
     }
     seen: list[str] = []
     cursor = None

@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, MetaData, inspect, text
 
 from persistence.database import create_engine
-from persistence.migrate import Tree, migrate
+from persistence.migrate import Tree, alembic_config, migrate
 from persistence.models import metadata
+from persistence.sqltypes import utcnow
 from persistence.status_models import status_metadata
 
 VERSION_TABLES = {"main": "alembic_version", "status": "alembic_version_status"}
 METADATA = {"main": metadata, "status": status_metadata}
 TREES: tuple[Tree, ...] = ("main", "status")
+HEADS = {"main": "main_0002", "status": "status_0001"}
 
 
 def _diff(connection: Connection, which: Tree, target: MetaData) -> list[Any]:
@@ -47,7 +50,7 @@ async def test_migrated_schema_equals_metadata_and_rerun_is_a_no_op(db_url: str)
         async with engine.connect() as conn:
             for which in TREES:
                 assert await conn.run_sync(_diff, which, METADATA[which]) == []
-                assert await conn.run_sync(_version, which) == [f"{which}_0001"]
+                assert await conn.run_sync(_version, which) == [HEADS[which]]
             tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
         assert tables == {*metadata.tables, *status_metadata.tables, *VERSION_TABLES.values()}
     finally:
@@ -60,8 +63,45 @@ async def test_concurrent_migrations_take_turns(db_url: str) -> None:
     try:
         await asyncio.gather(*(migrate(e, "main") for e in engines))
         async with engines[0].connect() as conn:
-            assert await conn.run_sync(_version, "main") == ["main_0001"]
+            assert await conn.run_sync(_version, "main") == [HEADS["main"]]
             assert await conn.run_sync(_diff, "main", metadata) == []
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_upgrade_from_the_first_revision_keeps_the_data(db_url: str) -> None:
+    """A store created by the first release: its transactions and samples survive the 2.x revision,
+    and a 2.x station-scoped id longer than the old 64 characters then fits."""
+    engine = create_engine(db_url)
+    config = alembic_config("main")
+
+    def upgrade_to(connection: Connection, revision: str) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade_to, "main_0001")
+            await conn.execute(
+                text(
+                    "INSERT INTO transactions (id, station_id, protocol, stale, created_at, "
+                    "updated_at) VALUES ('17', 'CP1', 'ocpp1.6', false, :now, :now)"
+                ),
+                {"now": utcnow()},
+            )
+        await migrate(engine, "main")
+        long_id = "S" * 64 + ":" + "t" * 36
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO transactions (id, station_id, protocol, stale, created_at, "
+                    "updated_at) VALUES (:id, 'CP2', 'ocpp2.0.1', false, :now, :now)"
+                ),
+                {"id": long_id, "now": utcnow()},
+            )
+            ids = sorted(r[0] for r in await conn.execute(text("SELECT id FROM transactions")))
+            assert await conn.run_sync(_diff, "main", metadata) == []
+        assert ids == sorted(["17", long_id])
+    finally:
+        await engine.dispose()

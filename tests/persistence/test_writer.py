@@ -142,8 +142,8 @@ async def test_inserts_merge_but_keep_their_order_and_conflict_option(
 async def test_upsert_inserts_then_updates(
     main_engine: AsyncEngine, writer: GroupCommitWriter
 ) -> None:
-    await writer.submit(Upsert(stations, station_row("u", vendor="one"), key=("id",)))
-    await writer.submit(Upsert(stations, station_row("u", vendor="two"), key=("id",)))
+    await writer.submit(Upsert(stations, [station_row("u", vendor="one")], key=("id",)))
+    await writer.submit(Upsert(stations, [station_row("u", vendor="two")], key=("id",)))
     async with main_engine.connect() as conn:
         assert (await conn.execute(select(stations.c.vendor))).scalars().all() == ["two"]
 
