@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from actors.actor import Actor, ActorRef
+from actors.errors import ActorError
 from actors.context import CsmsContext
 from actors.metering import energy_register_wh, sample_rows
 from actors.supervisor import Supervisor
@@ -194,9 +195,7 @@ class SessionActor(Actor):
             before=before,
             after=[event_row],
         )
-        v2.persisted = True
-        v2.seq_nos.add(message.seq_no)
-        v2.commit(updates)
+        v2.commit(message, updates)
         if message.event_type is EventType.ENDED:
             self.stopped = True
 
@@ -286,6 +285,21 @@ class SessionDirectory:
             del self._starting[transaction_id]
         future.set_result(ref)
         return ref
+
+    async def get_or_start(self, state: SessionState) -> ActorRef:
+        """The transaction's actor, or a new one with ``state`` when the store does not know the
+        transaction (a 2.x transaction whose first event just arrived)."""
+        ref = await self.get(state.transaction_id)
+        if ref is not None:
+            return ref
+        try:
+            return await self.start(state)
+        except ActorError:
+            # The station's previous connection started it a moment ago.
+            ref = self._supervisor.child(f"tx:{state.transaction_id}")
+            if ref is None:
+                raise
+            return ref
 
     def active_count(self) -> int:
         """Live session actors (for metrics: copies the supervisor's table)."""

@@ -129,9 +129,10 @@ class TransactionEventState:
             extra["ended_seq_no"] = event.seq_no
         return extra
 
-    def commit(self, updates: Mapping[str, Any]) -> None:
-        """Take the changes of an event whose commit succeeded."""
+    def commit(self, event: TransactionEventReport, updates: Mapping[str, Any]) -> None:
+        """Take the changes that ``apply`` computed for ``event``, once they are committed."""
         self.persisted = True
+        self.seq_nos.add(event.seq_no)
         if "start_time" in updates:
             self.start_time = updates["start_time"]
         for column in ("evse_id", "connector_id", "id_token", "remote_start_id", "reservation_id"):

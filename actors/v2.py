@@ -141,19 +141,17 @@ async def transaction_event(cp: ChargePointActor, call: Call) -> dict[str, Any]:
                     group_type=auth.group_type,
                 )
         response["idTokenInfo"] = auth.as_v2()
-    session = await ctx.sessions.get(key)
-    if session is None:
-        session = await ctx.sessions.start(
-            SessionState(
-                key,
-                cp.station_id,
-                None,
-                None,
-                stopped=False,
-                persisted=False,
-                protocol=cp.link.version.value,
-            )
+    session = await ctx.sessions.get_or_start(
+        SessionState(
+            key,
+            cp.station_id,
+            None,
+            None,
+            stopped=False,
+            persisted=False,
+            protocol=cp.link.version.value,
         )
+    )
     # Keys carry the station's id, so a ForeignTransaction here is our bug: it is never applied,
     # and the charger gets an InternalError and resends.
     await session.ask(report, timeout=SESSION_ASK_TIMEOUT)
