@@ -8,14 +8,14 @@ whenever a message names a transaction that has none.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from actors.actor import Actor, ActorRef
-from actors.errors import ActorError
 from actors.context import CsmsContext
+from actors.errors import ActorError
 from actors.metering import energy_register_wh, sample_rows
 from actors.supervisor import Supervisor
 from actors.transaction_event import EventType, TransactionEventReport
@@ -240,9 +240,16 @@ SessionFactory = Callable[[str, SessionState | None], Actor]
 class SessionDirectory:
     """Finds the actor of a transaction, starting it from the store when it has none."""
 
-    def __init__(self, supervisor: Supervisor, factory: SessionFactory) -> None:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        factory: SessionFactory,
+        stored: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
         self._supervisor = supervisor
         self._factory = factory
+        self._stored = stored
+        """Whether the store holds a transaction (None: ask by starting its actor)."""
         self._starting: dict[str, asyncio.Future[ActorRef | None]] = {}
 
     def _factory_for(self, transaction_id: str, known: SessionState | None) -> Callable[[], Actor]:
@@ -289,14 +296,21 @@ class SessionDirectory:
     async def get_or_start(self, state: SessionState) -> ActorRef:
         """The transaction's actor, or a new one with ``state`` when the store does not know the
         transaction (a 2.x transaction whose first event just arrived)."""
-        ref = await self.get(state.transaction_id)
+        name = f"tx:{state.transaction_id}"
+        ref = self._supervisor.child(name)
         if ref is not None:
             return ref
+        # A new transaction is the common case: one read says so, without an actor that starts
+        # only to find nothing.
+        if self._stored is None or await self._stored(state.transaction_id):
+            ref = await self.get(state.transaction_id)
+            if ref is not None:
+                return ref
         try:
             return await self.start(state)
         except ActorError:
             # The station's previous connection started it a moment ago.
-            ref = self._supervisor.child(f"tx:{state.transaction_id}")
+            ref = self._supervisor.child(name)
             if ref is None:
                 raise
             return ref

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Dialect, Engine, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
@@ -60,11 +61,20 @@ def create_engine(url: str) -> AsyncEngine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed)
+        engine = create_async_engine(parsed, **JSON_CODEC)
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine
     # pool_pre_ping replaces connections that a server restart closed while they sat in the pool.
-    return create_async_engine(parsed, pool_pre_ping=True)
+    return create_async_engine(parsed, pool_pre_ping=True, **JSON_CODEC)
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+"""orjson for JSON columns (transaction extras, event payloads): several times faster than the
+standard library's json, which SQLAlchemy uses by default, on every transaction message."""
 
 
 def default_urls(data_dir: Path) -> tuple[str, str]:

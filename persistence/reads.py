@@ -17,6 +17,8 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
+from persistence.database import JSON_CODEC
+
 
 class Reads(Protocol):
     """Runs a read-only statement and returns its rows as mappings."""
@@ -64,7 +66,7 @@ class InlineSqliteReads:
 
     def __init__(self, engine: AsyncEngine) -> None:
         url = engine.url.set(drivername="sqlite+pysqlite")
-        self._engine: Engine = create_sync_engine(url)
+        self._engine: Engine = create_sync_engine(url, **JSON_CODEC)
         event.listen(self._engine, "connect", _read_only)
 
     async def first(

@@ -341,6 +341,15 @@ async def get_transaction(db: Reads, transaction_id: str) -> TransactionRecord |
     return _transaction(row) if row else None
 
 
+_TRANSACTION_EXISTS = select(transactions.c.id).where(
+    transactions.c.id == bindparam("transaction_id")
+)
+
+
+async def transaction_exists(db: Reads, transaction_id: str) -> bool:
+    return await db.first(_TRANSACTION_EXISTS, {"transaction_id": transaction_id}) is not None
+
+
 async def find_transaction_by_dedup(
     db: Reads, station_id: str, dedup_key: str
 ) -> TransactionRecord | None:
@@ -539,8 +548,9 @@ def transaction_updated(transaction_id: str, **values: Any) -> WriteOp:
 
 
 def meter_samples_recorded(rows: Sequence[Mapping[str, Any]]) -> WriteOp:
-    """Samples keyed by content hash, so a resent MeterValues is stored once."""
-    return Insert(meter_values, list(rows), on_conflict_do_nothing=("sample_key",))
+    """Samples keyed by content hash, so a resent MeterValues is stored once. Deferred: nothing in
+    a batch reads samples, so a batch's samples go as one executemany."""
+    return Insert(meter_values, list(rows), on_conflict_do_nothing=("sample_key",), deferred=True)
 
 
 def station_event(station_id: str, kind: str, payload: Mapping[str, Any]) -> WriteOp:
@@ -616,6 +626,7 @@ def transaction_event_recorded(transaction_id: str, event: TransactionEventRepor
             }
         ],
         on_conflict_do_nothing=("transaction_id", "seq_no"),
+        deferred=True,
     )
 
 

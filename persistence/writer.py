@@ -42,7 +42,10 @@ class WriteOp(Protocol):
 class Insert:
     """Insert rows; the writer merges consecutive compatible inserts into one executemany.
 
-    ``apply`` returns None (a merged executemany has no per-submission row count).
+    ``apply`` returns None (a merged executemany has no per-submission row count). A ``deferred``
+    insert waits until the other ops of its batch have run (before the mergeable updates) and is
+    merged with every compatible deferred insert of the batch, wherever they stand in it: use it for
+    rows nothing else in the batch reads or depends on, such as meter samples and event logs.
     """
 
     table: Table
@@ -51,10 +54,22 @@ class Insert:
     """Rows as column name -> value; rows with different column sets are executed separately."""
     on_conflict_do_nothing: tuple[str, ...] | None = None
     """Index elements (primary key or unique columns): a row that conflicts there is skipped."""
+    deferred: bool = False
+    """May wait until the end of the batch and merge there (see above)."""
 
     async def apply(self, conn: AsyncConnection) -> None:
         for rows in _same_columns(self.rows):
             await _insert(conn, self.table, rows, self.on_conflict_do_nothing)
+
+    def runs(self) -> list[tuple[InsertKey, list[Mapping[str, Any]]]]:
+        """The rows by the executemany they can join: (table, columns, conflict option)."""
+        return [
+            ((self.table, frozenset(rows[0]), self.on_conflict_do_nothing), rows)
+            for rows in _same_columns(self.rows)
+        ]
+
+
+InsertKey = tuple[Table, frozenset[str], tuple[str, ...] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,19 +419,24 @@ class GroupCommitWriter:
 
     async def _apply(self, conn: AsyncConnection, batch: list[_Submission]) -> None:
         # Runs of Inserts into the same table with the same columns and conflict option become one
-        # executemany; mergeable Updates wait until the end, grouped by shape, one executemany each;
-        # everything else runs in submission order.
-        run_key: tuple[Table, frozenset[str], tuple[str, ...] | None] | None = None
+        # executemany; deferred Inserts wait until the end, grouped the same way; mergeable Updates
+        # come last, grouped by shape, one executemany each; everything else runs in submission
+        # order.
+        run_key: InsertKey | None = None
         run_rows: list[Mapping[str, Any]] = []
+        late_inserts: dict[InsertKey, list[Mapping[str, Any]]] = {}
         deferred: dict[tuple[Table, tuple[str, ...], tuple[str, ...]], list[Update]] = {}
         for submission in batch:
             for index, op in enumerate(submission.ops):
                 if isinstance(op, Update) and op.mergeable:
                     deferred.setdefault(op.shape, []).append(op)
                     continue
+                if isinstance(op, Insert) and op.deferred:
+                    for key, rows in op.runs():
+                        late_inserts.setdefault(key, []).extend(rows)
+                    continue
                 if isinstance(op, Insert):
-                    for rows in _same_columns(op.rows):
-                        key = (op.table, frozenset(rows[0]), op.on_conflict_do_nothing)
+                    for key, rows in op.runs():
                         if key != run_key:
                             if run_key is not None:
                                 await _insert(conn, run_key[0], run_rows, run_key[2])
@@ -429,6 +449,8 @@ class GroupCommitWriter:
                 submission.results[index] = await op.apply(conn)
         if run_key is not None:
             await _insert(conn, run_key[0], run_rows, run_key[2])
+        for (table, _, conflict), rows in late_inserts.items():
+            await _insert(conn, table, rows, conflict)
         for updates in deferred.values():
             await _update_many(conn, updates)
 

@@ -2,9 +2,10 @@
 
     python -m sim.baseline_server --host 127.0.0.1 --port 9000
 
-A `websockets` server hands every connection to an `ocpp.v16.ChargePoint` subclass with `@on`
-handlers. State lives in memory only. It is the point of comparison for the benchmark, so it
-stays simple and idiomatic: no tuning beyond turning off per-message INFO logging.
+A `websockets` server hands every connection to an `ocpp.v16.ChargePoint` or, when the charger
+offers the `ocpp2.0.1` subprotocol, an `ocpp.v201.ChargePoint` subclass with `@on` handlers. State
+lives in memory only. It is the point of comparison for the benchmark, so it stays simple and
+idiomatic: no tuning beyond turning off per-message INFO logging.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ import websockets
 from ocpp.routing import on as _untyped_on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call_result as call_result201
+from ocpp.v201.enums import Action as Action201
+from ocpp.v201.enums import AuthorizationStatusEnumType, RegistrationStatusEnumType
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.typing import Subprotocol
 
@@ -32,11 +37,13 @@ LOG = logging.getLogger("sim.baseline_server")
 
 HEARTBEAT_INTERVAL = 300
 """Seconds; the interval BootNotification.conf hands out."""
+SUBPROTOCOLS = [Subprotocol("ocpp1.6"), Subprotocol("ocpp2.0.1")]
+"""The websocket subprotocols served, one per OCPP version."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def on(action: Action) -> Callable[[_F], _F]:
+def on(action: Action | Action201) -> Callable[[_F], _F]:
     """`ocpp.routing.on` with a type the checker can follow (the package ships no hints)."""
     return cast(Callable[[_F], _F], _untyped_on(action))
 
@@ -46,7 +53,7 @@ def _now() -> str:
 
 
 class BaselineChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no type hints
-    """Central-system side of one charger connection."""
+    """Central-system side of one OCPP 1.6 charger connection."""
 
     def __init__(self, station: str, connection: ServerConnection, transaction_ids: Any) -> None:
         super().__init__(station, connection)
@@ -96,9 +103,63 @@ class BaselineChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no t
         return call_result.StopTransaction(id_tag_info={"status": AuthorizationStatus.accepted})
 
 
+class BaselineChargePoint201(ChargePoint201):  # type: ignore[misc]  # ocpp ships no type hints
+    """Central-system side of one OCPP 2.0.1 charger connection. Transaction ids are the
+    charger's own in 2.0.1, so there is nothing to allocate."""
+
+    @on(Action201.boot_notification)
+    def on_boot_notification(
+        self, charging_station: dict[str, Any], reason: str, **kwargs: Any
+    ) -> call_result201.BootNotification:
+        return call_result201.BootNotification(
+            current_time=_now(),
+            interval=HEARTBEAT_INTERVAL,
+            status=RegistrationStatusEnumType.accepted,
+        )
+
+    @on(Action201.heartbeat)
+    def on_heartbeat(self) -> call_result201.Heartbeat:
+        return call_result201.Heartbeat(current_time=_now())
+
+    @on(Action201.status_notification)
+    def on_status_notification(
+        self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **kwargs: Any
+    ) -> call_result201.StatusNotification:
+        return call_result201.StatusNotification()
+
+    @on(Action201.authorize)
+    def on_authorize(self, id_token: dict[str, Any], **kwargs: Any) -> call_result201.Authorize:
+        return call_result201.Authorize(
+            id_token_info={"status": AuthorizationStatusEnumType.accepted}
+        )
+
+    @on(Action201.transaction_event)
+    def on_transaction_event(
+        self,
+        event_type: str,
+        timestamp: str,
+        trigger_reason: str,
+        seq_no: int,
+        transaction_info: dict[str, Any],
+        **kwargs: Any,
+    ) -> call_result201.TransactionEvent:
+        if "id_token" not in kwargs:
+            return call_result201.TransactionEvent()
+        return call_result201.TransactionEvent(
+            id_token_info={"status": AuthorizationStatusEnumType.accepted}
+        )
+
+    @on(Action201.meter_values)
+    def on_meter_values(
+        self, evse_id: int, meter_value: list[dict[str, Any]], **kwargs: Any
+    ) -> call_result201.MeterValues:
+        return call_result201.MeterValues()
+
+
 @contextlib.asynccontextmanager
 async def baseline_server(host: str, port: int) -> AsyncIterator[Server]:
-    """Serve OCPP 1.6 on `host:port` (0 picks a free port) while the context is open."""
+    """Serve OCPP 1.6 and 2.0.1 on `host:port` (0 picks a free port) while the context is open;
+    the subprotocol the charger offers picks the version."""
     transaction_ids = itertools.count(1)
 
     async def on_connect(connection: ServerConnection) -> None:
@@ -108,11 +169,15 @@ async def baseline_server(host: str, port: int) -> AsyncIterator[Server]:
             return
         assert connection.request is not None
         station = connection.request.path.rstrip("/").rsplit("/", 1)[-1]
-        charge_point = BaselineChargePoint(station, connection, transaction_ids)
+        charge_point: ChargePoint | ChargePoint201
+        if connection.subprotocol == "ocpp2.0.1":
+            charge_point = BaselineChargePoint201(station, connection)
+        else:
+            charge_point = BaselineChargePoint(station, connection, transaction_ids)
         with contextlib.suppress(websockets.ConnectionClosed):
             await charge_point.start()
 
-    async with serve(on_connect, host, port, subprotocols=[Subprotocol("ocpp1.6")]) as server:
+    async with serve(on_connect, host, port, subprotocols=SUBPROTOCOLS) as server:
         yield server
 
 

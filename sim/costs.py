@@ -1,10 +1,13 @@
 """Server CPU per message, by kind of message: where a central system's time goes.
 
-``python -m sim.costs [--server voltmesh|baseline] [--clients 100] [--seconds 5] [--runs 3]``
+``python -m sim.costs [--server voltmesh|baseline] [--protocol ocpp1.6|ocpp2.0.1] [--clients 100]
+[--seconds 5] [--runs 3]``
 
 Each scenario starts a fresh server, connects ``clients`` chargers that repeat one exchange as fast as
 the server answers (one call in flight each), and divides the server's CPU time over a measured window
-by the messages answered in it. Medians of ``runs``. Bounded in time; loopback only.
+by the messages answered in it. Medians of ``runs``. Bounded in time; loopback only. ``--protocol``
+picks the websocket subprotocol the chargers offer and the exchanges they repeat: the OCPP 2.0.1 ones
+are the 1.6 ones translated (TransactionEvent for Start/StopTransaction and MeterValues).
 """
 
 from __future__ import annotations
@@ -30,11 +33,15 @@ TAG = "COSTTAG"
 
 
 class Charger:
-    """One raw OCPP 1.6 connection; ``call`` sends a CALL and waits for its answer."""
+    """One raw OCPP connection; ``call`` sends a CALL and waits for its answer (a CALLERROR
+    raises). ``name`` is the charge point id it connected as."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, name: str) -> None:
         self.ws = ws
+        self.name = name
         self.sent = 0
+        self.transactions = 0
+        """OCPP 2.0.1 transactions started; numbers the charger's own transaction ids."""
 
     async def call(self, action: str, payload: dict[str, Any]) -> Any:
         self.sent += 1
@@ -110,15 +117,159 @@ async def _meter_values(c: Charger, count: list[int]) -> None:
     count[0] += 12
 
 
+# OCPP 2.0.1: the same exchanges in 2.0.1 terms. A transaction is TransactionEvent Started,
+# Updated..., Ended under an id the charger makes up (at most 36 characters), with seqNo counting the
+# events of the transaction from 0.
+
+ID_TOKEN_201 = {"idToken": TAG, "type": "ISO14443"}
+
+
+def _register_201(wh: float, context: str) -> dict[str, Any]:
+    return {
+        "value": wh,
+        "measurand": "Energy.Active.Import.Register",
+        "context": context,
+        "unitOfMeasure": {"unit": "Wh"},
+    }
+
+
+def _new_transaction_201(c: Charger) -> str:
+    c.transactions += 1
+    return f"{c.name}-{c.transactions}"
+
+
+async def _status_201(c: Charger, count: list[int]) -> None:
+    await c.call(
+        "StatusNotification",
+        {
+            "timestamp": _clock(c.sent),
+            "connectorStatus": "Available",
+            "evseId": 1,
+            "connectorId": 1,
+        },
+    )
+    count[0] += 1
+
+
+async def _authorize_201(c: Charger, count: list[int]) -> None:
+    await c.call("Authorize", {"idToken": ID_TOKEN_201})
+    count[0] += 1
+
+
+async def _started_201(c: Charger, tx: str, wh: float) -> None:
+    now = _clock(c.sent)
+    await c.call(
+        "TransactionEvent",
+        {
+            "eventType": "Started",
+            "timestamp": now,
+            "triggerReason": "Authorized",
+            "seqNo": 0,
+            "transactionInfo": {"transactionId": tx},
+            "idToken": ID_TOKEN_201,
+            "evse": {"id": 1, "connectorId": 1},
+            "meterValue": [
+                {"timestamp": now, "sampledValue": [_register_201(wh, "Transaction.Begin")]}
+            ],
+        },
+    )
+
+
+async def _ended_201(c: Charger, tx: str, seq_no: int, wh: float) -> None:
+    now = _clock(c.sent)
+    await c.call(
+        "TransactionEvent",
+        {
+            "eventType": "Ended",
+            "timestamp": now,
+            "triggerReason": "EVDeparted",
+            "seqNo": seq_no,
+            "transactionInfo": {"transactionId": tx, "stoppedReason": "EVDisconnected"},
+            "meterValue": [
+                {"timestamp": now, "sampledValue": [_register_201(wh, "Transaction.End")]}
+            ],
+        },
+    )
+
+
+async def _started_ended_201(c: Charger, count: list[int]) -> None:
+    tx = _new_transaction_201(c)
+    await _started_201(c, tx, 1000.0)
+    await _ended_201(c, tx, 1, 1010.0)
+    count[0] += 2
+
+
+async def _transaction_updates_201(c: Charger, count: list[int]) -> None:
+    """A session of ten TransactionEvent Updated (register, power, one phase current), as
+    ``_meter_values`` for 1.6."""
+    tx = _new_transaction_201(c)
+    await _started_201(c, tx, 1000.0)
+    for k in range(10):
+        now = _clock(c.sent)
+        sampled = [
+            _register_201(1000.0 + k * 100, "Sample.Periodic"),
+            {"value": 7000.0, "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "W"}},
+            {
+                "value": 16.0,
+                "measurand": "Current.Import",
+                "phase": "L1",
+                "unitOfMeasure": {"unit": "A"},
+            },
+        ]
+        await c.call(
+            "TransactionEvent",
+            {
+                "eventType": "Updated",
+                "timestamp": now,
+                "triggerReason": "MeterValuePeriodic",
+                "seqNo": k + 1,
+                "transactionInfo": {"transactionId": tx},
+                "meterValue": [{"timestamp": now, "sampledValue": sampled}],
+            },
+        )
+    await _ended_201(c, tx, 11, 2000.0)
+    count[0] += 12
+
+
 Exchange = Callable[[Charger, list[int]], Awaitable[None]]
-SCENARIOS: dict[str, Exchange] = {
-    "Heartbeat": _heartbeat,
-    "StatusNotification": _status,
-    "Authorize": _authorize,
-    "DataTransfer (stored)": _data_transfer,
-    "StartTransaction + StopTransaction": _start_stop,
-    "session of 10 MeterValues": _meter_values,
+
+
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    """What the chargers of one OCPP version offer, boot with and repeat."""
+
+    subprotocol: str
+    boot: dict[str, Any]
+    scenarios: dict[str, Exchange]
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    "ocpp1.6": Protocol(
+        "ocpp1.6",
+        {"chargePointVendor": "sim", "chargePointModel": "c"},
+        {
+            "Heartbeat": _heartbeat,
+            "StatusNotification": _status,
+            "Authorize": _authorize,
+            "DataTransfer (stored)": _data_transfer,
+            "StartTransaction + StopTransaction": _start_stop,
+            "session of 10 MeterValues": _meter_values,
+        },
+    ),
+    "ocpp2.0.1": Protocol(
+        "ocpp2.0.1",
+        {"chargingStation": {"vendorName": "sim", "model": "c"}, "reason": "PowerUp"},
+        {
+            "Heartbeat": _heartbeat,
+            "StatusNotification": _status_201,
+            "Authorize": _authorize_201,
+            "TransactionEvent Started + Ended": _started_ended_201,
+            "session of 10 TransactionEvent Updated": _transaction_updates_201,
+        },
+    ),
 }
+DEFAULT_PROTOCOL = "ocpp1.6"
+SCENARIOS = PROTOCOLS[DEFAULT_PROTOCOL].scenarios
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,17 +279,25 @@ class Cost:
     cpu_us_per_msg: float
 
 
-async def _drive(port: int, pid: int, exchange: Exchange, clients: int, seconds: float) -> Cost:
+async def _drive(
+    port: int,
+    pid: int,
+    protocol: Protocol,
+    exchange: Exchange,
+    clients: int,
+    seconds: float,
+) -> Cost:
     stop = asyncio.Event()
     count = [0]
 
     async def one(session: aiohttp.ClientSession, index: int) -> None:
-        url = f"ws://{HOST}:{port}/ocpp/COST{index:05d}"
-        async with session.ws_connect(url, protocols=["ocpp1.6"]) as ws:
-            charger = Charger(ws)
-            await charger.call(
-                "BootNotification", {"chargePointVendor": "sim", "chargePointModel": "c"}
-            )
+        name = f"COST{index:05d}"
+        url = f"ws://{HOST}:{port}/ocpp/{name}"
+        async with session.ws_connect(url, protocols=[protocol.subprotocol]) as ws:
+            if ws.protocol != protocol.subprotocol:
+                raise RuntimeError(f"{name}: server agreed on {ws.protocol!r}")
+            charger = Charger(ws, name)
+            await charger.call("BootNotification", protocol.boot)
             while not stop.is_set():
                 await exchange(charger, count)
 
@@ -154,14 +313,29 @@ async def _drive(port: int, pid: int, exchange: Exchange, clients: int, seconds:
     return Cost("", messages / (wall1 - wall0), (cpu1 - cpu0) * 1e6 / messages)
 
 
-def measure(kind: ServerKind, name: str, clients: int, seconds: float) -> Cost:
+def measure(
+    kind: ServerKind,
+    name: str,
+    clients: int,
+    seconds: float,
+    protocol: str = DEFAULT_PROTOCOL,
+) -> Cost:
+    """One run of scenario ``name`` of ``protocol`` against a fresh server of ``kind``."""
+    chosen = PROTOCOLS[protocol]
     with tempfile.TemporaryDirectory() as logs:
         server = ServerProcess(kind, log_path=Path(logs) / "server.log")
         with server:
             if server.api_port is not None:
                 register_id_tags(server.host, server.api_port, [TAG])
             cost = asyncio.run(
-                _drive(server.ocpp_port, server.pid, SCENARIOS[name], clients, seconds)
+                _drive(
+                    server.ocpp_port,
+                    server.pid,
+                    chosen,
+                    chosen.scenarios[name],
+                    clients,
+                    seconds,
+                )
             )
     return Cost(name, cost.msgs_per_s, cost.cpu_us_per_msg)
 
@@ -169,18 +343,22 @@ def measure(kind: ServerKind, name: str, clients: int, seconds: float) -> Cost:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.costs", description=__doc__)
     parser.add_argument("--server", choices=[k.value for k in ServerKind], default="voltmesh")
+    parser.add_argument("--protocol", choices=list(PROTOCOLS), default=DEFAULT_PROTOCOL)
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     kind = ServerKind(args.server)
     print(f"Command: `python -m sim.costs {' '.join(sys.argv[1:] if argv is None else argv)}`\n")
-    print(f"| {kind.value}: exchange | msgs/s | server CPU µs/msg |")
+    label = kind.value if args.protocol == DEFAULT_PROTOCOL else f"{kind.value} {args.protocol}"
+    print(f"| {label}: exchange | msgs/s | server CPU µs/msg |")
     print("|---|---:|---:|")
-    for name in SCENARIOS:
+    for name in PROTOCOLS[args.protocol].scenarios:
         if kind is ServerKind.BASELINE and name.startswith("DataTransfer"):
             continue  # the baseline has no DataTransfer handler
-        runs = [measure(kind, name, args.clients, args.seconds) for _ in range(args.runs)]
+        runs = [
+            measure(kind, name, args.clients, args.seconds, args.protocol) for _ in range(args.runs)
+        ]
         rate = statistics.median(r.msgs_per_s for r in runs)
         cpu = statistics.median(r.cpu_us_per_msg for r in runs)
         print(f"| {name} | {rate:,.0f} | {cpu:,.1f} |", flush=True)

@@ -42,7 +42,7 @@ class RawCharger:
     ) -> RawCharger:
         ws = await websockets.connect(
             url,
-            subprotocols=subprotocols if subprotocols is not None else ["ocpp1.6"],  # type: ignore[arg-type]
+            subprotocols=subprotocols if subprotocols is not None else ["ocpp1.6"],  # type: ignore[arg-type,list-item]
             open_timeout=5,
             ping_interval=None,
             **kwargs,

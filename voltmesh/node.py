@@ -117,6 +117,7 @@ class Node:
         sessions = SessionDirectory(
             self.session_supervisor,
             lambda transaction_id, known: SessionActor(self.context, transaction_id, known),
+            stored=lambda transaction_id: repo.transaction_exists(self.reads, transaction_id),
         )
         self.context = CsmsContext(
             engine=self.engine,

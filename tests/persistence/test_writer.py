@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -228,3 +230,41 @@ async def test_mergeable_updates_are_grouped_and_applied_last(
 async def test_mergeable_update_without_where_is_refused(writer: GroupCommitWriter) -> None:
     with pytest.raises(ValueError, match="WHERE"):
         await writer.submit(Update(stations, {}, {"vendor": "x"}, mergeable=True))
+
+
+async def test_deferred_inserts_merge_across_the_batch_and_run_after_the_others(
+    main_engine: AsyncEngine, writer: GroupCommitWriter
+) -> None:
+    executed: list[tuple[str, int]] = []
+
+    def note(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO STATION_EVENTS"):
+            executed.append(("events", len(params) if many else 1))
+        elif statement.lstrip().upper().startswith("INSERT INTO STATIONS"):
+            executed.append(("stations", len(params) if many else 1))
+
+    listener_target = main_engine.sync_engine
+    sqlalchemy_event.listen(listener_target, "before_cursor_execute", note)
+    try:
+        submissions = [
+            writer.submit_nowait(
+                Insert(stations, [station_row(f"d{i}")]),
+                dataclasses.replace(event(f"d{i}", i), deferred=True),
+                # Reads its submission's deferred row: it runs before the row exists.
+                Custom(lambda conn, i=i: _events_of(conn, f"d{i}")),
+            )
+            for i in range(3)
+        ]
+        results = await asyncio.gather(*submissions)
+    finally:
+        sqlalchemy_event.remove(listener_target, "before_cursor_execute", note)
+    assert [r[2] for r in results] == [0, 0, 0]
+    # The three submissions' station inserts are interleaved with the custom reads, so they run
+    # one by one; their deferred event rows go as one executemany at the end.
+    assert executed == [("stations", 1)] * 3 + [("events", 3)]
+    assert await count(main_engine, station_events) == 3
+
+
+async def _events_of(conn: AsyncConnection, station_id: str) -> int:
+    statement = select(func.count()).where(station_events.c.station_id == station_id)
+    return int((await conn.execute(statement)).scalar_one())
