@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--heartbeat-interval", help="seconds (VOLTMESH_HEARTBEAT_INTERVAL, default 300)"
     )
     run.add_argument("--log-level", help="DEBUG, INFO, WARNING (VOLTMESH_LOG_LEVEL)")
+    sim = commands.add_parser(
+        "sim", help="run a simulated fleet against a central system and report on it"
+    )
+    from sim.fleet.cli import add_arguments
+
+    add_arguments(sim)
     return parser
 
 
@@ -49,6 +55,10 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "sim":
+        from sim.fleet.cli import run as run_sim
+
+        return run_sim(args)
     overrides = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         settings = load_settings(os.environ, overrides)

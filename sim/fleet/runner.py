@@ -1,0 +1,242 @@
+"""A whole fleet run: id tags registered, workers started, their seconds merged into a timeline and
+a live progress line, their totals into one ``RunReport``.
+
+With one worker the fleet runs in this process (tests, small fleets); with more, each worker is a
+process of its own (spawned: no event loop state is forked) that reports through a pipe. Spreading
+over several machines takes the same shape: a worker per machine reporting to one parent, which is
+what the Thespian layer of the server gives (one actor system per machine, workers placed by
+capability); this runner keeps to one machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from sim.fleet.latency import Histogram
+from sim.fleet.results import Interval, RunReport
+from sim.fleet.tally import Snapshot
+from sim.fleet.worker import Timing, WorkerFinal, run_worker, worker_process
+from sim.netguard import ensure_target_allowed
+
+if TYPE_CHECKING:
+    from sim.fleet.scenario import Scenario
+
+FINAL_TIMEOUT = 60.0
+"""Wall-clock seconds a worker may take past the end of the run to close and report."""
+
+
+@dataclass(slots=True)
+class _Second:
+    """The workers' snapshots of one second, merged as they come in."""
+
+    messages: int = 0
+    errors: int = 0
+    latency: Histogram = field(default_factory=Histogram)
+    connected: int = 0
+    active_sessions: int = 0
+    energy_wh: float = 0.0
+    sessions_completed: int = 0
+    reports: int = 0
+
+    def add(self, snapshot: Snapshot) -> None:
+        self.messages += snapshot.messages
+        self.errors += snapshot.errors
+        self.latency.merge(Histogram.from_wire(snapshot.latency))
+        self.connected += snapshot.connected
+        self.active_sessions += snapshot.active_sessions
+        self.energy_wh += snapshot.energy_wh
+        self.sessions_completed += snapshot.sessions_completed
+        self.reports += 1
+
+    def interval(self, second: int) -> Interval:
+        return Interval(
+            t=float(second),
+            connected=self.connected,
+            active_sessions=self.active_sessions,
+            messages=self.messages,
+            errors=self.errors,
+            latency_p50_ms=self.latency.percentile(50),
+            latency_p95_ms=self.latency.percentile(95),
+            latency_p99_ms=self.latency.percentile(99),
+            energy_wh=self.energy_wh,
+            sessions_completed=self.sessions_completed,
+        )
+
+
+class Timeline:
+    """Seconds of all workers; a second is complete once every worker has reported it."""
+
+    def __init__(self, workers: int, on_second: Callable[[Interval], None] | None) -> None:
+        self._workers = workers
+        self._on_second = on_second
+        self._seconds: dict[int, _Second] = {}
+        self._published = 0
+
+    def add(self, snapshot: Snapshot) -> None:
+        entry = self._seconds.setdefault(snapshot.second, _Second())
+        entry.add(snapshot)
+        while (
+            self._published + 1 in self._seconds
+            and self._seconds[self._published + 1].reports >= self._workers
+        ):
+            self._published += 1
+            if self._on_second is not None:
+                self._on_second(self._seconds[self._published].interval(self._published))
+
+    def intervals(self) -> list[Interval]:
+        return [self._seconds[s].interval(s) for s in sorted(self._seconds)]
+
+
+async def register_id_tags(scenario: Scenario) -> None:
+    """Make the driver pool known to the CSMS through its REST API (when the scenario names it)."""
+    csms = scenario.csms
+    api_url = csms.api_url
+    if not api_url:
+        return
+    headers = {"Authorization": f"Bearer {csms.api_token}"} if csms.api_token else {}
+    sessions = scenario.sessions
+    async with aiohttp.ClientSession(headers=headers) as http:
+        semaphore = asyncio.Semaphore(16)
+
+        async def put(n: int) -> None:
+            tag = f"{sessions.id_tag_prefix}{n:05d}"
+            async with (
+                semaphore,
+                http.put(
+                    f"{api_url.rstrip('/')}/api/v1/id-tags/{tag}", json={"status": "Accepted"}
+                ) as response,
+            ):
+                if response.status >= 400:
+                    raise RuntimeError(f"registering {tag}: HTTP {response.status}")
+
+        await asyncio.gather(*(put(n) for n in range(sessions.id_tags)))
+
+
+def _timing(scenario: Scenario) -> Timing:
+    ramp = min(10.0, scenario.duration * 0.1)
+    origin = time.monotonic() + 0.2
+    return Timing(origin=origin, stop_at=origin + scenario.duration, ramp=ramp)
+
+
+def run_fleet(
+    scenario: Scenario,
+    *,
+    on_second: Callable[[Interval], None] | None = None,
+    allow_remote: bool = False,
+) -> RunReport:
+    """Run the scenario to its end and merge what the workers measured."""
+    host = urlsplit(scenario.csms.url).hostname or ""
+    ensure_target_allowed(host, allow_remote=allow_remote)
+    started_at = datetime.now(UTC)
+    asyncio.run(register_id_tags(scenario))
+    timeline = Timeline(scenario.workers, on_second)
+    timing = _timing(scenario)
+    if scenario.workers == 1:
+        finals = [asyncio.run(run_worker(scenario, 0, timing, timeline.add))]
+    else:
+        finals = _run_processes(scenario, timing, timeline)
+    return _report(scenario, started_at, timing, timeline, finals)
+
+
+def _run_processes(scenario: Scenario, timing: Timing, timeline: Timeline) -> list[WorkerFinal]:
+    context = multiprocessing.get_context("spawn")
+    pipes: list[Connection] = []
+    processes = []
+    for worker in range(scenario.workers):
+        parent_end, child_end = context.Pipe(duplex=False)
+        process = context.Process(
+            target=worker_process,
+            args=(scenario, worker, timing, child_end),
+            name=f"sim-worker-{worker}",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        pipes.append(parent_end)
+        processes.append(process)
+    finals: list[WorkerFinal] = []
+    open_pipes = list(pipes)
+    deadline = timing.stop_at + FINAL_TIMEOUT
+    try:
+        while open_pipes and time.monotonic() < deadline:
+            for ready in wait(open_pipes, timeout=1.0):
+                assert isinstance(ready, Connection)
+                try:
+                    message: Any = ready.recv()
+                except EOFError:
+                    open_pipes.remove(ready)
+                    continue
+                if isinstance(message, Snapshot):
+                    timeline.add(message)
+                elif isinstance(message, WorkerFinal):
+                    finals.append(message)
+                    open_pipes.remove(ready)
+                elif isinstance(message, BaseException):
+                    raise message
+    finally:
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+    if len(finals) != scenario.workers:
+        raise RuntimeError(f"{scenario.workers - len(finals)} workers did not report")
+    return finals
+
+
+def _report(
+    scenario: Scenario,
+    started_at: datetime,
+    timing: Timing,
+    timeline: Timeline,
+    finals: list[WorkerFinal],
+) -> RunReport:
+    def total(name: str) -> dict[str, int]:
+        counter: Counter[str] = Counter()
+        for final in finals:
+            counter.update(getattr(final, name))
+        return dict(sorted(counter.items()))
+
+    latency = Histogram()
+    for final in finals:
+        latency.merge(Histogram.from_wire(final.latency))
+    by_action = total("messages_by_action")
+    sessions = sorted(
+        (s for f in finals for s in f.sessions),
+        key=lambda s: (s.start, s.station_id, s.connector_id),
+    )
+    return RunReport(
+        scenario=scenario.name,
+        seed=scenario.seed,
+        url=scenario.csms.url,
+        stations=sum(f.stations for f in finals),
+        versions=total("versions"),
+        workers=scenario.workers,
+        duration_s=round(time.monotonic() - timing.origin, 3),
+        acceleration=scenario.acceleration,
+        started_at=started_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        messages=sum(by_action.values()),
+        messages_by_action=by_action,
+        latency_ms=latency.summary(),
+        errors_by_kind=total("errors_by_kind"),
+        faults_injected=total("faults"),
+        csms_calls=total("csms_calls"),
+        sessions_started=sum(f.sessions_started for f in finals),
+        sessions_completed=sum(f.sessions_completed for f in finals),
+        energy_wh=round(sum(f.energy_wh for f in finals), 1),
+        peak_connected=sum(f.peak_connected for f in finals),
+        timeline=timeline.intervals(),
+        sessions=sessions,
+        violations=[v for f in finals for v in f.violations],
+    )
