@@ -65,6 +65,21 @@ class ChargerConnection:
         """True once the connection has closed (by either side)."""
         return self._lost
 
+    @property
+    def close_code(self) -> int | None:
+        """The websocket close code once the connection has closed (1012: service restart)."""
+        return self._ws.close_code
+
+    async def wait_lost(self, timeout: float | None) -> bool:
+        """Wait at most `timeout` seconds (None: for ever) for the connection to close; returns
+        `lost`. Needs `start()`."""
+        if self._reader is None:
+            raise RuntimeError("the connection was not started")
+        if not self._lost and not self._reader.done():
+            # asyncio.wait, unlike wait_for, leaves the reader running when the time is up.
+            await asyncio.wait((self._reader,), timeout=timeout)
+        return self._lost
+
     async def call(self, action: str, payload: dict[str, Any], *, timeout: float) -> Reply:
         """Send a CALL and wait for the CALLRESULT or CALLERROR with the same unique id.
 

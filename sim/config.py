@@ -14,6 +14,10 @@ class LoadMode(enum.Enum):
     RATE = "rate"
     """Open loop: a fixed total rate spread evenly over the chargers; latency is measured from
     the scheduled send time so a slow server cannot hide its queueing (coordinated omission)."""
+    IDLE = "idle"
+    """Connected and quiet: after booting, each charger sends only a Heartbeat every
+    `heartbeat_interval` seconds (and answers websocket pings); with `reconnect`, a charger
+    whose connection is lost comes back (see `LoadConfig.reconnect`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +59,21 @@ class LoadConfig:
     """Allow a host that is not loopback."""
     seed: int = 1
     """Seed for the simulated meter readings; runs with one seed send the same payloads."""
+    heartbeat_interval: float = 300.0
+    """Idle mode: seconds between a charger's Heartbeats (the first at a random offset)."""
+    open_transactions: float = 0.0
+    """Idle mode: share of the chargers that start a transaction right after booting and keep it
+    open (chargers spread evenly over the fleet); the ids answered are reported."""
+    reconnect: bool = False
+    """Idle mode: a charger whose connection is lost reconnects after a random backoff and
+    sends a Heartbeat, not a BootNotification (a central system's restart is not a reboot);
+    once that Heartbeat is answered the charger is back and its idle phase ends. So a run in
+    which the server restarts ends when the whole fleet is back (or at the window end)."""
+    reconnect_backoff: float = 1.0
+    """Seconds; the n-th reconnect attempt (from 0) waits a uniform random time in
+    [0, min(reconnect_backoff_max, reconnect_backoff * 2**n)] (exponential, full jitter)."""
+    reconnect_backoff_max: float = 4.0
+    """Seconds; the ceiling of the backoff."""
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -77,6 +96,14 @@ class LoadConfig:
             raise ValueError("meter_values_per_session must be >= 0")
         if not self.path.startswith("/") or not self.path.endswith("/"):
             raise ValueError("path must start and end with '/'")
+        if self.heartbeat_interval <= 0:
+            raise ValueError("heartbeat_interval must be positive")
+        if not 0 <= self.open_transactions <= 1:
+            raise ValueError("open_transactions must be between 0 and 1")
+        if (self.reconnect or self.open_transactions) and self.mode is not LoadMode.IDLE:
+            raise ValueError("reconnect and open_transactions need idle mode")
+        if not 0 < self.reconnect_backoff <= self.reconnect_backoff_max:
+            raise ValueError("need 0 < reconnect_backoff <= reconnect_backoff_max")
 
     def url(self, station: str) -> str:
         """Websocket URL of one charger."""
@@ -88,3 +115,12 @@ class LoadConfig:
         if self.connect_rate is None:
             return 0.0
         return self.stations / self.connect_rate
+
+    def opens_transaction(self, index: int) -> bool:
+        """Idle mode: whether charger `index` starts a transaction after booting.
+
+        Exactly `round_down(stations * open_transactions)` chargers of the first `stations` do,
+        spread evenly (with 0.1, chargers 9, 19, 29, ...).
+        """
+        share = self.open_transactions
+        return int((index + 1) * share + 1e-9) > int(index * share + 1e-9)

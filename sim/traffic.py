@@ -124,6 +124,19 @@ def boot_sequence(station: str) -> list[Request]:
     ]
 
 
+def start_transaction(connector_id: int, id_tag: str, meter_start_wh: int) -> Request:
+    """A StartTransaction on one connector, with the energy register as it stands."""
+    return Request(
+        "StartTransaction",
+        {
+            "connectorId": connector_id,
+            "idTag": id_tag,
+            "meterStart": meter_start_wh,
+            "timestamp": utc_timestamp(),
+        },
+    )
+
+
 def session_steps(meter_values_per_session: int) -> tuple[Step, ...]:
     """The steps of one charging session, in order."""
     return (
@@ -217,15 +230,7 @@ class SessionScript:
             return status_notification(self._connector_id, step.value)
         if step is Step.START:
             self._power_w = self._rng.choice((7_400.0, 11_000.0, 22_000.0))
-            return Request(
-                "StartTransaction",
-                {
-                    "connectorId": self._connector_id,
-                    "idTag": self._id_tag,
-                    "meterStart": self._register_wh,
-                    "timestamp": utc_timestamp(),
-                },
-            )
+            return start_transaction(self._connector_id, self._id_tag, self._register_wh)
         if step is Step.METER:
             return self._meter_values()
         return Request(

@@ -2,18 +2,24 @@
 
 Charger `i` belongs to worker `i % workers`. The worker follows the sequence in `sim.control`
 and owns every task it starts: charger readers are closed with their connections, traffic
-lanes run in a task group.
+lanes run in a task group. In idle mode the worker sends `WorkerDone` (with an
+`IdleWorkerReport`) while its chargers are still connected, and closes them only on `Stop`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import itertools
 import math
 import random
 import signal
 import time
+from collections import Counter
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import Any
 
 import aiohttp
 
@@ -34,10 +40,55 @@ from sim.errors import ConnectionLost
 from sim.fdlimit import raise_open_file_limit
 from sim.ocppj import CallResult
 from sim.stats import BootReport, Tally, WorkerReport
-from sim.traffic import CONNECTOR_IDS, SessionScript, boot_sequence, fleet_id_tag, station_id
+from sim.traffic import (
+    CONNECTOR_IDS,
+    Request,
+    SessionScript,
+    boot_sequence,
+    fleet_id_tag,
+    start_transaction,
+    station_id,
+)
 
 CLOSE_TIMEOUT = 10.0
 """Seconds to close all connections at the end of a run."""
+DISCARD_TIMEOUT = 1.0
+"""Seconds to close the connection of a failed reconnect attempt."""
+HEARTBEAT = Request("Heartbeat", {})
+
+
+@dataclass(frozen=True, slots=True)
+class IdleWorkerReport(WorkerReport):
+    """A worker's report in idle mode: the tally's numbers plus what the idle chargers saw."""
+
+    transactions: tuple[tuple[str, int], ...] = ()
+    """(station, transactionId) of every StartTransaction the server answered with an id."""
+    lost: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Connections lost during the idle phase, by websocket close code."""
+    reconnected_at: tuple[float, ...] = ()
+    """`time.monotonic()` at which each charger was back: websocket open again and its first
+    Heartbeat answered."""
+    reconnect_failures: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Reconnect attempts that failed, by reason (e.g. `Handshake:503`, `ClientConnectorError`)."""
+
+
+class _Failed(Exception):
+    """One step of a charger went wrong; the message is the reason counted."""
+
+
+_STEP_ERRORS = (_Failed, TimeoutError, ConnectionLost, aiohttp.ClientError, OSError)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, _Failed):
+        return str(exc)
+    if isinstance(exc, TimeoutError):
+        return "Timeout"
+    if isinstance(exc, ConnectionLost):
+        return "ConnectionLost"
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
+        return f"Handshake:{exc.status}"
+    return type(exc).__name__
 
 
 class AsyncPipe:
@@ -91,8 +142,12 @@ class WorkerFleet:
         self.indexes = range(worker, config.stations, config.workers)
         self._connections: list[ChargerConnection] = []
         self._booted: list[tuple[int, ChargerConnection]] = []
-        self._failures: dict[str, int] = {}
+        self._failures: Counter[str] = Counter()
         self._last_booted_at: float | None = None
+        self._transactions: list[tuple[str, int]] = []
+        self._lost: Counter[str] = Counter()
+        self._reconnected_at: list[float] = []
+        self._reconnect_failures: Counter[str] = Counter()
 
     async def boot(self, start_at: float) -> BootReport:
         """Connect and boot every charger, following the connect ramp."""
@@ -109,53 +164,71 @@ class WorkerFleet:
         self._booted.sort(key=lambda pair: pair[0])
         return BootReport(len(self._booted), dict(self._failures), self._last_booted_at)
 
-    def _fail(self, reason: str) -> None:
-        self._failures[reason] = self._failures.get(reason, 0) + 1
-
     async def _boot_one(self, index: int, at: float, deadline: float) -> None:
         config = self._config
         station = station_id(config.prefix, index)
         await _sleep_until(at)
         try:
             async with asyncio.timeout_at(deadline):
-                ws = await self._session.ws_connect(
-                    config.url(station), protocols=(SUBPROTOCOL,), autoping=True
-                )
-                connection = ChargerConnection(station, ws, self._tally)
-                self._connections.append(connection)
-                connection.start()
-                # OCPP-J 1.6 section 3.1.2: the server must agree on the subprotocol.
-                if ws.protocol != SUBPROTOCOL:
-                    self._fail("NoSubprotocol")
-                    return
+                connection = await self._open(station)
                 for request in boot_sequence(station):
-                    frame, _ = await connection.call(
-                        request.action, request.payload, timeout=config.call_timeout
-                    )
-                    if not isinstance(frame, CallResult):
-                        self._fail(f"{request.action}:{frame.code}")
-                        return
-                    status = frame.payload.get("status")
+                    payload, _ = await self._expect(connection, request)
+                    status = payload.get("status")
                     if request.action == "BootNotification" and status != "Accepted":
-                        self._fail(f"BootNotification:{status}")
-                        return
-        except TimeoutError:
-            self._fail("Timeout")
-        except ConnectionLost:
-            self._fail("ConnectionLost")
-        except aiohttp.WSServerHandshakeError as exc:
-            self._fail(f"Handshake:{exc.status}")
-        except (aiohttp.ClientError, OSError) as exc:
-            self._fail(type(exc).__name__)
+                        raise _Failed(f"BootNotification:{status}")
+                if config.opens_transaction(index):
+                    await self._open_transaction(index, connection)
+        except _STEP_ERRORS as exc:
+            self._failures[_reason(exc)] += 1
         else:
             self._booted.append((index, connection))
             self._last_booted_at = time.monotonic()
+
+    async def _open(self, station: str) -> ChargerConnection:
+        """Open one charger's websocket; the fleet closes it in `close()`."""
+        ws = await self._session.ws_connect(
+            self._config.url(station), protocols=(SUBPROTOCOL,), autoping=True
+        )
+        connection = ChargerConnection(station, ws, self._tally)
+        self._connections.append(connection)
+        connection.start()
+        # OCPP-J 1.6 section 3.1.2: the server must agree on the subprotocol.
+        if ws.protocol != SUBPROTOCOL:
+            raise _Failed("NoSubprotocol")
+        return connection
+
+    async def _expect(
+        self, connection: ChargerConnection, request: Request
+    ) -> tuple[dict[str, Any], float]:
+        """Send a CALL outside the measured traffic; a CALLERROR raises `_Failed`."""
+        frame, received_at = await connection.call(
+            request.action, request.payload, timeout=self._config.call_timeout
+        )
+        if not isinstance(frame, CallResult):
+            raise _Failed(f"{request.action}:{frame.code}")
+        return frame.payload, received_at
+
+    async def _open_transaction(self, index: int, connection: ChargerConnection) -> None:
+        request = start_transaction(CONNECTOR_IDS[0], fleet_id_tag(index, 0), meter_start_wh=0)
+        payload, _ = await self._expect(connection, request)
+        transaction_id = payload.get("transactionId")
+        info = payload.get("idTagInfo")
+        status = info.get("status") if isinstance(info, dict) else None
+        if isinstance(transaction_id, int):
+            # The server has answered for it: it must not lose it, whatever the status.
+            self._transactions.append((connection.station, transaction_id))
+        if status != "Accepted" or not isinstance(transaction_id, int):
+            raise _Failed(f"StartTransaction:{status}")
 
     async def run_traffic(self, start: StartTraffic) -> None:
         """Run the session scripts until the measured window has ended."""
         config = self._config
         self._tally.set_window(start.window_start, start.window_end)
         async with asyncio.TaskGroup() as group:
+            if config.mode is LoadMode.IDLE:
+                for index, connection in self._booted:
+                    group.create_task(self._idle(index, connection, start))
+                return
             rank = start.first_lane
             for index, connection in self._booted:
                 for lane in range(config.concurrency):
@@ -207,24 +280,85 @@ class WorkerFleet:
     async def _exchange(
         self, connection: ChargerConnection, script: SessionScript, scheduled: float
     ) -> None:
-        request = script.next_request()
+        payload = await self._measured_call(connection, script.next_request(), scheduled)
+        if payload is None:
+            script.on_failure()
+        else:
+            script.on_result(payload)
+
+    async def _measured_call(
+        self, connection: ChargerConnection, request: Request, scheduled: float
+    ) -> dict[str, Any] | None:
+        """One CALL of the traffic, tallied; the CALLRESULT payload, or None on failure."""
         try:
             frame, received_at = await connection.call(
                 request.action, request.payload, timeout=self._config.call_timeout
             )
         except TimeoutError:
             self._tally.record_timeout(scheduled)
-            script.on_failure()
-            return
+            return None
         except ConnectionLost:
-            script.on_failure()
-            return
+            return None
         if isinstance(frame, CallResult):
             self._tally.record_result(request.action, scheduled, received_at)
-            script.on_result(frame.payload)
-        else:
-            self._tally.record_error(frame.code, scheduled)
-            script.on_failure()
+            return frame.payload
+        self._tally.record_error(frame.code, scheduled)
+        return None
+
+    async def _idle(self, index: int, connection: ChargerConnection, start: StartTraffic) -> None:
+        """Heartbeats until the window ends; with `reconnect`, come back once if lost."""
+        config = self._config
+        rng = random.Random(config.seed * 1_000_003 + index)
+        heartbeat_at = start.start_at + rng.uniform(0, config.heartbeat_interval)
+        while (now := time.monotonic()) < start.window_end:
+            wake_at = min(heartbeat_at, start.window_end)
+            if await connection.wait_lost(max(0.0, wake_at - now)):
+                code = connection.close_code
+                self._lost["no close frame" if code is None else str(code)] += 1
+                if config.reconnect:
+                    await self._reconnect(connection.station, rng, start.window_end)
+                return
+            if time.monotonic() >= heartbeat_at:
+                await self._measured_call(connection, HEARTBEAT, heartbeat_at)
+                heartbeat_at += config.heartbeat_interval
+
+    async def _reconnect(self, station: str, rng: random.Random, give_up_at: float) -> None:
+        """Reconnect with exponential backoff and full jitter until a Heartbeat is answered."""
+        config = self._config
+        for attempt in itertools.count():
+            ceiling = config.reconnect_backoff * 2.0 ** min(attempt, 30)
+            at = time.monotonic() + rng.uniform(0, min(config.reconnect_backoff_max, ceiling))
+            if at >= give_up_at:
+                return
+            await _sleep_until(at)
+            connection: ChargerConnection | None = None
+            try:
+                async with asyncio.timeout_at(min(give_up_at, at + config.call_timeout)):
+                    connection = await self._open(station)
+                    _, received_at = await self._expect(connection, HEARTBEAT)
+            except _STEP_ERRORS as exc:
+                self._reconnect_failures[_reason(exc)] += 1
+                if connection is not None:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(DISCARD_TIMEOUT):
+                            await connection.close()
+                continue
+            self._reconnected_at.append(received_at)
+            return
+
+    def report(self, boot: BootReport) -> WorkerReport:
+        """The worker's numbers so far; an `IdleWorkerReport` in idle mode."""
+        report = WorkerReport.from_tally(self._worker, len(self.indexes), boot, self._tally)
+        if self._config.mode is not LoadMode.IDLE:
+            return report
+        fields = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
+        return IdleWorkerReport(
+            **fields,
+            transactions=tuple(self._transactions),
+            lost=dict(self._lost),
+            reconnected_at=tuple(self._reconnected_at),
+            reconnect_failures=dict(self._reconnect_failures),
+        )
 
     async def close(self) -> None:
         """Close every connection this fleet opened."""
@@ -280,10 +414,15 @@ async def _run(config: LoadConfig, worker: int, pipe: AsyncPipe) -> None:
                 return
             if not await _traffic_unless_stopped(fleet, message, pipe):
                 return
+            if config.mode is LoadMode.IDLE:
+                # Idle chargers stay connected until every worker is done: while another
+                # worker's chargers still reconnect, this one's closes must not load the server.
+                pipe.send(WorkerDone(fleet.report(boot)))
+                await pipe.recv()
+                return
         finally:
             await fleet.close()
-    report = WorkerReport.from_tally(worker, len(fleet.indexes), boot, tally)
-    pipe.send(WorkerDone(report))
+    pipe.send(WorkerDone(fleet.report(boot)))
 
 
 def worker_main(config: LoadConfig, worker: int, conn: Connection) -> None:

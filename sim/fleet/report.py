@@ -163,6 +163,10 @@ def _num(x: float | None, decimals: int = 1) -> str:
     return f"{x:,.{decimals}f}"
 
 
+def _ms(x: float | None) -> str:
+    return "\u2014" if x is None or not math.isfinite(x) else f"{x:,.1f} ms"
+
+
 def _duration(seconds: float) -> str:
     text = f"{seconds:,.1f} s"
     if seconds >= 60 and math.isfinite(seconds):
@@ -294,8 +298,8 @@ def _totals(r: RunReport) -> str:
         [
             ("Messages answered", _int(r.messages)),
             ("Messages per second (average)", _num(rate, 1)),
-            *((f"Latency {k}", f"{_num(lat.get(k), 1)} ms") for k in ("p50", "p90", "p95", "p99")),
-            ("Latency max", f"{_num(lat.get('max'), 1)} ms"),
+            *((f"Latency {k}", _ms(lat.get(k))) for k in ("p50", "p90", "p95", "p99")),
+            ("Latency max", _ms(lat.get("max"))),
             ("Sessions started", _int(r.sessions_started)),
             ("Sessions completed", _int(r.sessions_completed)),
             ("Energy delivered", f"{_num(r.energy_wh / 1000, 1)} kWh"),
