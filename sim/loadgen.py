@@ -3,6 +3,7 @@
 Library::
 
     result = run_load(LoadConfig(port=9000, stations=1000, mode=LoadMode.RATE, rate=2000))
+    idle = run_idle(LoadConfig(port=9000, stations=1000, mode=LoadMode.IDLE, reconnect=True))
 
 Command line (prints the result as JSON)::
 
@@ -21,12 +22,15 @@ import multiprocessing
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import orjson
 
 from sim.config import LoadConfig, LoadMode
 from sim.control import (
@@ -43,8 +47,8 @@ from sim.control import (
 from sim.errors import FleetError, RemoteTargetRefused
 from sim.netguard import ensure_target_allowed
 from sim.result import LoadResult
-from sim.stats import merge_reports
-from sim.worker import CLOSE_TIMEOUT, worker_main
+from sim.stats import WorkerReport, merge_reports
+from sim.worker import CLOSE_TIMEOUT, IdleWorkerReport, worker_main
 
 STARTUP_TIMEOUT = 30.0
 """Seconds for all workers to start their event loops."""
@@ -68,6 +72,31 @@ class LoadHooks:
     """When the measured window starts."""
     on_window_end: Callable[[], None] | None = None
     """When the measured window ends."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdleResult:
+    """An idle run: the load result plus what the idle chargers saw, over all workers."""
+
+    load: LoadResult
+    """The merged tally (heartbeats, boot failures, disconnects...)."""
+    transactions: list[tuple[str, int]]
+    """(station, transactionId) of every transaction the server answered for."""
+    lost: dict[str, int]
+    """Connections lost during the idle phase, by websocket close code."""
+    reconnected_at: list[float]
+    """Sorted `time.monotonic()` at which chargers were back (see `LoadConfig.reconnect`)."""
+    reconnect_failures: dict[str, int]
+    """Failed reconnect attempts by reason."""
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for JSON (the times are only meaningful against the caller's own clock)."""
+        return {
+            "transactions": len(self.transactions),
+            "lost": self.lost,
+            "reconnected": len(self.reconnected_at),
+            "reconnect_failures": self.reconnect_failures,
+        }
 
 
 def _call(hook: Callable[[], None] | None) -> None:
@@ -136,12 +165,13 @@ class _WorkerPool:
         return message
 
     def sleep_until(self, at: float) -> None:
-        """Sleep, but raise `FleetError` as soon as a worker fails or dies.
+        """Sleep, but raise `FleetError` as soon as a worker fails or dies, and return early
+        once every worker has finished.
 
-        A worker with no booted charger finishes at once; its `WorkerDone` is kept for
-        `collect()`.
+        A worker with no booted charger (or, in idle mode with reconnect, whose chargers are all
+        back) finishes early; its `WorkerDone` is kept for `collect()`.
         """
-        while (remaining := at - time.monotonic()) > 0:
+        while (remaining := at - time.monotonic()) > 0 and len(self._early) < len(self._conns):
             listening = [c for i, c in enumerate(self._conns) if i not in self._early]
             if not wait(listening, remaining):
                 continue
@@ -149,14 +179,15 @@ class _WorkerPool:
                 if worker not in self._early and conn.poll():
                     self._early[worker] = self._receive(worker, WorkerDone)
 
-    def close(self) -> None:
+    def close(self, grace: float = EXIT_GRACE) -> None:
+        """Tell every worker to stop and wait `grace` seconds for each before terminating it."""
         for conn in self._conns:
             with contextlib.suppress(OSError):
                 conn.send(Stop())
         for process in self._processes:
-            # After a complete run the workers are already exiting; after a failure the parent
-            # must not wait for them to finish traffic nobody will read.
-            process.join(EXIT_GRACE)
+            # After a complete run the workers are exiting (idle ones closing their chargers);
+            # after a failure the parent must not wait for traffic nobody will read.
+            process.join(grace)
             if process.is_alive():
                 process.terminate()
                 process.join(2.0)
@@ -174,9 +205,39 @@ def run_load(config: LoadConfig, hooks: LoadHooks | None = None) -> LoadResult:
     Raises `RemoteTargetRefused` for a non-loopback host without `allow_remote`, and
     `FleetError` when a worker fails. Blocks for about ramp + boot + warm-up + duration.
     """
+    reports, connect_seconds = _run_workers(config, hooks or LoadHooks())
+    return merge_reports(config, reports, connect_seconds=connect_seconds)
+
+
+def run_idle(config: LoadConfig, hooks: LoadHooks | None = None) -> IdleResult:
+    """`run_load` for idle mode, with the idle chargers' transactions and reconnects.
+
+    With `config.reconnect` it returns as soon as every charger is back from a lost connection
+    (or at the window end): a hook at the window start may restart the server.
+    """
+    if config.mode is not LoadMode.IDLE:
+        raise ValueError("run_idle needs idle mode")
+    reports, connect_seconds = _run_workers(config, hooks or LoadHooks())
+    idle = [r for r in reports if isinstance(r, IdleWorkerReport)]
+    lost: Counter[str] = Counter()
+    failures: Counter[str] = Counter()
+    for report in idle:
+        lost.update(report.lost)
+        failures.update(report.reconnect_failures)
+    return IdleResult(
+        load=merge_reports(config, reports, connect_seconds=connect_seconds),
+        transactions=sorted(t for r in idle for t in r.transactions),
+        lost=dict(sorted(lost.items())),
+        reconnected_at=sorted(t for r in idle for t in r.reconnected_at),
+        reconnect_failures=dict(sorted(failures.items())),
+    )
+
+
+def _run_workers(config: LoadConfig, hooks: LoadHooks) -> tuple[list[WorkerReport], float]:
+    """The workers' reports and the seconds from the connect ramp's start to the last boot."""
     ensure_target_allowed(config.host, allow_remote=config.allow_remote)
-    hooks = hooks or LoadHooks()
     pool = _WorkerPool(config)
+    grace = EXIT_GRACE
     try:
         pool.collect(WorkerReady, time.monotonic() + STARTUP_TIMEOUT)
         connect_at = time.monotonic() + LEAD_TIME
@@ -206,9 +267,10 @@ def run_load(config: LoadConfig, hooks: LoadHooks | None = None) -> LoadResult:
         # last sends may start up to one call timeout late), then the sockets close.
         done_deadline = window_end + 2 * config.call_timeout + CLOSE_TIMEOUT + PHASE_SLACK
         done = pool.collect(WorkerDone, done_deadline)
+        grace = CLOSE_TIMEOUT + EXIT_GRACE
     finally:
-        pool.close()
-    return merge_reports(config, [d.report for d in done], connect_seconds=connect_seconds)
+        pool.close(grace)
+    return [d.report for d in done], connect_seconds
 
 
 def exit_on_sigterm() -> None:
@@ -241,6 +303,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--boot-timeout", type=float, default=60.0)
     parser.add_argument("--meter-values", type=int, default=8, help="MeterValues per session")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--heartbeat-interval", type=float, default=300.0, help="idle mode: seconds"
+    )
+    parser.add_argument(
+        "--open-transactions",
+        type=float,
+        default=0.0,
+        help="idle mode: share of chargers that start a transaction after booting",
+    )
+    parser.add_argument(
+        "--reconnect",
+        action="store_true",
+        help="idle mode: lost chargers reconnect (random backoff), send a Heartbeat, and stop",
+    )
+    parser.add_argument("--reconnect-backoff", type=float, default=1.0, help="seconds")
+    parser.add_argument("--reconnect-backoff-max", type=float, default=4.0, help="seconds")
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback host")
     parser.add_argument("--output", help="also write the JSON result to this file")
     return parser
@@ -266,6 +344,11 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         meter_values_per_session=args.meter_values,
         allow_remote=args.allow_remote,
         seed=args.seed,
+        heartbeat_interval=args.heartbeat_interval,
+        open_transactions=args.open_transactions,
+        reconnect=args.reconnect,
+        reconnect_backoff=args.reconnect_backoff,
+        reconnect_backoff_max=args.reconnect_backoff_max,
     )
 
 
@@ -280,11 +363,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     exit_on_sigterm()
     try:
-        result = run_load(config)
+        if config.mode is LoadMode.IDLE:
+            idle = run_idle(config)
+            data = {**idle.load.to_dict(), "idle": idle.summary()}
+            text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        else:
+            text = run_load(config).to_json()
     except FleetError as exc:
         print(f"load run failed: {exc}", file=sys.stderr)
         return 1
-    text = result.to_json()
     if args.output:
         with open(args.output, "wb") as file:
             file.write(text + b"\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import http.client
+import json
 import os
 import signal
 import socket
@@ -12,7 +13,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -23,6 +26,8 @@ READY_TIMEOUT = 60.0
 """Seconds a server may take to become ready."""
 STOP_TIMEOUT = 15.0
 """Seconds a server may take to exit after SIGTERM before it is killed."""
+RESTART_STOP_TIMEOUT = 60.0
+"""Seconds a server holding thousands of connections may take to drain on a restart."""
 POLL_INTERVAL = 0.05
 
 
@@ -83,9 +88,58 @@ def register_id_tags(host: str, api_port: int, id_tags: Iterable[str]) -> None:
         conn.close()
 
 
+def check_transactions(
+    host: str, api_port: int, transactions: Iterable[tuple[str, int]]
+) -> dict[str, int]:
+    """Look every (station, transactionId) up in voltmesh's REST API; count them by outcome.
+
+    `kept`: the transaction is there, on that station, still open. Anything else means a
+    transaction the server had answered for was lost or altered: `missing` (404), `other
+    station`, `closed`, or `HTTP <status>`.
+    """
+    outcomes: Counter[str] = Counter()
+    conn = http.client.HTTPConnection(host, api_port, timeout=10.0)
+    try:
+        for station, transaction_id in transactions:
+            conn.request("GET", f"/api/v1/transactions/{transaction_id}")
+            response = conn.getresponse()
+            body = response.read()
+            if response.status == 404:
+                outcomes["missing"] += 1
+            elif response.status != 200:
+                outcomes[f"HTTP {response.status}"] += 1
+            else:
+                view = json.loads(body)
+                if view.get("station_id") != station:
+                    outcomes["other station"] += 1
+                elif not view.get("active"):
+                    outcomes["closed"] += 1
+                else:
+                    outcomes["kept"] += 1
+    finally:
+        conn.close()
+    return dict(sorted(outcomes.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """How a `ServerProcess.restart()` went; times are `time.monotonic()`."""
+
+    sigterm_at: float
+    """When SIGTERM was sent to the old process."""
+    exited_at: float
+    """When the old process had exited (or was killed after the stop timeout)."""
+    ready_at: float
+    """When the new process was ready (voltmesh: `/readyz` 200; baseline: accepts TCP)."""
+    exit_code: int | None
+    """The old process's exit code (0: drained cleanly; negative: killed by that signal)."""
+
+
 class ServerProcess:
     """A server under test. Use as a context manager: enter starts it and waits until it is
-    ready, exit sends SIGTERM and waits (then kills). Logs go to `log_path`."""
+    ready, exit sends SIGTERM and waits (then kills). `restart()` replaces the process by a new
+    one on the same ports and data directory. Logs go to `log_path` (a restarted process
+    appends)."""
 
     def __init__(self, kind: ServerKind, *, log_path: Path, host: str = HOST) -> None:
         self.kind = kind
@@ -120,11 +174,28 @@ class ServerProcess:
 
     def start(self, *, ready_timeout: float = READY_TIMEOUT) -> None:
         """Start the server and block until it is ready; raises `ServerStartError`."""
-        data_dir = None
         if self.kind is ServerKind.VOLTMESH:
             self._data_dir = tempfile.TemporaryDirectory(prefix="voltmesh-bench-")
-            data_dir = self._data_dir.name
-        with open(self.log_path, "wb") as log:
+        self._launch("wb", ready_timeout)
+
+    def restart(
+        self, *, stop_timeout: float = RESTART_STOP_TIMEOUT, ready_timeout: float = READY_TIMEOUT
+    ) -> Restart:
+        """SIGTERM the running server (voltmesh closes its sockets with 1012), wait until it has
+        exited (kill after `stop_timeout`), start it again on the same ports and data
+        directory and block until it is ready."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            raise ServerStartError(f"{self.kind.value} is not running")
+        sigterm_at = time.monotonic()
+        exit_code = self._terminate(process, stop_timeout)
+        exited_at = time.monotonic()
+        self._launch("ab", ready_timeout)
+        return Restart(sigterm_at, exited_at, time.monotonic(), exit_code)
+
+    def _launch(self, log_mode: str, ready_timeout: float) -> None:
+        data_dir = self._data_dir.name if self._data_dir is not None else None
+        with open(self.log_path, log_mode) as log:
             self._process = subprocess.Popen(
                 self.argv(data_dir),
                 stdin=subprocess.DEVNULL,
@@ -152,17 +223,21 @@ class ServerProcess:
     def stop(self, *, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM, wait, kill if needed; returns the exit code (negative: killed by signal)."""
         process = self._process
-        if process is not None and process.poll() is None:
+        if process is not None:
+            self.exit_code = self._terminate(process, timeout)
+        self._cleanup()
+        return self.exit_code
+
+    @staticmethod
+    def _terminate(process: subprocess.Popen[bytes], timeout: float) -> int:
+        if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if process is not None:
-            self.exit_code = process.returncode
-        self._cleanup()
-        return self.exit_code
+        return process.returncode
 
     def _cleanup(self) -> None:
         if self._data_dir is not None:

@@ -114,7 +114,9 @@ class Dialect16:
     def authorized(self, response: Payload) -> str:
         return str(response.get("idTagInfo", {}).get("status", "Invalid"))
 
-    def started(self, session: Session, when: datetime, trigger: str) -> tuple[str, Payload]:
+    def started(
+        self, session: Session, when: datetime, trigger: str, offline: bool
+    ) -> tuple[str, Payload]:
         payload: Payload = {
             "connectorId": session.evse,
             "idTag": session.id_tag,
@@ -212,11 +214,13 @@ class Dialect2:
             payload["offline"] = True
         return payload
 
-    def started(self, session: Session, when: datetime, trigger: str) -> tuple[str, Payload]:
+    def started(
+        self, session: Session, when: datetime, trigger: str, offline: bool
+    ) -> tuple[str, Payload]:
         info: Payload = {"chargingState": "Charging"}
         if session.remote_start_id is not None:
             info["remoteStartId"] = session.remote_start_id
-        payload = self._event(session, "Started", when, trigger, False, info)
+        payload = self._event(session, "Started", when, trigger, offline, info)
         payload["idToken"] = {"idToken": session.id_tag, "type": "ISO14443"}
         payload["evse"] = {"id": session.evse, "connectorId": 1}
         payload["meterValue"] = [_energy(session.meter_start_wh, when, "Transaction.Begin", None)]

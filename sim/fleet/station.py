@@ -193,9 +193,10 @@ class SimStation:
                 await self._stop(evse, now)
             while evse.session is None and evse.next_arrival and evse.next_arrival.at <= now:
                 arrival, evse.next_arrival = evse.next_arrival, next(evse.arrivals, None)
-                if evse.available and self.link is not None:
+                if evse.available:
+                    # Offline, the station authorizes locally and queues the start.
                     await self._plug_in(evse, arrival, now)
-                # An EV that finds the EVSE busy, out of order or offline drives on.
+                # An EV that finds the EVSE busy or out of order drives on.
         if self.next_heartbeat <= now:
             self.next_heartbeat = now + self.heartbeat_interval
             await self._call("Heartbeat", {})
@@ -404,7 +405,7 @@ class SimStation:
         self.tally.active_sessions += 1
         self.tally.sessions_started += 1
         trigger = "RemoteStart" if remote_start_id is not None else "Authorized"
-        action, payload = self.dialect.started(session, when, trigger)
+        action, payload = self.dialect.started(session, when, trigger, self.link is None)
         await self._transaction_message(Queued(action, _constant(payload), session))
         await self._call(*self.dialect.status(evse.number, "charging", when))
 

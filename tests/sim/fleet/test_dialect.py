@@ -33,7 +33,7 @@ def test_every_payload_a_station_sends_is_valid(version: str) -> None:
     sent = [
         dialect.boot("voltmesh-sim", "home", "SIM-home-00001", "PowerUp"),
         dialect.authorize("SIMTAG00001"),
-        dialect.started(session, WHEN, "Authorized"),
+        dialect.started(session, WHEN, "Authorized", False),
         dialect.meter(session, 13_000.0, 7_400.0, WHEN, False),
         dialect.meter(session, 13_500.0, 0.0, WHEN, True),
         *(dialect.status(2, state, WHEN) for state in dialect.statuses),
