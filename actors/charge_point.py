@@ -17,7 +17,7 @@ from actors.link import StationLink
 from persistence import repositories as repo
 from persistence.records import StationRecord
 from transport.errors import ErrorCode, SchemaViolation, wire_code
-from transport.messages import Call, Send
+from transport.messages import Call, CallResultError, Send
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,36 @@ class ChargePointActor(Actor):
             await self.handle_call(message)
         elif message is REFRESH_STATION:
             await self.reload_station()
+        elif isinstance(message, CallResultError):
+            # OCPP-J 2.1: the charger could not use one of our answers. Our bug or theirs; either
+            # way the operator must be able to see it.
+            log.warning(
+                "%s: our answer to %s %s was refused: %s %s",
+                self.station_id,
+                message.action,
+                message.unique_id,
+                message.error_code,
+                message.description,
+            )
+            await self.context.writer.submit(
+                repo.station_event(
+                    self.station_id,
+                    "CallResultError",
+                    {
+                        "messageId": message.unique_id,
+                        "action": message.action,
+                        "errorCode": message.error_code,
+                        "errorDescription": message.description,
+                        "errorDetails": message.details,
+                    },
+                )
+            )
         elif isinstance(message, Send):
-            # OCPP-J 2.1 SEND frames (periodic event streams) are never answered; kept as sent.
+            # OCPP-J 2.1 SEND frames (periodic event streams) are never answered; kept as sent,
+            # from an accepted station only (there is no CALLERROR to refuse one with).
+            if not self.link.accepted:
+                log.info("%s: %s before being accepted; dropped", self.station_id, message.action)
+                return
             await self.context.writer.submit(
                 repo.station_event(self.station_id, message.action, message.payload)
             )

@@ -30,6 +30,7 @@ from transport.messages import (
     Call,
     CallError,
     CallResult,
+    CallResultError,
     Event,
     ProtocolViolation,
     Send,
@@ -129,7 +130,7 @@ class StationConnection:
             )
 
     def received(self, event: Event) -> None:
-        if isinstance(event, Call | Send):
+        if isinstance(event, Call | Send | CallResultError):
             assert self._charge_point is not None
             try:
                 self._charge_point.tell(event)

@@ -188,6 +188,12 @@ SCHEMAS: dict[str, Any] = {
                 "items": {"type": "object"},
                 "description": "2.x TransactionEvents (seqNo order), only on GET /transactions/{id}",
             },
+            "remote_start": {
+                "type": ["object", "null"],
+                "description": "the RequestStartTransaction with its remote_start_id, as sent "
+                "through this API (requested_at, request, response); only on GET "
+                "/transactions/{id}",
+            },
             "meter_values": {
                 "type": "array",
                 "items": _ref("MeterValue"),

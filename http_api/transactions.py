@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
+from actors.command_log import COMMAND_EVENT_PREFIX
 from http_api.pagination import bool_param, int_param, page_params
 from http_api.problems import ApiProblem, json_response
-from http_api.state import API_STATE
+from http_api.state import API_STATE, ApiState
 from http_api.views import transaction_view
 from persistence import repositories as repo
 
@@ -36,7 +39,28 @@ async def get_transaction(request: web.Request) -> web.Response:
     if tx is None:
         raise ApiProblem(404, "Not Found", "no such transaction")
     samples = await repo.transaction_meter_values(state.reads, transaction_id)
-    events = None
+    view = transaction_view(tx, samples)
     if tx.protocol != "ocpp1.6":
-        events = await repo.transaction_events_of(state.reads, transaction_id)
-    return json_response(transaction_view(tx, samples, events))
+        view["events"] = await repo.transaction_events_of(state.reads, transaction_id)
+    if tx.remote_start_id is not None:
+        view["remote_start"] = await _remote_start(state, tx.station_id, tx.remote_start_id)
+    return json_response(view)
+
+
+async def _remote_start(state: ApiState, station_id: str, remote_start_id: int) -> Any:
+    """The RequestStartTransaction that started a 2.x transaction (by its remoteStartId), as the
+    command log has it; None when it was not sent through this API."""
+    found = await repo.latest_station_event(
+        state.reads,
+        station_id,
+        COMMAND_EVENT_PREFIX + "RequestStartTransaction",
+        lambda p: p.get("request", {}).get("remoteStartId") == remote_start_id,
+    )
+    if found is None:
+        return None
+    payload, received_at = found
+    return {
+        "requested_at": received_at,
+        "request": payload["request"],
+        "response": payload["response"],
+    }

@@ -61,9 +61,7 @@ def meter_value_view(sample: MeterSample) -> dict[str, Any]:
 
 
 def transaction_view(
-    tx: TransactionRecord,
-    samples: list[MeterSample] | None = None,
-    events: list[dict[str, Any]] | None = None,
+    tx: TransactionRecord, samples: list[MeterSample] | None = None
 ) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": tx.id,
@@ -86,8 +84,6 @@ def transaction_view(
         "reservation_id": tx.reservation_id,
         "extra": tx.extra or {},
     }
-    if events is not None:
-        view["events"] = events
     if samples is not None:
         view["meter_values"] = [meter_value_view(s) for s in samples]
     return view

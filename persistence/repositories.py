@@ -7,7 +7,7 @@ caller submits them, so that the writer can group them and resolve the caller af
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -578,6 +578,21 @@ async def station_events_of(
     if kind is not None:
         query = query.where(station_events.c.kind == kind)
     return [(r["kind"], r["payload"]) for r in await db.all(query)]
+
+
+async def latest_station_event(
+    db: Reads, station_id: str, kind: str, matches: Callable[[dict[str, Any]], bool]
+) -> tuple[dict[str, Any], datetime] | None:
+    """The newest event of ``kind`` whose payload ``matches``, with when it was received."""
+    query = (
+        select(station_events.c.payload, station_events.c.received_at)
+        .where(station_events.c.station_id == station_id, station_events.c.kind == kind)
+        .order_by(station_events.c.id.desc())
+    )
+    for row in await db.all(query):
+        if matches(row["payload"]):
+            return row["payload"], row["received_at"]
+    return None
 
 
 async def mark_stale_transactions(engine: AsyncEngine, *, older_than: datetime) -> int:

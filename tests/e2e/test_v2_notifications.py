@@ -358,3 +358,46 @@ async def test_a_station_not_accepted_gets_security_error(
     finally:
         await charger.close()
     assert await _events(server, station_id, action) == []
+
+
+async def test_a_send_before_being_accepted_is_dropped(start_server: StartServer) -> None:
+    server = await start_server(unknown_stations=UnknownStationPolicy.PENDING)
+    station_id = "V21-PENDING-SEND"
+    charger = await _connect(server, station_id, OcppVersion.V21)
+    try:
+        assert (await charger.call("BootNotification", BOOT))["status"] == "Pending"
+        await charger.send_frame([6, "s-3", "NotifyPeriodicEventStream", PERIODIC_EVENT_STREAM])
+        await charger.call("Heartbeat", {})
+        await asyncio.sleep(0.1)
+        assert charger.unsolicited.empty()
+    finally:
+        await charger.close()
+    assert await _events(server, station_id, "NotifyPeriodicEventStream") == []
+
+
+@in_module_loop
+async def test_a_call_result_error_is_kept_and_the_connection_lives_on(node: Running) -> None:
+    station_id = "V21-CRE"
+    charger = await _booted(node, station_id, OcppVersion.V21)
+    try:
+        frame = await charger.exchange([2, "h-1", "Heartbeat", {}])
+        assert frame[0] == 3
+        # OCPP-J 2.1 message type 5: the charger could not use our CALLRESULT.
+        await charger.send_frame([5, "h-1", "FormatViolation", "currentTime unreadable", {}])
+        # One that answers nothing at all is dropped.
+        await charger.send_frame([5, "never", "GenericError", "", {}])
+        assert "currentTime" in await charger.call("Heartbeat", {})
+    finally:
+        await charger.close()
+    assert await _events(node, station_id, "CallResultError") == [
+        (
+            "CallResultError",
+            {
+                "messageId": "h-1",
+                "action": "Heartbeat",
+                "errorCode": "FormatViolation",
+                "errorDescription": "currentTime unreadable",
+                "errorDetails": {},
+            },
+        )
+    ]

@@ -125,6 +125,7 @@ async def test_full_session_shows_in_rest_like_a_16_one(server: Running, version
     status, listed = await server.get("/api/v1/transactions?station_id=CS1")
     assert [t["id"] for t in listed["items"]] == ["CS1:tx-1"]
     assert set(listed["items"][0]) == set(tx) - {"events", "meter_values"}
+    assert "remote_start" not in tx
     status, station = await server.get("/api/v1/stations/CS1")
     assert station["protocol"] == version
     assert station["boot"] == {
@@ -346,6 +347,10 @@ async def test_remote_start_is_linked_by_remote_start_id(server: Running) -> Non
     assert [t["id"] for t in page["items"]] == ["CS-RS:rs-1"]
     assert page["items"][0]["remote_start_id"] == 42
     assert page["items"][0]["extra"]["trigger_reason"] == "RemoteStart"
+    status, tx = await server.get("/api/v1/transactions/CS-RS:rs-1")
+    assert tx["remote_start"]["request"]["remoteStartId"] == 42
+    assert tx["remote_start"]["request"]["idToken"]["idToken"] == "REMOTE"
+    assert tx["remote_start"]["response"]["status"] == "Accepted"
     status, page = await server.get("/api/v1/transactions?remote_start_id=41")
     assert page["items"] == []
     status, problem = await server.get("/api/v1/transactions?remote_start_id=x")
