@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from actors.actor import Actor
 from actors.context import CsmsContext, UnknownStationPolicy
 from actors.link import StationLink
+from actors.timestamps import parse_timestamp
 from persistence import repositories as repo
 from persistence.records import StationRecord
 from transport.errors import ErrorCode, SchemaViolation, wire_code
@@ -28,6 +30,16 @@ class PayloadError(ValueError):
     def __init__(self, message: str, code: ErrorCode = ErrorCode.FORMAT_VIOLATION) -> None:
         super().__init__(message)
         self.code = code
+
+
+def payload_time(payload: dict[str, Any], key: str) -> datetime:
+    """A timestamp field of a payload, as a handler needs it; a PayloadError if unreadable."""
+    try:
+        return parse_timestamp(payload[key])
+    except (TypeError, ValueError):
+        raise PayloadError(
+            f"{key} is not an RFC 3339 date-time", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
+        ) from None
 
 
 Handler = Callable[["ChargePointActor", Call], Awaitable[dict[str, Any]]]

@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 
 from actors.authorization import Authorization, authorize
 from actors.boot import boot
-from actors.charge_point import ChargePointActor, Handler, PayloadError
+from actors.charge_point import ChargePointActor, Handler, PayloadError, payload_time
 from actors.metering import energy_register_wh, sample_rows, samples_v16
 from actors.session import ForeignTransaction, RecordMeterValues, SessionState, StopSession
-from actors.timestamps import ocpp_time, parse_timestamp
+from actors.timestamps import ocpp_time
 from persistence import repositories as repo
 from persistence.records import IdTokenStatus, MeterSample, id_token_key
 from transport.errors import ErrorCode
@@ -38,15 +38,6 @@ def connector_location(connector_id: int) -> tuple[int, int]:
     """(evse_id, connector_id) of a 1.6 connector: connector N is EVSE N with one connector, and
     connector 0 is the station itself."""
     return (connector_id, 0 if connector_id == 0 else 1)
-
-
-def timestamp(payload: dict[str, Any], key: str) -> datetime:
-    try:
-        return parse_timestamp(payload[key])
-    except (TypeError, ValueError):
-        raise PayloadError(
-            f"{key} is not an RFC 3339 date-time", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
-        ) from None
 
 
 def _digest(*parts: object) -> str:
@@ -84,7 +75,7 @@ async def status_notification(cp: ChargePointActor, call: Call) -> dict[str, Any
         error_code=p["errorCode"],
         info=p.get("info"),
         vendor_error_code=p.get("vendorErrorCode"),
-        timestamp=timestamp(p, "timestamp") if "timestamp" in p else None,
+        timestamp=payload_time(p, "timestamp") if "timestamp" in p else None,
     )
     return {}
 
@@ -99,7 +90,7 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     ctx = cp.context
     connector = p["connectorId"]
     id_tag = id_token_key(p["idTag"])
-    started = timestamp(p, "timestamp")
+    started = payload_time(p, "timestamp")
     # The same start resent (after a lost answer, or replayed from an offline queue) must get the same
     # transaction id: identified by what the charger measured, not by the message id.
     dedup_key = _digest(connector, id_tag, started.isoformat(), p["meterStart"])
@@ -192,7 +183,7 @@ async def stop_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     p = call.payload
     ctx = cp.context
     reported = p["transactionId"]
-    stopped = timestamp(p, "timestamp")
+    stopped = payload_time(p, "timestamp")
     # OCPP 1.6 section 6.49: reason defaults to Local.
     reason = p.get("reason", "Local")
     id_tag = p.get("idTag")

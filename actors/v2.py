@@ -7,18 +7,19 @@ with what the specification prescribes for a CSMS that takes note.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from actors.authorization import Authorization, authorize
 from actors.boot import boot
-from actors.charge_point import ChargePointActor, Handler, PayloadError
+from actors.charge_point import ChargePointActor, Handler, PayloadError, payload_time
 from actors.device_model import event_rows, report_rows
 from actors.metering import sample_rows, samples_v2
 from actors.session import SessionState
-from actors.timestamps import ocpp_time, parse_timestamp
+from actors.timestamps import ocpp_time
 from actors.transaction_event import EventType, report_from_payload
 from persistence import repositories as repo
 from persistence.records import IdTokenStatus, MeterSample, id_token_key, v2_transaction_key
@@ -31,15 +32,6 @@ log = logging.getLogger(__name__)
 SESSION_ASK_TIMEOUT = 30.0
 # IdTokenEnumType: the station decided on its own; there is nothing to look up.
 NO_AUTHORIZATION = "NoAuthorization"
-
-
-def timestamp(payload: dict[str, Any], key: str) -> datetime:
-    try:
-        return parse_timestamp(payload[key])
-    except (TypeError, ValueError):
-        raise PayloadError(
-            f"{key} is not an RFC 3339 date-time", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
-        ) from None
 
 
 def _samples(meter_value: list[dict[str, Any]]) -> list[MeterSample]:
@@ -57,13 +49,7 @@ async def _authorize(cp: ChargePointActor, id_token: dict[str, Any]) -> Authoriz
     if auth.parent_id_token is not None:
         group = await tokens.get(auth.parent_id_token)
         if group is not None and group.type is not None:
-            auth = Authorization(
-                auth.status,
-                auth.expiry_date,
-                auth.parent_id_token,
-                evse_ids=auth.evse_ids,
-                group_type=group.type,
-            )
+            auth = dataclasses.replace(auth, group_type=group.type)
     return auth
 
 
@@ -94,7 +80,7 @@ async def status_notification(cp: ChargePointActor, call: Call) -> dict[str, Any
         error_code=None,
         info=None,
         vendor_error_code=None,
-        timestamp=timestamp(p, "timestamp"),
+        timestamp=payload_time(p, "timestamp"),
     )
     return {}
 
@@ -111,7 +97,7 @@ async def transaction_event(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     report = report_from_payload(
         cp.station_id,
         p,
-        timestamp=timestamp(p, "timestamp"),
+        timestamp=payload_time(p, "timestamp"),
         samples=_samples(p.get("meterValue") or []),
         id_token=id_token_key(token["idToken"]) if token and token["idToken"] else None,
     )
@@ -133,13 +119,7 @@ async def transaction_event(cp: ChargePointActor, call: Call) -> dict[str, Any]:
                 dedup_key="",
             )
             if check.concurrent:
-                auth = Authorization(
-                    IdTokenStatus.CONCURRENT_TX,
-                    auth.expiry_date,
-                    auth.parent_id_token,
-                    evse_ids=auth.evse_ids,
-                    group_type=auth.group_type,
-                )
+                auth = dataclasses.replace(auth, status=IdTokenStatus.CONCURRENT_TX)
         response["idTokenInfo"] = auth.as_v2()
     session = await ctx.sessions.get_or_start(
         SessionState(

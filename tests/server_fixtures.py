@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,27 +68,35 @@ def test_settings(data_dir: Path, **overrides: Any) -> Settings:
 StartServer = Callable[..., Awaitable[Running]]
 
 
+@contextlib.asynccontextmanager
+async def node_on_loopback(data_dir: Path, **overrides: Any) -> AsyncIterator[Running]:
+    """A started node with its API client, stopped at the end of the block."""
+    node = Node(test_settings(data_dir, **overrides))
+    ports = await node.start()
+    running = Running(
+        node,
+        f"ws://127.0.0.1:{ports.ocpp}/ocpp",
+        f"http://127.0.0.1:{ports.api}",
+        aiohttp.ClientSession(),
+    )
+    try:
+        yield running
+    finally:
+        await running.http.close()
+        await node.stop()
+
+
 @pytest.fixture
 async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
     """Factory: ``await start_server(unknown_stations=..., database_url=...)``; all stopped after."""
-    started: list[Running] = []
+    async with contextlib.AsyncExitStack() as stack:
+        count = itertools.count()
 
-    async def start(**overrides: Any) -> Running:
-        node = Node(test_settings(tmp_path / f"data{len(started)}", **overrides))
-        ports = await node.start()
-        running = Running(
-            node,
-            f"ws://127.0.0.1:{ports.ocpp}/ocpp",
-            f"http://127.0.0.1:{ports.api}",
-            aiohttp.ClientSession(),
-        )
-        started.append(running)
-        return running
+        async def start(**overrides: Any) -> Running:
+            data_dir = tmp_path / f"data{next(count)}"
+            return await stack.enter_async_context(node_on_loopback(data_dir, **overrides))
 
-    yield start
-    for running in reversed(started):
-        await running.http.close()
-        await running.node.stop()
+        yield start
 
 
 @pytest.fixture

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from ocpp import v21, v201
@@ -28,7 +26,6 @@ from tests.v2_requests import ID_TOKEN, REQUESTS
 from transport.errors import ErrorCode, SchemaViolation, wire_code
 from transport.schemas import schemas_for
 from transport.versions import OcppVersion
-from voltmesh.node import Node
 
 CASES = [(version, action) for version, table in REQUESTS.items() for action in sorted(table)]
 
@@ -39,21 +36,9 @@ in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
-    """A node on loopback port 0 for the whole module, like ``server_fixtures.start_server``."""
-    data_dir: Path = tmp_path_factory.mktemp("v2-commands")
-    started = Node(server_fixtures.test_settings(data_dir))
-    ports = await started.start()
-    running = Running(
-        started,
-        f"ws://127.0.0.1:{ports.ocpp}/ocpp",
-        f"http://127.0.0.1:{ports.api}",
-        aiohttp.ClientSession(),
-    )
-    try:
+    """One node on loopback port 0 for the whole module."""
+    async with server_fixtures.node_on_loopback(tmp_path_factory.mktemp("v2-commands")) as running:
         yield running
-    finally:
-        await running.http.close()
-        await started.stop()
 
 
 def _boot(cp: Charger201 | Charger21) -> Any:

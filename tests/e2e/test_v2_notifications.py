@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
@@ -31,7 +29,6 @@ from tests.raw_charger import RawCharger
 from tests.server_fixtures import Running, StartServer
 from transport.schemas import schemas_for
 from transport.versions import OcppVersion
-from voltmesh.node import Node
 
 Payload = dict[str, Any]
 
@@ -197,21 +194,11 @@ in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def node(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
-    """A node on loopback port 0 for the whole module, like ``server_fixtures.start_server``."""
-    data_dir: Path = tmp_path_factory.mktemp("v2-notifications")
-    started = Node(server_fixtures.test_settings(data_dir))
-    ports = await started.start()
-    running = Running(
-        started,
-        f"ws://127.0.0.1:{ports.ocpp}/ocpp",
-        f"http://127.0.0.1:{ports.api}",
-        aiohttp.ClientSession(),
-    )
-    try:
+    """One node on loopback port 0 for the whole module."""
+    async with server_fixtures.node_on_loopback(
+        tmp_path_factory.mktemp("v2-notifications")
+    ) as running:
         yield running
-    finally:
-        await running.http.close()
-        await started.stop()
 
 
 async def _connect(server: Running, station_id: str, version: OcppVersion) -> RawCharger:
