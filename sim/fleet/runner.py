@@ -239,4 +239,15 @@ def _report(
         timeline=timeline.intervals(),
         sessions=sessions,
         violations=[v for f in finals for v in f.violations],
+        extra={
+            "simulator_workers": [
+                {
+                    "worker": f.worker,
+                    "stations": f.stations,
+                    "max_rss_mib": f.max_rss_mib,
+                    "cpu_s": f.cpu_s,
+                }
+                for f in sorted(finals, key=lambda f: f.worker)
+            ]
+        },
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ class WorkerFinal:
     sessions_started: int
     sessions_completed: int
     energy_wh: float
+    max_rss_mib: float
+    """Peak resident memory of the worker's process."""
+    cpu_s: float
+    """CPU time the worker's process used over the run."""
     sessions: list[SessionRecord] = field(default_factory=list)
 
 
@@ -65,6 +70,7 @@ async def run_worker(
     report: Callable[[Snapshot], None],
 ) -> WorkerFinal:
     """Run the worker's stations until ``timing.stop_at``; ``report`` gets a snapshot a second."""
+    cpu_start = time.process_time()
     specs = [s for s in fleet(scenario) if s.index % scenario.workers == worker]
     clock = SimClock(scenario.start, scenario.acceleration, origin=timing.origin)
     tally = FleetTally()
@@ -111,6 +117,9 @@ async def run_worker(
         sessions_started=tally.sessions_started,
         sessions_completed=tally.sessions_completed,
         energy_wh=tally.energy_wh,
+        # Linux reports ru_maxrss in KiB.
+        max_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        cpu_s=round(time.process_time() - cpu_start, 2),
         sessions=records,
     )
 
