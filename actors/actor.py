@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from actors.envelope import STOP, Envelope
 from actors.errors import ActorStopped, AskTimeout, MailboxFull
+from actors.mailbox import Mailbox
 
 if TYPE_CHECKING:
     from actors.supervisor import Supervisor
@@ -123,7 +124,7 @@ class ActorRef:
         """Unique among its supervisor's children; used in logs and errors."""
         self._factory = factory
         self._parent = parent
-        self._mailbox: asyncio.Queue[Envelope] = asyncio.Queue(mailbox_size)
+        self._mailbox: Mailbox[Envelope] = Mailbox(mailbox_size)
         self._state = _ALIVE
         self._task: asyncio.Task[None] | None = None
         self._instance: Actor | None = None

@@ -78,6 +78,9 @@ class StationConnection:
         self._charge_point: ActorRef | None = None
         self._outbox: ActorRef | None = None
         self._trigger_delay = status_trigger_delay
+        # A timer while waiting (a sleeping task per idle station costs more memory), a task only
+        # once the question is due.
+        self._trigger_timer: asyncio.TimerHandle | None = None
         self._trigger: asyncio.Task[None] | None = None
 
     def _take_station(self) -> StationRecord | None:
@@ -107,18 +110,25 @@ class StationConnection:
             self.station_id, connected=True, protocol=link.version.value
         )
         if self._trigger_delay is not None:
-            self._trigger = asyncio.create_task(
-                self._ask_for_status(self._trigger_delay), name=f"trigger {self.station_id}"
+            self._trigger_timer = asyncio.get_running_loop().call_later(
+                self._trigger_delay, self._start_trigger
             )
         log.info("%s connected (%s)", self.station_id, link.version.value)
 
-    async def _ask_for_status(self, delay: float) -> None:
-        """A station that reconnects without rebooting (after our restart, or a network cut) sends no
-        StatusNotification of its own, so the status we hold may be stale: ask for it. One that boots
-        within ``delay`` reports its status anyway."""
-        await asyncio.sleep(delay)
+    def _start_trigger(self) -> None:
+        self._trigger_timer = None
         link = self.link
         if link.booted or not link.accepted or link.closed or self._outbox is None:
+            return
+        self._trigger = asyncio.create_task(
+            self._ask_for_status(), name=f"trigger {self.station_id}"
+        )
+
+    async def _ask_for_status(self) -> None:
+        """A station that reconnects without rebooting (after our restart, or a network cut) sends no
+        StatusNotification of its own, so the status we hold may be stale: ask for it. One that boots
+        within the trigger delay reports its status anyway."""
+        if self._outbox is None:
             return
         deadline = asyncio.get_running_loop().time() + TRIGGER_TIMEOUT
         call = OutgoingCall("TriggerMessage", {"requestedMessage": "StatusNotification"}, deadline)
@@ -158,6 +168,8 @@ class StationConnection:
     async def closed(self) -> None:
         self.link.closed = True
         self.link.fail_pending()
+        if self._trigger_timer is not None:
+            self._trigger_timer.cancel()
         if self._trigger is not None:
             self._trigger.cancel()
             with contextlib.suppress(asyncio.CancelledError):

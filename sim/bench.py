@@ -1,20 +1,35 @@
 """Benchmark harness: the load driver against voltmesh and/or the baseline server.
 
     python -m sim.bench --server voltmesh --server baseline --runs 3 --output bench-results
+    python -m sim.bench --memory 1000 --memory 10000 --reconnect 5000 --runs 3
 
 For every run, scenario and server (servers alternate so that drift on the machine hits both
 alike) it starts the server as a subprocess on free loopback ports, waits until it is ready,
-runs the load driver in worker processes, and samples the server's process tree in `/proc`:
-RSS once the fleet is connected and idle, CPU time at the start and end of the measured window.
-It prints medians as a Markdown table for BENCHMARKS.md.
+runs the load driver in worker processes, and samples the server's process tree in `/proc`.
+It prints medians as Markdown tables for BENCHMARKS.md.
+
+- Throughput (`--mode`): RSS once the fleet is connected and idle, CPU time at the start and
+  end of the measured window.
+- Memory (`--memory N`): RSS once the server is ready, and again once N chargers (idle mode)
+  have connected along a ramp, booted and stayed idle for `--idle-settle` seconds; the
+  difference divided by N is the memory a connected idle station costs.
+- Reconnect storm (`--reconnect N`): N idle chargers connect and boot (a share of them start a
+  transaction and keep it open); the server gets SIGTERM and, once it has exited, starts again on
+  the same ports and data directory. Each charger reconnects with a random backoff; it is *back*
+  when its websocket is open and its first Heartbeat is answered (no BootNotification: a real
+  charger does not reboot because its central system restarted). The run ends when every
+  charger is back or after `--reconnect-timeout` seconds. voltmesh is then asked through its
+  REST API for every transaction it had answered for.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import shlex
+import statistics
 import sys
 import tempfile
 import time
@@ -24,13 +39,32 @@ from pathlib import Path
 
 import orjson
 
-from sim.benchreport import RunRecord, markdown_table, summarize
+from sim.benchreport import (
+    MemoryRecord,
+    ReconnectRecord,
+    RunRecord,
+    marginal_kib_per_station,
+    markdown_table,
+    memory_table,
+    preamble,
+    reconnect_table,
+    summarize,
+    summarize_memory,
+    summarize_reconnect,
+)
 from sim.config import LoadConfig, LoadMode
 from sim.errors import SimError
 from sim.fdlimit import raise_open_file_limit
-from sim.loadgen import LoadHooks, exit_on_sigterm, run_load
+from sim.loadgen import LoadHooks, exit_on_sigterm, run_idle, run_load
 from sim.procstat import tree_cpu_seconds, tree_rss_bytes
-from sim.servers import HOST, ServerKind, ServerProcess, register_id_tags
+from sim.servers import (
+    HOST,
+    Restart,
+    ServerKind,
+    ServerProcess,
+    check_transactions,
+    register_id_tags,
+)
 from sim.traffic import fleet_id_tag
 
 
@@ -79,6 +113,47 @@ class BenchOptions:
     idle_settle: float = 1.0
     """Seconds the booted fleet stays idle before the server's RSS is read."""
 
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdleOptions:
+    """Settings of the memory and reconnect measurements."""
+
+    connect_rate: float = 250.0
+    """Connect ramp over the whole fleet, connections per second: slow enough that on two shared
+    cores neither server falls far behind with the boot sequences."""
+    stations_per_worker: int = 2500
+    """Load-driver workers: one per this many chargers."""
+    settle: float = 5.0
+    """Seconds the booted fleet stays idle before the server's RSS is read."""
+    heartbeat_interval: float = 300.0
+    """Seconds between an idle charger's Heartbeats (voltmesh's and the baseline's interval)."""
+    open_transactions: float = 0.1
+    """Reconnect storm: share of the chargers that hold an open transaction across it."""
+    reconnect_timeout: float = 90.0
+    """Seconds after the restart's SIGTERM by which every charger must be back."""
+    reconnect_backoff: float = 1.0
+    """Seconds; a charger's first reconnect attempt waits a random time up to this."""
+    reconnect_backoff_max: float = 4.0
+    """Seconds; each failed attempt doubles the backoff, up to this."""
+    call_timeout: float = 30.0
+    """Seconds before a CALL (or a reconnect attempt) counts as failed; generous, because a
+    charger that gives up on a slow server and retries only adds to the storm."""
+    boot_timeout: float = 60.0
+    """Seconds the fleet may take to boot, on top of the connect ramp."""
+    output: Path | None = None
+    """Directory for per-run JSON and server logs."""
+
+    def workers(self, stations: int) -> int:
+        """Load-driver worker processes for a fleet of `stations`."""
+        return max(1, math.ceil(stations / self.stations_per_worker))
+
+
+READY_SETTLE = 1.0
+"""Seconds a freshly ready server idles before its RSS is read as the baseline."""
+RESTART_WARMUP = 1.0
+"""Seconds the booted fleet idles before the restart."""
+IDLE_DURATION = 0.5
+"""Seconds of idle traffic phase after the memory sample (the fleet then disconnects)."""
 
 # Session lanes per charger whose tags are registered (the bench runs one call in flight per charger).
 MAX_LANES = 2
@@ -146,6 +221,209 @@ def run_once(kind: ServerKind, scenario: Scenario, run: int, options: BenchOptio
     return record
 
 
+def _log_path(output: Path | None, name: str) -> Path:
+    return (output or Path(tempfile.gettempdir())) / f"{name}.server.log"
+
+
+def _finish(output: Path | None, name: str, log_path: Path, data: dict[str, object]) -> None:
+    """Write the per-run JSON next to the server log, or drop the log."""
+    if output is not None:
+        path = output / f"{name}.json"
+        path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        log_path.unlink(missing_ok=True)
+
+
+def measure_memory(kind: ServerKind, stations: int, run: int, options: IdleOptions) -> MemoryRecord:
+    """RSS of a fresh server before any charger and with `stations` connected and idle."""
+    name = f"{kind.value}-memory{stations}-run{run}"
+    log_path = _log_path(options.output, name)
+    server = ServerProcess(kind, log_path=log_path)
+    samples: dict[str, int] = {}
+    with server:
+        pid = server.pid
+        time.sleep(READY_SETTLE)
+        rss_before = tree_rss_bytes(pid)
+
+        def fleet_idle() -> None:
+            time.sleep(options.settle)
+            samples["rss"] = tree_rss_bytes(pid)
+
+        config = LoadConfig(
+            host=HOST,
+            port=server.ocpp_port,
+            stations=stations,
+            workers=options.workers(stations),
+            mode=LoadMode.IDLE,
+            warmup=0.0,
+            duration=IDLE_DURATION,
+            connect_rate=options.connect_rate,
+            call_timeout=options.call_timeout,
+            boot_timeout=options.boot_timeout,
+            heartbeat_interval=options.heartbeat_interval,
+        )
+        idle = run_idle(config, LoadHooks(on_fleet_ready=fleet_idle))
+        argv = server.argv()
+    record = MemoryRecord(
+        server=kind.value,
+        stations=stations,
+        run=run,
+        booted=idle.load.booted,
+        rss_before_bytes=rss_before,
+        rss_after_bytes=samples["rss"],
+        connect_seconds=idle.load.connect_seconds,
+        boot_failures=idle.load.boot_failures,
+        lost=idle.lost,
+        server_exit_code=server.exit_code,
+        server_argv=argv,
+    )
+    _finish(options.output, name, log_path, record.to_dict())
+    return record
+
+
+def measure_reconnect(
+    kind: ServerKind, stations: int, run: int, options: IdleOptions
+) -> ReconnectRecord:
+    """Restart a server under `stations` idle chargers and time until they are all back."""
+    name = f"{kind.value}-reconnect{stations}-run{run}"
+    log_path = _log_path(options.output, name)
+    server = ServerProcess(kind, log_path=log_path)
+    config = LoadConfig(
+        host=HOST,
+        port=server.ocpp_port,
+        stations=stations,
+        workers=options.workers(stations),
+        mode=LoadMode.IDLE,
+        warmup=RESTART_WARMUP,
+        duration=options.reconnect_timeout,
+        connect_rate=options.connect_rate,
+        call_timeout=options.call_timeout,
+        boot_timeout=options.boot_timeout,
+        heartbeat_interval=options.heartbeat_interval,
+        open_transactions=options.open_transactions,
+        reconnect=True,
+        reconnect_backoff=options.reconnect_backoff,
+        reconnect_backoff_max=options.reconnect_backoff_max,
+    )
+    restarts: list[Restart] = []
+    cpu: dict[str, float] = {}
+    overflows = _listen_overflows()
+    with server:
+        if server.api_port is not None:
+            tags = (fleet_id_tag(i, 0) for i in range(stations) if config.opens_transaction(i))
+            register_id_tags(server.host, server.api_port, tags)
+
+        def restart() -> None:
+            restarts.append(server.restart())
+            cpu["start"] = tree_cpu_seconds(server.pid)
+
+        def all_back() -> None:
+            cpu["end"] = tree_cpu_seconds(server.pid)
+
+        idle = run_idle(config, LoadHooks(on_window_start=restart, on_window_end=all_back))
+        overflows_after = _listen_overflows()
+        checked = None
+        if server.api_port is not None:
+            checked = check_transactions(server.host, server.api_port, idle.transactions)
+        argv = server.argv()
+    (restarted,) = restarts
+    back = [t - restarted.ready_at for t in idle.reconnected_at]
+    record = ReconnectRecord(
+        server=kind.value,
+        stations=stations,
+        run=run,
+        booted=idle.load.booted,
+        lost=idle.lost,
+        back=len(back),
+        drain_seconds=round(restarted.exited_at - restarted.sigterm_at, 3),
+        down_seconds=round(restarted.ready_at - restarted.sigterm_at, 3),
+        back_p50=round(statistics.median(back), 3) if back else None,
+        back_max=round(back[-1], 3) if back else None,
+        back_percentiles={
+            f"p{p}": round(back[math.ceil(p / 100 * len(back)) - 1], 3)
+            for p in (10, 25, 50, 75, 90, 95, 99)
+            if back
+        },
+        reconnect_failures=idle.reconnect_failures,
+        server_cpu_seconds=round(cpu["end"] - cpu["start"], 3),
+        listen_overflows=(
+            None if overflows is None or overflows_after is None else overflows_after - overflows
+        ),
+        transactions=len(idle.transactions),
+        transaction_check=checked,
+        restart_exit_code=restarted.exit_code,
+        server_exit_code=server.exit_code,
+        server_argv=argv,
+    )
+    _finish(options.output, name, log_path, record.to_dict())
+    return record
+
+
+def _markdown(
+    command: str,
+    notes: list[str],
+    records: Sequence[RunRecord],
+    memory: Sequence[MemoryRecord],
+    storms: Sequence[ReconnectRecord],
+) -> str:
+    """Every table of one invocation, after the command and the notes."""
+    exits: list[tuple[str, int | None]] = [
+        *((r.server, r.server_exit_code) for r in records),
+        *((r.server, r.server_exit_code) for r in memory),
+        *((r.server, r.server_exit_code) for r in storms),
+        *((r.server, r.restart_exit_code) for r in storms),
+    ]
+    bad_exits = [f"{server} {code}" for server, code in exits if code != 0]
+    if bad_exits:
+        notes = [
+            *notes,
+            f"Warning: the server did not exit cleanly after SIGTERM {len(bad_exits)} time(s) "
+            f"(exit codes {', '.join(sorted(set(bad_exits)))}).",
+        ]
+    if records:
+        text = markdown_table(summarize(records), command=command, notes=notes)
+    else:
+        text = "\n".join(preamble(command, notes))
+    if memory:
+        rows = summarize_memory(memory)
+        text += "\nResident memory per connected idle station:\n\n" + memory_table(rows)
+        marginal = marginal_kib_per_station(rows)
+        if marginal:
+            text += "\nGrowth per extra station between the smallest and the largest fleet: "
+            text += ", ".join(f"{server} {kib:.1f} KiB" for server, kib in marginal.items())
+            text += ".\n"
+    if storms:
+        text += (
+            "\nReconnect storm (seconds from the new server's readiness unless named; a station "
+            "is back when its websocket is open and its first Heartbeat answered; listen "
+            "overflows: the kernel's machine-wide count of connections an accept queue "
+            "dropped):\n\n" + reconnect_table(summarize_reconnect(storms))
+        )
+    return text
+
+
+def _listen_overflows() -> int | None:
+    """The kernel's TcpExt ListenOverflows counter (`/proc/net/netstat`), None if unreadable."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            row = dict(zip(names.split()[1:], values.split()[1:], strict=True))
+            return int(row["ListenOverflows"]) if "ListenOverflows" in row else None
+    return None
+
+
+def _loopback_ports() -> int | None:
+    """Size of the local port range client sockets are numbered from (None if unknown)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except (OSError, ValueError):
+        return None
+    return int(high) - int(low) + 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m sim.bench` argument parser."""
     parser = argparse.ArgumentParser(
@@ -174,6 +452,52 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--call-timeout", type=float, default=5.0)
     parser.add_argument("--boot-timeout", type=float, default=30.0)
     parser.add_argument("--output", type=Path, help="directory for per-run JSON and summary.md")
+    idle = parser.add_argument_group("memory and reconnect storm (idle chargers)")
+    idle.add_argument(
+        "--memory",
+        type=int,
+        action="append",
+        metavar="N",
+        help="resident memory per idle station with N stations connected; repeat for sizes",
+    )
+    idle.add_argument(
+        "--reconnect",
+        type=int,
+        action="append",
+        metavar="N",
+        help="reconnect storm: restart the server under N idle stations; repeat for sizes",
+    )
+    defaults = IdleOptions()
+    idle.add_argument(
+        "--idle-connect-rate",
+        type=float,
+        default=defaults.connect_rate,
+        help="connect ramp of idle fleets, connections/s",
+    )
+    idle.add_argument(
+        "--idle-settle",
+        type=float,
+        default=defaults.settle,
+        help="seconds the idle fleet waits before the RSS sample",
+    )
+    idle.add_argument(
+        "--stations-per-worker",
+        type=int,
+        default=defaults.stations_per_worker,
+        help="idle fleets: one load worker per this many stations",
+    )
+    idle.add_argument(
+        "--open-transactions",
+        type=float,
+        default=defaults.open_transactions,
+        help="reconnect storm: share of stations holding an open transaction",
+    )
+    idle.add_argument(
+        "--reconnect-timeout",
+        type=float,
+        default=defaults.reconnect_timeout,
+        help="reconnect storm: seconds after SIGTERM by which all must be back",
+    )
     return parser
 
 
@@ -185,8 +509,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     kinds = [ServerKind(v) for v in dict.fromkeys(args.server or ["voltmesh", "baseline"])]
-    modes = [LoadMode(v) for v in dict.fromkeys(args.mode or ["saturate", "rate"])]
+    memory_sizes = list(dict.fromkeys(args.memory or []))
+    reconnect_sizes = list(dict.fromkeys(args.reconnect or []))
+    if any(n < 1 for n in memory_sizes + reconnect_sizes):
+        parser.error("--memory and --reconnect need at least 1 station")
+    # Throughput runs unless only idle measurements were asked for.
+    default_modes = [] if memory_sizes or reconnect_sizes else ["saturate", "rate"]
+    modes = [LoadMode(v) for v in dict.fromkeys(args.mode or default_modes)]
+    if LoadMode.IDLE in modes:
+        parser.error("--mode idle: use --memory or --reconnect")
     scenarios = [Scenario(m, args.rate if m is LoadMode.RATE else None) for m in modes]
+    idle_options = IdleOptions(
+        connect_rate=args.idle_connect_rate,
+        stations_per_worker=args.stations_per_worker,
+        settle=args.idle_settle,
+        open_transactions=args.open_transactions,
+        reconnect_timeout=args.reconnect_timeout,
+        output=args.output,
+    )
     options = BenchOptions(
         stations=args.stations,
         workers=args.workers,
@@ -200,42 +540,94 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.output is not None:
         options.output.mkdir(parents=True, exist_ok=True)
     # The servers inherit the lifted limit: a thousand chargers need a thousand sockets.
-    raise_open_file_limit()
+    fd_limit = raise_open_file_limit()
+    largest = max([args.stations if scenarios else 0, *memory_sizes, *reconnect_sizes])
+    if fd_limit < largest + 1024:
+        parser.error(f"open-file limit {fd_limit} is too low for {largest} stations")
+    ports = _loopback_ports()
+    if ports is not None and ports < 2 * largest:
+        print(
+            f"warning: {ports} local ports for {largest} client sockets (and their reconnects)",
+            file=sys.stderr,
+        )
     exit_on_sigterm()
     command = shlex.join(["python", "-m", "sim.bench", *args_list])
     records: list[RunRecord] = []
+    memory: list[MemoryRecord] = []
+    storms: list[ReconnectRecord] = []
     started = time.monotonic()
+    load_before = os.getloadavg()
+
+    def progress(text: str) -> None:
+        print(f"[{time.monotonic() - started:5.0f} s] {text}", file=sys.stderr, flush=True)
+
     try:
         for run in range(1, args.runs + 1):
             for scenario in scenarios:
                 for kind in kinds:
                     record = run_once(kind, scenario, run, options)
                     records.append(record)
-                    print(
-                        f"[{time.monotonic() - started:5.0f} s] {kind.value} {scenario.label} "
+                    progress(
+                        f"{kind.value} {scenario.label} "
                         f"run {run}: {record.result.msgs_per_s:.0f} msgs/s, "
                         f"cpu {record.cpu_us_per_msg or 0:.0f} µs/msg, "
-                        f"failures {record.failures}",
-                        file=sys.stderr,
-                        flush=True,
+                        f"failures {record.failures}"
+                    )
+            for stations in memory_sizes:
+                for kind in kinds:
+                    mem = measure_memory(kind, stations, run, idle_options)
+                    memory.append(mem)
+                    progress(
+                        f"{kind.value} memory {stations} run {run}: "
+                        f"{mem.rss_before_bytes / 2**20:.1f} -> {mem.rss_after_bytes / 2**20:.1f} "
+                        f"MiB, {mem.kib_per_station or 0:.1f} KiB/station, "
+                        f"failures {mem.failures}"
+                    )
+            for stations in reconnect_sizes:
+                for kind in kinds:
+                    storm = measure_reconnect(kind, stations, run, idle_options)
+                    storms.append(storm)
+                    progress(
+                        f"{kind.value} reconnect {stations} run {run}: down "
+                        f"{storm.down_seconds:.1f} s, {storm.back}/{storm.booted} back "
+                        f"{storm.back_max or 0:.1f} s after ready, tx "
+                        f"{storm.transaction_check}, failures {storm.failures}"
                     )
     except SimError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
-    notes = [
-        f"{args.stations} stations, {options.workers} load worker(s), warm-up {args.warmup:g} s, "
-        f"measured {args.duration:g} s, medians of {args.runs} run(s).",
-        f"Machine: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}.",
-    ]
-    bad_exits = [r for r in records if r.server_exit_code != 0]
-    if bad_exits:
-        codes = sorted({str(r.server_exit_code) for r in bad_exits})
+    load_after = os.getloadavg()
+    notes = []
+    if scenarios:
         notes.append(
-            f"Warning: the server did not exit cleanly after SIGTERM in {len(bad_exits)} run(s) "
-            f"(exit codes {', '.join(codes)})."
+            f"Throughput: {args.stations} stations, {options.workers} load worker(s), "
+            f"warm-up {args.warmup:g} s, measured {args.duration:g} s."
         )
-    table = markdown_table(summarize(records), command=command, notes=notes)
+    if memory_sizes or reconnect_sizes:
+        notes.append(
+            f"Idle fleets: connect ramp {idle_options.connect_rate:g}/s, one load worker per "
+            f"{idle_options.stations_per_worker:,} stations, a Heartbeat every "
+            f"{idle_options.heartbeat_interval:g} s."
+        )
+    if memory_sizes:
+        notes.append(
+            f"Memory: RSS read {READY_SETTLE:g} s after the server is ready and after the "
+            f"booted fleet has been idle for {idle_options.settle:g} s."
+        )
+    if reconnect_sizes:
+        notes.append(
+            f"Storms: {idle_options.open_transactions:.0%} of the stations hold an open "
+            f"transaction; reconnect backoff random in 0-{idle_options.reconnect_backoff:g} s, "
+            f"doubling to at most {idle_options.reconnect_backoff_max:g} s; limit "
+            f"{idle_options.reconnect_timeout:g} s after SIGTERM."
+        )
+    notes += [
+        f"Medians of {args.runs} run(s). Machine: {os.cpu_count()} CPUs, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}; load average "
+        f"{load_before[0]:.2f} before, {load_after[0]:.2f} after "
+        f"({(time.monotonic() - started) / 60:.0f} min).",
+    ]
+    table = _markdown(command, notes, records, memory, storms)
     if options.output is not None:
         (options.output / "summary.md").write_text(table)
     sys.stdout.write(table)

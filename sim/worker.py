@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import itertools
 import math
 import random
@@ -55,6 +56,7 @@ CLOSE_TIMEOUT = 10.0
 DISCARD_TIMEOUT = 1.0
 """Seconds to close the connection of a failed reconnect attempt."""
 HEARTBEAT = Request("Heartbeat", {})
+"""The only CALL an idle charger sends, also to tell that it is back after a reconnect."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,8 @@ class IdleWorkerReport(WorkerReport):
     """`time.monotonic()` at which each charger was back: websocket open again and its first
     Heartbeat answered."""
     reconnect_failures: dict[str, int] = dataclasses.field(default_factory=dict)
-    """Reconnect attempts that failed, by reason (e.g. `Handshake:503`, `ClientConnectorError`)."""
+    """Reconnect attempts that failed, by reason (e.g. `Handshake:503` from a draining server,
+    `ClientConnectorError:ECONNREFUSED` while nothing listens, `Timeout`)."""
 
 
 class _Failed(Exception):
@@ -88,6 +91,10 @@ def _reason(exc: BaseException) -> str:
         return "ConnectionLost"
     if isinstance(exc, aiohttp.WSServerHandshakeError):
         return f"Handshake:{exc.status}"
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code is not None and code in errno.errorcode:
+        # e.g. ClientConnectorError:ECONNREFUSED (nothing listens) or :EADDRNOTAVAIL (no port).
+        return f"{type(exc).__name__}:{errno.errorcode[code]}"
     return type(exc).__name__
 
 

@@ -1,6 +1,18 @@
 from __future__ import annotations
 
-from sim.benchreport import MIB, RunRecord, markdown_table, summarize
+from sim.benchreport import (
+    MIB,
+    MemoryRecord,
+    ReconnectRecord,
+    RunRecord,
+    marginal_kib_per_station,
+    markdown_table,
+    memory_table,
+    reconnect_table,
+    summarize,
+    summarize_memory,
+    summarize_reconnect,
+)
 from sim.result import LatencySummary, LoadResult
 
 
@@ -84,3 +96,112 @@ def test_no_ratio_row_for_one_server_and_no_messages() -> None:
     table = markdown_table(rows, command="c")
     assert "voltmesh/baseline" not in table
     assert "n/a" in table
+
+
+def memory_record(server: str, stations: int, run: int, after_mib: float) -> MemoryRecord:
+    return MemoryRecord(
+        server=server,
+        stations=stations,
+        run=run,
+        booted=stations,
+        rss_before_bytes=100 * MIB,
+        rss_after_bytes=int(after_mib * MIB),
+        connect_seconds=2.0,
+        boot_failures={},
+        lost={},
+        server_exit_code=0,
+        server_argv=["x"],
+    )
+
+
+def test_memory_medians_ratio_rows_and_marginal_cost() -> None:
+    records = [
+        memory_record("voltmesh", 1000, 1, 130.0),
+        memory_record("baseline", 1000, 1, 120.0),
+        memory_record("voltmesh", 1000, 2, 150.0),
+        memory_record("baseline", 1000, 2, 140.0),
+        memory_record("voltmesh", 1000, 3, 140.0),
+        memory_record("baseline", 1000, 3, 130.0),
+        memory_record("voltmesh", 10_000, 1, 440.0),
+        memory_record("baseline", 10_000, 1, 320.0),
+    ]
+    assert records[0].kib_per_station == 30 * 1024 / 1000
+    rows = summarize_memory(records)
+    assert [(r.server, r.stations, r.runs) for r in rows] == [
+        ("voltmesh", 1000, 3),
+        ("baseline", 1000, 3),
+        ("voltmesh", 10_000, 1),
+        ("baseline", 10_000, 1),
+    ]
+    assert rows[0].rss_after_mib == 140.0
+    assert rows[0].kib_per_station == 40 * 1024 / 1000
+    table = memory_table(rows)
+    assert "| voltmesh | 1,000 | 3 | 100.0 | 140.0 | 41.0 | 2.0 | 0 |" in table
+    assert "| voltmesh/baseline | 1,000 | | 1.00x | 1.08x | 1.33x | 1.00x | |" in table
+    assert "| voltmesh/baseline | 10,000 | | 1.00x | 1.38x | 1.55x | 1.00x | |" in table
+    assert marginal_kib_per_station(rows) == {
+        "voltmesh": 300 * 1024 / 9000,
+        "baseline": 190 * 1024 / 9000,
+    }
+
+
+def reconnect_record(
+    server: str, run: int, back_max: float | None, check: dict[str, int] | None
+) -> ReconnectRecord:
+    return ReconnectRecord(
+        server=server,
+        stations=5000,
+        run=run,
+        booted=5000,
+        lost={"1012": 5000},
+        back=5000 if back_max is not None else 4990,
+        drain_seconds=1.0,
+        down_seconds=3.0,
+        back_p50=1.0 if back_max is not None else None,
+        back_max=back_max,
+        back_percentiles={},
+        reconnect_failures={"Handshake:503": 10, "ClientConnectorError": 5},
+        server_cpu_seconds=4.0,
+        listen_overflows=0,
+        transactions=500,
+        transaction_check=check,
+        restart_exit_code=0,
+        server_exit_code=0,
+        server_argv=["x"],
+    )
+
+
+def test_reconnect_medians_lost_transactions_and_ratio_row() -> None:
+    kept = {"kept": 500}
+    records = [
+        reconnect_record("voltmesh", 1, 5.0, kept),
+        reconnect_record("baseline", 1, 10.0, None),
+        reconnect_record("voltmesh", 2, 7.0, {"kept": 498, "missing": 2}),
+        reconnect_record("baseline", 2, 12.0, None),
+        reconnect_record("voltmesh", 3, 6.0, kept),
+        reconnect_record("baseline", 3, None, None),
+    ]
+    assert records[0].back_after_sigterm == 8.0
+    assert records[1].transactions_lost is None
+    assert records[2].transactions_lost == 2
+    assert records[2].failures == 2
+    assert records[5].failures == 10  # chargers not back
+    ours, theirs = summarize_reconnect(records)
+    assert ours.back_max == 6.0
+    assert ours.transactions_lost == 0
+    assert theirs.back_max == 11.0  # of the runs in which all came back
+    assert theirs.not_back == 0
+    table = reconnect_table([ours, theirs])
+    assert (
+        "| voltmesh | 5,000 | 3 | 500 | 1.0 | 3.0 | 6.0 | 1.0 | 9.0 | 15 | 0 | 4.0 | 0 | 0 |"
+        in table
+    )
+    assert (
+        "| baseline | 5,000 | 3 | 500 | 1.0 | 3.0 | 11.0 | 1.0 | 14.0 | 15 | 0 | 4.0 | 0 | n/a |"
+        in table
+    )
+    ratio = (
+        "| voltmesh/baseline | 5,000 | | | 1.00x | 1.00x | 0.55x | 1.00x | 0.64x | | | 1.00x | | |"
+    )
+    assert ratio in table
+    assert all(line.count("|") == 15 for line in table.splitlines())
