@@ -17,7 +17,7 @@ from actors.context import CsmsContext, UnknownStationPolicy
 from actors.link import StationLink
 from actors.timestamps import parse_timestamp
 from persistence import repositories as repo
-from persistence.records import StationRecord
+from persistence.records import MeterSample, StationRecord
 from transport.errors import ErrorCode, SchemaViolation, wire_code
 from transport.messages import Call, CallResultError, Send
 
@@ -40,6 +40,16 @@ def payload_time(payload: dict[str, Any], key: str) -> datetime:
         raise PayloadError(
             f"{key} is not an RFC 3339 date-time", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION
         ) from None
+
+
+def payload_samples(
+    parse: Callable[[list[dict[str, Any]]], list[MeterSample]], meter_value: list[dict[str, Any]]
+) -> list[MeterSample]:
+    """The meter values of a payload, read by the version's ``parse``; a PayloadError if unusable."""
+    try:
+        return parse(meter_value)
+    except ValueError as exc:
+        raise PayloadError(f"meterValue: {exc}", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION) from None
 
 
 Handler = Callable[["ChargePointActor", Call], Awaitable[dict[str, Any]]]

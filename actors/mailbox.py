@@ -48,10 +48,29 @@ class Mailbox(Generic[T]):
     async def get(self) -> T:
         """The oldest message, waiting for one if need be. One consumer only."""
         while not self._items:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiter = waiter
-            try:
-                await waiter
-            finally:
-                self._waiter = None
+            await self._wait(None)
         return self._items.popleft()
+
+    async def get_within(self, timeout: float) -> T | None:
+        """The oldest message, or None once ``timeout`` seconds pass without one. One consumer
+        only (a timer, not ``asyncio.wait_for``: no task per wait)."""
+        if not self._items and timeout > 0:
+            await self._wait(timeout)
+        return self._items.popleft() if self._items else None
+
+    async def _wait(self, timeout: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        timer = None if timeout is None else loop.call_later(timeout, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._waiter = None
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -98,11 +98,9 @@ def report_from_payload(
     info = payload["transactionInfo"]
     evse = payload.get("evse") or {}
     token = payload.get("idToken") or {}
-    details = {
-        name: info[key]
-        for key, name in (("timeSpentCharging", "time_spent_charging"),)
-        if key in info
-    }
+    details = {}
+    if "timeSpentCharging" in info:
+        details["time_spent_charging"] = info["timeSpentCharging"]
     for key, name in (
         ("numberOfPhasesUsed", "number_of_phases_used"),
         ("cableMaxCurrent", "cable_max_current"),

@@ -17,13 +17,17 @@ from sqlalchemy.exc import IntegrityError
 
 from actors.authorization import Authorization, authorize
 from actors.boot import boot
-from actors.charge_point import ChargePointActor, Handler, PayloadError, payload_time
+from actors.charge_point import (
+    ChargePointActor,
+    Handler,
+    payload_samples,
+    payload_time,
+)
 from actors.metering import energy_register_wh, sample_rows, samples_v16
 from actors.session import ForeignTransaction, RecordMeterValues, SessionState, StopSession
 from actors.timestamps import ocpp_time
 from persistence import repositories as repo
 from persistence.records import IdTokenStatus, MeterSample, id_token_key
-from transport.errors import ErrorCode
 from transport.messages import Call
 from transport.versions import OcppVersion
 
@@ -138,18 +142,11 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     return {"transactionId": transaction_id, "idTagInfo": auth.as_v16()}
 
 
-def _samples(meter_value: list[dict[str, Any]]) -> list[MeterSample]:
-    try:
-        return samples_v16(meter_value)
-    except ValueError as exc:
-        raise PayloadError(f"meterValue: {exc}", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION) from None
-
-
 async def meter_values(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     p = call.payload
     ctx = cp.context
     evse_id, connector_id = connector_location(p["connectorId"])
-    samples = _samples(p["meterValue"])
+    samples = payload_samples(samples_v16, p["meterValue"])
     transaction = p.get("transactionId")
     if transaction is not None:
         session = await ctx.sessions.get(str(transaction))
@@ -187,7 +184,7 @@ async def stop_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     # OCPP 1.6 section 6.49: reason defaults to Local.
     reason = p.get("reason", "Local")
     id_tag = p.get("idTag")
-    samples = _samples(p.get("transactionData") or [])
+    samples = payload_samples(samples_v16, p.get("transactionData") or [])
     response: dict[str, Any] = {}
     if id_tag is not None:
         response["idTagInfo"] = (await _authorize(cp, id_tag)).as_v16()

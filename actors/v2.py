@@ -15,15 +15,19 @@ from typing import Any
 
 from actors.authorization import Authorization, authorize
 from actors.boot import boot
-from actors.charge_point import ChargePointActor, Handler, PayloadError, payload_time
+from actors.charge_point import (
+    ChargePointActor,
+    Handler,
+    payload_samples,
+    payload_time,
+)
 from actors.device_model import event_rows, report_rows
 from actors.metering import sample_rows, samples_v2
 from actors.session import SessionState
 from actors.timestamps import ocpp_time
 from actors.transaction_event import EventType, report_from_payload
 from persistence import repositories as repo
-from persistence.records import IdTokenStatus, MeterSample, id_token_key, v2_transaction_key
-from transport.errors import ErrorCode
+from persistence.records import IdTokenStatus, id_token_key, v2_transaction_key
 from transport.messages import Call
 
 log = logging.getLogger(__name__)
@@ -32,13 +36,6 @@ log = logging.getLogger(__name__)
 SESSION_ASK_TIMEOUT = 30.0
 # IdTokenEnumType: the station decided on its own; there is nothing to look up.
 NO_AUTHORIZATION = "NoAuthorization"
-
-
-def _samples(meter_value: list[dict[str, Any]]) -> list[MeterSample]:
-    try:
-        return samples_v2(meter_value)
-    except ValueError as exc:
-        raise PayloadError(f"meterValue: {exc}", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION) from None
 
 
 async def _authorize(cp: ChargePointActor, id_token: dict[str, Any]) -> Authorization:
@@ -98,7 +95,7 @@ async def transaction_event(cp: ChargePointActor, call: Call) -> dict[str, Any]:
         cp.station_id,
         p,
         timestamp=payload_time(p, "timestamp"),
-        samples=_samples(p.get("meterValue") or []),
+        samples=payload_samples(samples_v2, p.get("meterValue") or []),
         id_token=id_token_key(token["idToken"]) if token and token["idToken"] else None,
     )
     key = v2_transaction_key(cp.station_id, p["transactionInfo"]["transactionId"])
@@ -142,7 +139,7 @@ async def meter_values(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     """2.x MeterValues are measured outside transactions (those come in TransactionEvent)."""
     p = call.payload
     rows = sample_rows(
-        _samples(p["meterValue"]),
+        payload_samples(samples_v2, p["meterValue"]),
         station_id=cp.station_id,
         transaction_id=None,
         # EVSE 0 is the main power meter of the station.

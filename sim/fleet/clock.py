@@ -48,8 +48,3 @@ class SimClock:
 
     def hour_of_day(self, elapsed: float) -> int:
         return self.at(elapsed).hour
-
-
-def wire_time(value: datetime) -> str:
-    """RFC 3339 UTC with milliseconds and Z, as chargers write it."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

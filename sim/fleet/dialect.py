@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sim.fleet.clock import wire_time
+from actors.timestamps import ocpp_time
 
 Payload = dict[str, Any]
 
@@ -55,7 +55,7 @@ def _energy(register_wh: float, when: datetime, context: str, power_w: float | N
                 "unitOfMeasure": {"unit": "W"},
             }
         )
-    return {"timestamp": wire_time(when), "sampledValue": sampled}
+    return {"timestamp": ocpp_time(when), "sampledValue": sampled}
 
 
 def _energy_16(register_wh: float, when: datetime, context: str, power_w: float | None) -> Payload:
@@ -76,7 +76,7 @@ def _energy_16(register_wh: float, when: datetime, context: str, power_w: float 
                 "unit": "W",
             }
         )
-    return {"timestamp": wire_time(when), "sampledValue": sampled}
+    return {"timestamp": ocpp_time(when), "sampledValue": sampled}
 
 
 class Dialect16:
@@ -105,7 +105,7 @@ class Dialect16:
             "connectorId": evse,
             "errorCode": "NoError",
             "status": self.statuses[state],
-            "timestamp": wire_time(when),
+            "timestamp": ocpp_time(when),
         }
 
     def authorize(self, id_tag: str) -> tuple[str, Payload]:
@@ -121,7 +121,7 @@ class Dialect16:
             "connectorId": session.evse,
             "idTag": session.id_tag,
             "meterStart": round(session.meter_start_wh),
-            "timestamp": wire_time(when),
+            "timestamp": ocpp_time(when),
         }
         return "StartTransaction", payload
 
@@ -143,7 +143,7 @@ class Dialect16:
         return "StopTransaction", {
             "transactionId": int(session.transaction_id or -1),
             "meterStop": round(register_wh),
-            "timestamp": wire_time(when),
+            "timestamp": ocpp_time(when),
             "reason": reason,
             "idTag": session.id_tag,
             "transactionData": [_energy_16(register_wh, when, "Transaction.End", None)],
@@ -181,7 +181,7 @@ class Dialect2:
 
     def status(self, evse: int, state: str, when: datetime) -> tuple[str, Payload]:
         return "StatusNotification", {
-            "timestamp": wire_time(when),
+            "timestamp": ocpp_time(when),
             "connectorStatus": self.statuses[state],
             "evseId": evse,
             "connectorId": 1,
@@ -204,7 +204,7 @@ class Dialect2:
     ) -> Payload:
         payload: Payload = {
             "eventType": event_type,
-            "timestamp": wire_time(when),
+            "timestamp": ocpp_time(when),
             "triggerReason": trigger,
             "seqNo": session.seq_no,
             "transactionInfo": {"transactionId": session.transaction_id, **info},

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from sim.fleet.clock import SimClock, wire_time
+from actors.mailbox import Mailbox
+from actors.timestamps import ocpp_time
+from sim.fleet.clock import SimClock
 from sim.fleet.dialect import Dialect16, Payload, Session, dialect_for
 from sim.fleet.link import CallFailed, Link
-from sim.fleet.mailbox import Mailbox
 from sim.fleet.physics import EvBattery
 from sim.fleet.plan import (
     Arrival,
@@ -120,7 +121,8 @@ class SimStation:
         self.start_delay = start_delay
         self.id = spec.station_id
         self.dialect = dialect_for(spec.version)
-        self.mailbox: Mailbox[Message] = Mailbox()
+        # Bounded only by what a station can be sent: its own link and timers.
+        self.mailbox: Mailbox[Message] = Mailbox(maxsize=1_000_000)
         self.link: Link | None = None
         self.queue: deque[Queued] = deque()
         self.offline_until = 0.0
@@ -158,7 +160,7 @@ class SimStation:
                 await self._due(self.clock.elapsed())
                 wake = min(self._next_wake(), self.clock.elapsed() + 3600.0)
                 timeout = min(self.clock.wall_delay(wake), max(0.0, stop_at - time.monotonic()))
-                message = await self.mailbox.receive(timeout)
+                message = await self.mailbox.get_within(timeout)
                 if isinstance(message, CsmsCall):
                     await self._answer(message)
                 elif isinstance(message, LinkLost) and message.link is self.link:
@@ -245,11 +247,11 @@ class SimStation:
                 self.spec.version,
                 ws,
                 self.tally,
-                lambda unique_id, action, payload: self.mailbox.put(
+                lambda unique_id, action, payload: self.mailbox.put_nowait(
                     CsmsCall(unique_id, action, payload)
                 ),
                 timeout=CALL_TIMEOUT,
-                on_closed=lambda link: self.mailbox.put(LinkLost(link)),
+                on_closed=lambda link: self.mailbox.put_nowait(LinkLost(link)),
             )
             link.start()
             self.link = link
@@ -377,8 +379,8 @@ class SimStation:
                         self.id,
                         evse.number,
                         arrival.id_tag,
-                        wire_time(when),
-                        wire_time(when),
+                        ocpp_time(when),
+                        ocpp_time(when),
                         0.0,
                         None,
                         self.spec.version,
@@ -474,8 +476,8 @@ class SimStation:
                 station_id=self.id,
                 connector_id=evse.number,
                 id_tag=session.id_tag,
-                start=wire_time(session.plugged_at),
-                stop=wire_time(when) if finished else None,
+                start=ocpp_time(session.plugged_at),
+                stop=ocpp_time(when) if finished else None,
                 energy_wh=end - session.meter_start_wh,
                 transaction_id=session.transaction_id,
                 protocol=self.spec.version,
@@ -730,7 +732,7 @@ def _base_report(st: SimStation, p: Payload) -> tuple[Payload, Any]:
             "NotifyReport",
             {
                 "requestId": request_id,
-                "generatedAt": wire_time(st.clock.now()),
+                "generatedAt": ocpp_time(st.clock.now()),
                 "seqNo": 0,
                 "tbc": False,
                 "reportData": data,

@@ -35,3 +35,12 @@ async def test_a_cancelled_get_leaves_the_mailbox_usable() -> None:
         await waiting
     mailbox.put_nowait("after")
     assert await asyncio.wait_for(mailbox.get(), 1) == "after"
+
+
+async def test_get_within_returns_none_after_the_timeout_or_the_message_before_it() -> None:
+    mailbox: Mailbox[int] = Mailbox(4)
+    assert await mailbox.get_within(0.01) is None
+    assert await mailbox.get_within(0) is None
+    later = asyncio.get_running_loop().call_later(0.01, mailbox.put_nowait, 7)
+    assert await mailbox.get_within(5) == 7
+    later.cancel()

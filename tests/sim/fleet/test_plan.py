@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sim.fleet.clock import SimClock, wire_time
+from actors.timestamps import ocpp_time
+from sim.fleet.clock import SimClock
 from sim.fleet.latency import Histogram
 from sim.fleet.physics import EvBattery
 from sim.fleet.plan import Fault, arrivals, backoff, faults, fleet
@@ -99,7 +100,7 @@ def test_clock_accelerates_and_converts() -> None:
     )
     now[0] = 101.5
     assert clock.elapsed() == 90.0
-    assert wire_time(clock.now()) == "2026-06-01T06:01:30.000Z"
+    assert ocpp_time(clock.now()) == "2026-06-01T06:01:30.000Z"
     assert clock.wall_delay(150.0) == pytest.approx(1.0)
     assert clock.wall_delay(10.0) == 0.0
     assert clock.hour_of_day(3600 * 20) == 2
