@@ -11,6 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY actors ./actors
+COPY csms ./csms
+COPY gateway ./gateway
 COPY transport ./transport
 COPY persistence ./persistence
 COPY http_api ./http_api

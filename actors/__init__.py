@@ -1,8 +1,13 @@
-"""The in-process actor runtime (actor, mailbox, supervisor, registry) and the domain actors."""
+"""The actor runtime: actors with bounded mailboxes, refs, and one-for-one supervisors.
 
-from actors.actor import Actor, ActorRef, ActorState, spawn
+It knows nothing of OCPP; `gateway` and `csms` build on it.
+"""
+
+from actors.actor import Actor
 from actors.errors import ActorError, ActorStopped, AskTimeout, MailboxFull, RestartLimitExceeded
-from actors.registry import Registry
+from actors.local import ActorState, LocalActorRef
+from actors.ref import ActorRef
+from actors.spawn import spawn
 from actors.supervisor import Supervisor
 
 __all__ = [
@@ -12,8 +17,8 @@ __all__ = [
     "ActorState",
     "ActorStopped",
     "AskTimeout",
+    "LocalActorRef",
     "MailboxFull",
-    "Registry",
     "RestartLimitExceeded",
     "Supervisor",
     "spawn",

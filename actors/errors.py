@@ -1,4 +1,4 @@
-"""Errors raised by the actor runtime (`actors.actor`, `actors.supervisor`, `actors.registry`).
+"""Errors raised by the actor runtime (`actors.local`, `actors.supervisor`).
 
 Tree::
 

@@ -15,8 +15,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from actors.actor import Actor, ActorRef, start
+from actors.actor import Actor
 from actors.errors import ActorError, ActorStopped, RestartLimitExceeded
+from actors.local import LocalActorRef, start
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,12 @@ class Supervisor:
         self.max_restarts = max_restarts
         self.within_seconds = within_seconds
         self._on_give_up = on_give_up
-        self._by_name: dict[str, ActorRef] = {}
+        self._by_name: dict[str, LocalActorRef] = {}
         """The newest child under each name (a stopping one may still be running beside it)."""
-        self._refs: set[ActorRef] = set()
+        self._refs: set[LocalActorRef] = set()
         """Every child whose task has not ended yet: what `stop` waits for."""
         self._starting: set[str] = set()
-        self._crashes: dict[ActorRef, deque[float]] = {}
+        self._crashes: dict[LocalActorRef, deque[float]] = {}
         self._stopped = False
 
     def __repr__(self) -> str:
@@ -56,7 +57,7 @@ class Supervisor:
 
     async def spawn(
         self, factory: Callable[[], Actor], *, name: str, mailbox_size: int = 1000
-    ) -> ActorRef:
+    ) -> LocalActorRef:
         """Start a child and run its ``on_start`` before returning (a start failure raises here and
         is not restarted). Raises `ActorError` if a live child already has this name and
         `ActorStopped` once the supervisor is stopped."""
@@ -88,7 +89,7 @@ class Supervisor:
         if tasks:
             await asyncio.wait(tasks)
 
-    def child(self, name: str) -> ActorRef | None:
+    def child(self, name: str) -> LocalActorRef | None:
         """The live child of that name, without copying the whole table (a hot-path lookup)."""
         ref = self._by_name.get(name)
         return ref if ref is not None and ref.is_alive else None
@@ -96,17 +97,17 @@ class Supervisor:
     def __len__(self) -> int:
         return len(self._by_name)
 
-    def children(self) -> dict[str, ActorRef]:
+    def children(self) -> dict[str, LocalActorRef]:
         """The live children by name (a copy). Stopped and given-up children are not in it."""
         return {name: ref for name, ref in self._by_name.items() if ref.is_alive}
 
     # -- called by the children's refs (actors.actor.Parent) -------------------------------------
 
-    def _child_started(self, ref: ActorRef) -> None:
+    def _child_started(self, ref: LocalActorRef) -> None:
         self._refs.add(ref)
         self._by_name[ref.name] = ref
 
-    def _child_crashed(self, ref: ActorRef, error: Exception) -> bool:
+    def _child_crashed(self, ref: LocalActorRef, error: Exception) -> bool:
         if self._stopped:
             log.error("%s/%s crashed while stopping", self.name, ref.name, exc_info=error)
             return False
@@ -128,7 +129,7 @@ class Supervisor:
         log.warning("%s/%s crashed; restarting it", self.name, ref.name, exc_info=error)
         return True
 
-    def _child_ended(self, ref: ActorRef, error: Exception | None) -> None:
+    def _child_ended(self, ref: LocalActorRef, error: Exception | None) -> None:
         self._refs.discard(ref)
         if self._by_name.get(ref.name) is ref:
             del self._by_name[ref.name]

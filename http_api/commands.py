@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from actors.commands import (
+from gateway.calls import (
     CommandRejected,
     CommandTimeout,
     InvalidCommand,

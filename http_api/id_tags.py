@@ -10,7 +10,7 @@ from http_api.pagination import page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE
 from http_api.views import id_token_view
-from persistence import repositories as repo
+from persistence import id_tokens
 from persistence.records import IdTokenRecord, IdTokenStatus, id_token_key
 
 routes = web.RouteTableDef()
@@ -27,13 +27,13 @@ _STORABLE = [
 async def list_id_tags(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     limit, cursor = page_params(request)
-    page = await repo.list_id_tokens(state.reads, limit=limit, after=cursor)
+    page = await id_tokens.list_id_tokens(state.reads, limit=limit, after=cursor)
     return json_response({"items": [id_token_view(t) for t in page.items], "next": page.next})
 
 
 @routes.get("/api/v1/id-tags/{id_tag}")
 async def get_id_tag(request: web.Request) -> web.Response:
-    token = await repo.get_id_token(
+    token = await id_tokens.get_id_token(
         request.app[API_STATE].reads, id_token_key(request.match_info["id_tag"])
     )
     if token is None:
@@ -86,7 +86,7 @@ def _parse(id_tag: str, body: dict[str, object]) -> IdTokenRecord:
 async def put_id_tag(request: web.Request) -> web.Response:
     record = _parse(request.match_info["id_tag"], read_object(await read_json(request)))
     state = request.app[API_STATE]
-    created = await repo.put_id_token(state.engine, record)
+    created = await id_tokens.put_id_token(state.engine, record)
     state.forget_id_token(record.id_token)
     return json_response(id_token_view(record), status=201 if created else 200)
 
@@ -95,7 +95,7 @@ async def put_id_tag(request: web.Request) -> web.Response:
 async def delete_id_tag(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     id_tag = id_token_key(request.match_info["id_tag"])
-    if not await repo.delete_id_token(state.engine, id_tag):
+    if not await id_tokens.delete_id_token(state.engine, id_tag):
         raise ApiProblem(404, "Not Found", "no such id tag")
     state.forget_id_token(id_tag)
     return web.Response(status=204)

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from persistence.repositories import BadCursor
+from persistence.pages import BadCursor
 
 PROBLEM_TYPE = "application/problem+json"
 

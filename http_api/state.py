@@ -9,8 +9,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from actors.directory import StationDirectory
-from actors.router import CommandRouter
+from csms.station.router import CommandRouter
+from gateway.directory import StationDirectory
 from persistence.reads import Reads
 from persistence.status_store import StatusStore
 

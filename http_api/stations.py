@@ -6,17 +6,18 @@ import contextlib
 
 from aiohttp import web
 
-from actors.charge_point import REFRESH_STATION
 from actors.errors import ActorError
+from csms.station.charge_point import REFRESH_STATION, ReadConfiguration
+from gateway.connection import Close
+from gateway.endpoint import CLOSE_NORMAL, valid_identity
 from http_api.pagination import int_param, page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
 from http_api.views import station_view, variable_view
-from persistence import repositories as repo
+from persistence import device_model, stations
 from persistence.records import StationRecord
 from transport.security import hash_password
 from transport.versions import OcppVersion
-from transport.websocket import valid_identity
 
 routes = web.RouteTableDef()
 
@@ -31,7 +32,7 @@ async def _view(state: ApiState, station: StationRecord) -> web.Response:
 async def list_stations(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     limit, cursor = page_params(request)
-    page = await repo.list_stations(state.reads, limit=limit, after=cursor)
+    page = await stations.list_stations(state.reads, limit=limit, after=cursor)
     ids = [s.id for s in page.items]
     presences = await state.status.presences(ids)
     connectors = await state.status.connectors_of(ids)
@@ -61,7 +62,7 @@ def _protocols(raw: object) -> list[str] | None:
 @routes.get("/api/v1/stations/{station_id}")
 async def get_station(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
-    station = await repo.get_station(state.reads, request.match_info["station_id"])
+    station = await stations.get_station(state.reads, request.match_info["station_id"])
     if station is None:
         raise ApiProblem(404, "Not Found", "no such station")
     return await _view(state, station)
@@ -95,7 +96,7 @@ async def put_station(request: web.Request) -> web.Response:
         raise ApiProblem(400, "Bad Request", "password must be a string of 8 to 40 characters")
     protocols = _protocols(body.get("protocols"))
     password_hash = hash_password(password) if password is not None else None
-    record, created = await repo.put_station(
+    record, created = await stations.put_station(
         state.engine,
         station_id,
         allowed=allowed,
@@ -119,13 +120,14 @@ async def put_station(request: web.Request) -> web.Response:
 async def delete_station(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
-    if not await repo.delete_station(state.engine, station_id):
+    if not await stations.delete_station(state.engine, station_id):
         raise ApiProblem(404, "Not Found", "no such station")
     state.forget_password(station_id)
     entry = state.directory.get(station_id)
     if entry is not None:
         # Forgotten means disconnected too; if it comes back, the unknown-station policy applies.
-        entry.link.close_soon(1000, "station deleted")
+        with contextlib.suppress(ActorError):
+            entry.connection.tell(Close(CLOSE_NORMAL, "station deleted"))
     return web.Response(status=204)
 
 
@@ -136,7 +138,11 @@ async def get_configuration(request: web.Request) -> web.Response:
     entry = request.app[API_STATE].directory.get(request.match_info["station_id"])
     if entry is None:
         raise ApiProblem(404, "Not Found", "station is not connected to this node")
-    return json_response(entry.link.configuration.view())
+    try:
+        view = await entry.charge_point.ask(ReadConfiguration(), timeout=5.0)
+    except ActorError:
+        raise ApiProblem(404, "Not Found", "station is not connected to this node") from None
+    return json_response(view)
 
 
 @routes.get("/api/v1/stations/{station_id}/variables")
@@ -145,11 +151,11 @@ async def get_variables(request: web.Request) -> web.Response:
     ``variable``, ``evse_id`` and ``attribute_type``; GetBaseReport fills it."""
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
-    if await repo.get_station(state.reads, station_id) is None:
+    if await stations.get_station(state.reads, station_id) is None:
         raise ApiProblem(404, "Not Found", "no such station")
     limit, cursor = page_params(request)
     query = request.query
-    page = await repo.list_device_variables(
+    page = await device_model.list_device_variables(
         state.reads,
         station_id,
         component=query.get("component") or None,

@@ -16,6 +16,8 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
+from tests.timing import UNIT
+
 
 class Charger16(ChargePoint):  # type: ignore[misc]
     """Answers CSMS calls and records them in ``received`` as (action, kwargs)."""
@@ -95,9 +97,12 @@ async def charger16(
 ) -> AsyncIterator[Charger16]:
     """A connected Charger16 whose receive loop runs for the duration of the block."""
     async with websockets.connect(
-        f"{ocpp_url}/{station_id}", subprotocols=["ocpp1.6"], open_timeout=5, **connect_kwargs
+        f"{ocpp_url}/{station_id}",
+        subprotocols=["ocpp1.6"],
+        open_timeout=100 * UNIT,
+        **connect_kwargs,
     ) as ws:
-        cp = Charger16(station_id, ws, response_timeout=10)
+        cp = Charger16(station_id, ws, response_timeout=200 * UNIT)
         loop = asyncio.create_task(cp.start())
         try:
             yield cp

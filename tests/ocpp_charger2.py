@@ -31,6 +31,7 @@ from ocpp.charge_point import camel_to_snake_case
 from ocpp.routing import after, on
 from websockets.typing import Subprotocol
 
+from tests.timing import UNIT
 from transport.schemas import _V21_CSMS, _V201_CSMS
 
 Payload = dict[str, Any]
@@ -577,7 +578,7 @@ async def charger2(
     *,
     report_part_size: int = 3,
     variables: Iterable[DeviceVariable] | None = None,
-    response_timeout: float = 10,
+    response_timeout: float = 200 * UNIT,
     **connect_kwargs: Any,
 ) -> AsyncIterator[Charger201 | Charger21]:
     """A connected 2.x charger (``version`` is the subprotocol: ocpp2.0.1 or ocpp2.1) whose
@@ -586,7 +587,7 @@ async def charger2(
     async with websockets.connect(
         f"{ocpp_url}/{station_id}",
         subprotocols=[Subprotocol(version)],
-        open_timeout=5,
+        open_timeout=100 * UNIT,
         **connect_kwargs,
     ) as ws:
         cp = cls(

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.database import create_engine
 from persistence.migrate import migrate
+from tests.timing import UNIT
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-CONNECT_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 100 * UNIT
 
 
 def _server_url() -> str:

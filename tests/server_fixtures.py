@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.timing import UNIT
 from voltmesh.config import Settings
 from voltmesh.node import Node
 
@@ -49,6 +50,22 @@ class Running:
             f"/api/v1/stations/{station_id}/commands/{action}", payload or {}, **kwargs
         )
 
+    async def is_connected(self, station_id: str) -> bool:
+        """Whether the API shows the station connected."""
+        status, station = await self.get(f"/api/v1/stations/{station_id}")
+        return status == 200 and station["connected"] is True
+
+    async def queued_commands(self, station_id: str) -> int:
+        """Commands waiting for the station behind the one in flight (0 when not connected)."""
+        from gateway.connection import QueuedCalls
+
+        entry = self.node.directory.get(station_id)
+        if entry is None:
+            return 0
+        count = await entry.connection.ask(QueuedCalls())
+        assert isinstance(count, int)
+        return count
+
 
 def test_settings(data_dir: Path, **overrides: Any) -> Settings:
     base = Settings(
@@ -57,10 +74,10 @@ def test_settings(data_dir: Path, **overrides: Any) -> Settings:
         api_port=0,
         data_dir=data_dir,
         node_name="test-node",
-        ping_interval=5.0,
-        command_timeout=5.0,
+        ping_interval=100 * UNIT,
+        command_timeout=100 * UNIT,
         # Out of the way of tests that do not boot; the trigger's own test sets it short.
-        status_trigger_delay=60.0,
+        status_trigger_delay=1200 * UNIT,
     )
     return dataclasses.replace(base, **overrides)
 

@@ -1,7 +1,7 @@
 """OCPP-J transport: a sans-I/O codec, the official schemas, and per-version error codes.
 
-The websocket adapter (``transport.websocket``) and the security profiles (``transport.security``)
-are imported from their modules; importing this package pulls in no I/O library.
+Nothing here does I/O or imports asyncio: the websocket side is the ``gateway`` package, and the
+security helpers (``transport.security``) are imported from their module.
 """
 
 from transport.codec import OcppCodec

@@ -258,7 +258,8 @@ class OcppCodec:
         elif self._validate:
             try:
                 self._schemas.validate_response(action, payload)
-            except SchemaViolation as exc:
+            except LocalProtocolError as exc:
+                # SchemaViolation, or UnknownAction for an unchecked call of an unknown action.
                 violation = exc.message
         self._events.append(CallResult(unique_id, action, payload or {}, violation))
 
@@ -378,9 +379,25 @@ class OcppCodec:
             self._refuse_action(action)
         if self._validate:
             self._schemas.validate_request(action, payload)
+        return self.send_call_unchecked(action, payload)
+
+    def send_call_unchecked(
+        self, action: str, payload: dict[str, Any], *, unique_id: str | None = None
+    ) -> str:
+        """Queue a CALL as given, skipping the action and schema checks of ``send_call``: for a
+        charger that breaks the protocol on purpose (fault injection, tests), or whose payloads
+        are checked once and for all by its own tests (a simulator under load). ``unique_id``
+        sends under a message id of the caller's (a resent frame); by default a new one. Returns
+        the id.
+
+        The answer is matched and checked like any other: a ``CallResult`` whose ``violation``
+        says why it breaks the response schema (or that the action is unknown), or a
+        ``CallError``. Still raises ``CallInFlight``: one call at a time holds for broken calls too.
+        """
         if self._pending is not None:
             raise CallInFlight(self._pending[0])
-        unique_id = self._new_id()
+        if unique_id is None:
+            unique_id = self._new_id()
         self._out.append(encode_call(unique_id, action, payload))
         self._pending = (unique_id, action)
         return unique_id

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from actors.context import UnknownStationPolicy
+from csms.station.services import UnknownStationPolicy
 from transport.versions import OcppVersion
 
 

@@ -18,38 +18,36 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from actors.admission import StationAdmission
-from actors.command_log import CommandLog
-from actors.connection import StationConnection
-from actors.context import CsmsContext
-from actors.directory import StationDirectory
-from actors.router import LocalRouter
-from actors.session import SessionActor, SessionDirectory
-from actors.supervisor import Supervisor
-from actors.tokens import TokenCache
-from actors.v2 import HANDLERS as HANDLERS_V201
-from actors.v2 import HANDLERS_V21
-from actors.v16 import HANDLERS as HANDLERS_V16
+from actors import ActorError, Supervisor
+from csms.handlers.v2 import HANDLERS as HANDLERS_V201
+from csms.handlers.v2 import HANDLERS_V21
+from csms.handlers.v16 import HANDLERS as HANDLERS_V16
+from csms.session.actor import SessionActor
+from csms.session.directory import SessionDirectory
+from csms.station.admission import StationAdmission
+from csms.station.command_log import CommandLog
+from csms.station.router import LocalRouter
+from csms.station.services import StationServices
+from csms.station.tokens import TokenCache
+from gateway.connection import Close
+from gateway.directory import StationDirectory
+from gateway.endpoint import (
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_SERVICE_RESTART,
+    OcppEndpoint,
+)
 from http_api.app import create_api
 from http_api.metrics import NodeGauges, node_registry
 from http_api.state import ApiState
-from persistence import repositories as repo
 from persistence.database import create_engine
 from persistence.ids import IdAllocator
 from persistence.migrate import migrate
 from persistence.reads import EngineReads, InlineSqliteReads, hot_path_reads
-from persistence.records import StationRecord
 from persistence.sqltypes import utcnow
 from persistence.status_store import StatusStore
+from persistence.transactions import mark_stale_transactions, transaction_exists
 from persistence.writer import GroupCommitWriter
-from transport.codec import OcppCodec
 from transport.versions import OcppVersion
-from transport.websocket import (
-    CLOSE_INTERNAL_ERROR,
-    CLOSE_SERVICE_RESTART,
-    Handshake,
-    OcppEndpoint,
-)
 from voltmesh.config import Settings
 
 log = logging.getLogger("voltmesh")
@@ -114,13 +112,17 @@ class Node:
             within_seconds=30,
             on_give_up=self._station_actor_gave_up,
         )
+        # Transport actors are not restarted: a codec's state cannot be rebuilt; the charger
+        # reconnects instead.
+        self.connection_supervisor = Supervisor(name="connections", max_restarts=0)
         sessions = SessionDirectory(
             self.session_supervisor,
-            lambda transaction_id, known: SessionActor(self.context, transaction_id, known),
-            stored=lambda transaction_id: repo.transaction_exists(self.reads, transaction_id),
+            lambda transaction_id, known: SessionActor(
+                self.reads, self.writer, transaction_id, known
+            ),
+            stored=lambda transaction_id: transaction_exists(self.reads, transaction_id),
         )
-        self.context = CsmsContext(
-            engine=self.engine,
+        self.services = StationServices(
             reads=self.reads,
             writer=self.writer,
             status=self.status,
@@ -132,21 +134,30 @@ class Node:
             heartbeat_interval=s.heartbeat_interval,
             boot_retry_interval=s.boot_retry_interval,
         )
-        self.admission = StationAdmission(self.reads, self._open_connection)
+        self.admission = StationAdmission(
+            self.reads,
+            self.services,
+            self.station_supervisor,
+            HANDLERS,
+            status_trigger_delay=s.status_trigger_delay,
+        )
+        self.violations: Counter[str] = Counter()
         self.endpoint = OcppEndpoint(
             self.admission,
+            self.directory,
+            self.connection_supervisor,
             subprotocols=s.subprotocols,
             default_version=s.default_subprotocol,
             ping_interval=s.ping_interval,
             max_frame_bytes=s.max_frame_bytes,
+            on_protocol_violation=self._count_violation,
         )
-        self.violations: Counter[str] = Counter()
         metrics = node_registry(
             NodeGauges(
                 connected_stations=lambda: len(self.directory),
                 active_sessions=sessions.active_count,
                 writer=self.writer.stats,
-                calls=self.context.calls,
+                calls=self.services.calls,
                 violations=self.violations,
             )
         )
@@ -184,34 +195,15 @@ class Node:
         await site.start()
         return int(sock.getsockname()[1])
 
-    def _open_connection(
-        self,
-        handshake: Handshake,
-        codec: OcppCodec,
-        socket_: web.WebSocketResponse,
-        station: StationRecord | None,
-    ) -> StationConnection:
-        return StationConnection(
-            handshake,
-            codec,
-            socket_,
-            context=self.context,
-            directory=self.directory,
-            supervisor=self.station_supervisor,
-            handlers=HANDLERS[handshake.version],
-            station=station,
-            on_protocol_violation=self._count_violation,
-            status_trigger_delay=self.settings.status_trigger_delay,
-        )
-
     def _station_actor_gave_up(self, name: str, error: BaseException) -> None:
         """A station whose actors cannot run is disconnected, so that it reconnects (perhaps to
         another node) instead of being answered "busy" for ever."""
         station_id = name.partition(":")[2].rpartition("#")[0]
         entry = self.directory.get(station_id)
-        if entry is not None and name in (entry.charge_point.name, entry.outbox.name):
+        if entry is not None and entry.charge_point.name == name:
             log.error("%s: actor %s gave up (%s); closing its connection", station_id, name, error)
-            entry.link.close_soon(CLOSE_INTERNAL_ERROR, "internal error")
+            with contextlib.suppress(ActorError):
+                entry.connection.tell(Close(CLOSE_INTERNAL_ERROR, "internal error"))
 
     def _count_violation(self, code: str) -> None:
         self.violations[code] += 1
@@ -222,7 +214,7 @@ class Node:
         while True:
             cutoff = utcnow() - timedelta(hours=self.settings.stale_transaction_hours)
             try:
-                count = await repo.mark_stale_transactions(self.engine, older_than=cutoff)
+                count = await mark_stale_transactions(self.engine, older_than=cutoff)
                 if count:
                     log.warning("%d transactions without news since %s marked stale", count, cutoff)
             except Exception:
@@ -241,14 +233,14 @@ class Node:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        links = [entry.link for entry in self.directory.entries()]
-        for link in links:
-            link.close_soon(CLOSE_SERVICE_RESTART, "service restart")
-        if links:
-            # Live chargers answer the close at once; dead ones are cut when the runners stop.
-            await asyncio.wait(
-                [asyncio.ensure_future(link.wait_closed()) for link in links], timeout=5
-            )
+        for entry in self.directory.entries():
+            with contextlib.suppress(ActorError):
+                entry.connection.tell(Close(CLOSE_SERVICE_RESTART, "service restart"))
+        # Live chargers answer the close at once; dead ones are cut when the runners stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await self.directory.wait_empty()
+        await self.connection_supervisor.stop()
         await self.station_supervisor.stop()
         await self.session_supervisor.stop()
         for runner in reversed(self._runners):

@@ -19,6 +19,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.timing import UNIT
+
 pytestmark = pytest.mark.deploy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +127,7 @@ async def test_entrypoint_runs_as_a_plain_command(tmp_path: Path) -> None:
     assert process.stderr is not None
     try:
         api_port = None
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(600 * UNIT):
             while api_port is None:
                 line = (await process.stderr.readline()).decode()
                 assert line, "the entrypoint exited early"
@@ -137,7 +139,7 @@ async def test_entrypoint_runs_as_a_plain_command(tmp_path: Path) -> None:
         ):
             assert response.status == 200
         process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(400 * UNIT):
             await process.stderr.read()
             assert await process.wait() == 0
     finally:

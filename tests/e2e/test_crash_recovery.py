@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from tests.raw_charger import RawCharger
+from tests.timing import UNIT
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,7 @@ async def voltmesh_process(
     log = b""
     try:
         while True:
-            line = await asyncio.wait_for(process.stderr.readline(), 30)
+            line = await asyncio.wait_for(process.stderr.readline(), 600 * UNIT)
             log += line
             assert line, f"voltmesh exited early: {log.decode()}"
             match = _LISTENING.search(line)
@@ -106,7 +107,7 @@ async def test_sigkill_mid_transaction_keeps_everything_acknowledged(tmp_path: P
                     enough_acked.set()
 
         stream = asyncio.create_task(meter_stream())
-        await asyncio.wait_for(enough_acked.wait(), 30)
+        await asyncio.wait_for(enough_acked.wait(), 600 * UNIT)
         # Killed while a MeterValues is in flight: only what was answered counts.
         process.send_signal(signal.SIGKILL)
         await process.wait()
@@ -138,7 +139,7 @@ async def test_sigterm_exits_zero(tmp_path: Path) -> None:
         charger = await RawCharger.connect(f"ws://127.0.0.1:{ocpp_port}/ocpp/CP-TERM")
         await charger.call("Heartbeat", {})
         process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), 20) == 0
-        await asyncio.wait_for(charger.ws.wait_closed(), 5)
+        assert await asyncio.wait_for(process.wait(), 400 * UNIT) == 0
+        await asyncio.wait_for(charger.ws.wait_closed(), 100 * UNIT)
         assert charger.ws.close_code == 1012
         await charger.close()

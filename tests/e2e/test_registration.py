@@ -7,9 +7,10 @@ import asyncio
 import pytest
 import websockets
 
-from actors.context import UnknownStationPolicy
+from csms.station.services import UnknownStationPolicy
 from tests.raw_charger import CallErrorReply, RawCharger
 from tests.server_fixtures import Running, StartServer
+from tests.timing import UNIT
 
 BOOT = {"chargePointVendor": "V", "chargePointModel": "M"}
 
@@ -122,7 +123,7 @@ async def test_deleting_a_connected_station_disconnects_it(server: Running) -> N
     try:
         await charger.call("BootNotification", BOOT)
         assert await server.delete("/api/v1/stations/CP-GONE") == 204
-        await asyncio.wait_for(charger.ws.wait_closed(), 5)
+        await asyncio.wait_for(charger.ws.wait_closed(), 100 * UNIT)
     finally:
         await charger.close()
     assert (await server.get("/api/v1/stations/CP-GONE"))[0] == 404

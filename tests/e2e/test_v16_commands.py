@@ -11,6 +11,7 @@ from ocpp.v16 import call
 from tests.ocpp_charger import charger16
 from tests.raw_charger import CallErrorReply, RawCharger
 from tests.server_fixtures import Running
+from tests.timing import UNIT, eventually
 
 COMMANDS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("RemoteStartTransaction", {"idTag": "TAG", "connectorId": 1}, {"status": "Accepted"}),
@@ -41,6 +42,10 @@ COMMANDS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 ]
 
 
+async def queued(server: Running, station_id: str, count: int) -> bool:
+    return await server.queued_commands(station_id) == count
+
+
 async def test_every_core_command_reaches_a_real_charger(server: Running) -> None:
     async with charger16(server.ocpp_url, "CP-CMD") as cp:
         await cp.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
@@ -54,10 +59,12 @@ async def test_every_core_command_reaches_a_real_charger(server: Running) -> Non
         assert status == 200
         assert config["keys"] == [{"key": "HeartbeatInterval", "value": "60", "readonly": False}]
         assert config["unknown"] == ["Nope"]
+
     # Once the server has seen the close, the cache goes with the connection.
-    async with asyncio.timeout(5):
-        while (await server.get("/api/v1/stations/CP-CMD/configuration"))[0] != 404:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+    async def forgotten() -> bool:
+        return (await server.get("/api/v1/stations/CP-CMD/configuration"))[0] == 404
+
+    await eventually(forgotten)
 
 
 async def test_command_errors(server: Running) -> None:
@@ -86,12 +93,12 @@ async def test_command_errors(server: Running) -> None:
         assert problem["description"] == "no resets here"
 
         async def never(payload: dict[str, Any]) -> dict[str, Any]:
-            await asyncio.sleep(30)
+            await asyncio.Event().wait()
             return {}
 
         charger.handlers["ClearCache"] = never
         status, problem = await server.command(
-            "CP-ERR", "ClearCache", {}, params={"timeout": "0.3"}
+            "CP-ERR", "ClearCache", {}, params={"timeout": f"{6 * UNIT:g}"}
         )
         assert status == 504
 
@@ -132,13 +139,17 @@ async def test_commands_are_serialized_one_in_flight(server: Running) -> None:
     await charger.call("Heartbeat", {})  # connected once it has been answered
     in_flight = 0
     peak = 0
+    answered = 0
     try:
 
         async def slow(payload: dict[str, Any]) -> dict[str, Any]:
-            nonlocal in_flight, peak
+            nonlocal in_flight, peak, answered
             in_flight += 1
             peak = max(peak, in_flight)
-            await asyncio.sleep(0.05)
+            if answered == 0:
+                # Hold the first until the other four wait behind it: they could all go at once.
+                await eventually(lambda: queued(server, "CP-SERIAL", 4))
+            answered += 1
             in_flight -= 1
             return {"status": "Accepted"}
 
@@ -147,6 +158,7 @@ async def test_commands_are_serialized_one_in_flight(server: Running) -> None:
             *(server.command("CP-SERIAL", "ClearCache", {}) for _ in range(5))
         )
         assert [s for s, _ in results] == [200] * 5
+        assert answered == 5
         assert peak == 1
     finally:
         await charger.close()
@@ -191,12 +203,12 @@ async def test_queued_command_follows_the_station_to_its_new_connection(server: 
     new = None
     try:
         first = asyncio.create_task(server.command("CP-MOVE", "ClearCache", {}))
-        while not old.received_calls:  # noqa: ASYNC110 - the first command is on the wire
-            await asyncio.sleep(0.01)
+        await eventually(lambda: old.received_calls, what="the first command on the wire")
         second = asyncio.create_task(
             server.command("CP-MOVE", "UnlockConnector", {"connectorId": 1})
         )
-        await asyncio.sleep(0.1)
+        # Queued behind the first before the reconnect: else it would simply go to the new socket.
+        await eventually(lambda: queued(server, "CP-MOVE", 1))
         new = await RawCharger.connect(f"{server.ocpp_url}/CP-MOVE")
         new.handlers["UnlockConnector"] = unlock
         status, body = await second

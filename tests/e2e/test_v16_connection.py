@@ -9,16 +9,16 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from persistence import repositories as repo
+from persistence.events import station_events_of
 from persistence.reads import EngineReads
+from persistence.transactions import mark_stale_transactions
 from tests.raw_charger import RawCharger
 from tests.server_fixtures import StartServer
-
-UNIT = 0.2
+from tests.timing import UNIT
 
 
 async def test_silent_socket_is_dropped_after_missed_pong(start_server: StartServer) -> None:
-    server = await start_server(ping_interval=2 * UNIT)
+    server = await start_server(ping_interval=8 * UNIT)
     async with (
         aiohttp.ClientSession() as http,
         # autoping off: this client never answers the server's pings, like a dead peer.
@@ -28,7 +28,7 @@ async def test_silent_socket_is_dropped_after_missed_pong(start_server: StartSer
     ):
         await ws.send_str('[2,"1","Heartbeat",{}]')
         pings = 0
-        async with asyncio.timeout(20 * UNIT):
+        async with asyncio.timeout(80 * UNIT):
             # Pings arrive as messages (autoping off); the loop ends when the server drops us.
             async for message in ws:
                 pings += message.type is aiohttp.WSMsgType.PING
@@ -44,7 +44,7 @@ async def test_oversized_frame_closes_with_1009(start_server: StartServer) -> No
     try:
         await charger.call("Heartbeat", {})
         await charger.send_frame([2, "big", "DataTransfer", {"vendorId": "v", "data": "x" * 4096}])
-        await asyncio.wait_for(charger.ws.wait_closed(), 5)
+        await asyncio.wait_for(charger.ws.wait_closed(), 100 * UNIT)
         assert charger.ws.close_code == 1009
     finally:
         await charger.close()
@@ -70,7 +70,7 @@ async def test_notifications_are_recorded(
         assert await charger.call(action, payload) == {}
     finally:
         await charger.close()
-    events = await repo.station_events_of(EngineReads(server.node.engine), "CP-NOTE", action)
+    events = await station_events_of(EngineReads(server.node.engine), "CP-NOTE", action)
     assert events == [(action, payload)]
 
 
@@ -88,15 +88,11 @@ async def test_transactions_that_never_end_are_marked_stale_not_deleted(
         await charger.close()
     engine = server.node.engine
     assert (
-        await repo.mark_stale_transactions(
-            engine, older_than=datetime.now(UTC) - timedelta(hours=1)
-        )
+        await mark_stale_transactions(engine, older_than=datetime.now(UTC) - timedelta(hours=1))
         == 0
     )
     assert (
-        await repo.mark_stale_transactions(
-            engine, older_than=datetime.now(UTC) + timedelta(seconds=1)
-        )
+        await mark_stale_transactions(engine, older_than=datetime.now(UTC) + timedelta(seconds=1))
         == 1
     )
     status, tx = await server.get(f"/api/v1/transactions/{start['transactionId']}")
@@ -106,7 +102,7 @@ async def test_transactions_that_never_end_are_marked_stale_not_deleted(
 
 
 async def test_reconnect_without_boot_is_asked_for_status(start_server: StartServer) -> None:
-    server = await start_server(status_trigger_delay=UNIT)
+    server = await start_server(status_trigger_delay=4 * UNIT)
     await server.put("/api/v1/stations/CP-BACK", {"allowed": True})
     await server.put("/api/v1/stations/CP-BOOTS", {"allowed": True})
     triggered = asyncio.Event()
@@ -115,18 +111,23 @@ async def test_reconnect_without_boot_is_asked_for_status(start_server: StartSer
         triggered.set()
         return {"status": "Accepted"}
 
-    back = await RawCharger.connect(f"{server.ocpp_url}/CP-BACK")
+    # The one that boots connects first: its delay is over before the other's, so once the other is
+    # asked, the booted one's turn has come and gone.
     boots = await RawCharger.connect(f"{server.ocpp_url}/CP-BOOTS")
-    back.handlers["TriggerMessage"] = trigger
     boots.handlers["TriggerMessage"] = trigger
+    back = None
     try:
         await boots.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
-        await asyncio.wait_for(triggered.wait(), 20 * UNIT)
-        await asyncio.sleep(2 * UNIT)
+        back = await RawCharger.connect(f"{server.ocpp_url}/CP-BACK")
+        back.handlers["TriggerMessage"] = trigger
+        await asyncio.wait_for(triggered.wait(), 80 * UNIT)
+        # A question to it would have been sent before the other's, so before this answer.
+        await boots.call("Heartbeat", {})
         assert back.received_calls == [
             ("TriggerMessage", {"requestedMessage": "StatusNotification"})
         ]
         assert boots.received_calls == []
     finally:
-        await back.close()
+        if back is not None:
+            await back.close()
         await boots.close()

@@ -7,9 +7,10 @@ import asyncio
 import pytest
 import websockets
 
-from actors import v16
+from csms.handlers import v16
 from tests.raw_charger import RawCharger
 from tests.server_fixtures import Running
+from tests.timing import UNIT, eventually
 
 BOOT = {"chargePointVendor": "V", "chargePointModel": "M"}
 
@@ -148,7 +149,7 @@ async def test_new_connection_replaces_zombie(server: Running) -> None:
     )
     new = await RawCharger.connect(f"{server.ocpp_url}/CP-ZOMBIE")
     try:
-        await asyncio.wait_for(old.ws.wait_closed(), 5)
+        await asyncio.wait_for(old.ws.wait_closed(), 100 * UNIT)
         assert old.ws.close_code == 1000
         await new.call(
             "StopTransaction",
@@ -176,8 +177,8 @@ async def test_duplicate_message_id_answered_once_stored_once(server: Running) -
         assert first == second
     finally:
         await charger.close()
+    from persistence.events import station_events_of
     from persistence.reads import EngineReads
-    from persistence.repositories import station_events_of
 
     events = await station_events_of(EngineReads(server.node.engine), "CP-DUP", "DataTransfer")
     assert len(events) == 1
@@ -189,7 +190,7 @@ async def test_shutdown_closes_chargers_with_1012(start_server) -> None:  # type
     try:
         await charger.call("BootNotification", BOOT)
         await running.node.stop()
-        await asyncio.wait_for(charger.ws.wait_closed(), 5)
+        await asyncio.wait_for(charger.ws.wait_closed(), 100 * UNIT)
         assert charger.ws.close_code == 1012
     finally:
         await charger.close()
@@ -206,11 +207,12 @@ async def test_zombie_that_never_answers_the_close_does_not_delay_the_new_socket
         # Neither reads nor answers a close: a socket whose peer is gone.
         http.ws_connect(f"{server.ocpp_url}/CP-DEAD", protocols=["ocpp1.6"], autoclose=False),
     ):
-        await asyncio.sleep(0.1)
+        # The zombie must hold the station before the new socket comes, or nothing is replaced.
+        await eventually(lambda: server.is_connected("CP-DEAD"))
         new = await RawCharger.connect(f"{server.ocpp_url}/CP-DEAD")
         try:
             # Well within the 10 s an unanswered close handshake may take.
-            reply = await new.call("Heartbeat", {}, timeout=2.0)
+            reply = await new.call("Heartbeat", {}, timeout=40 * UNIT)
             assert "currentTime" in reply
         finally:
             await new.close()

@@ -11,6 +11,7 @@ from ocpp.v16 import call
 from tests.ocpp_charger import charger16
 from tests.raw_charger import RawCharger
 from tests.server_fixtures import Running
+from tests.timing import eventually
 
 
 @pytest.fixture
@@ -297,7 +298,7 @@ async def test_a_station_cannot_touch_another_stations_transaction(server: Runni
 
 async def test_finished_transactions_do_not_keep_actors(server: Running) -> None:
     charger = await RawCharger.connect(f"{server.ocpp_url}/CP-DONE")
-    sessions = server.node.context.sessions
+    sessions = server.node.services.sessions
     try:
         start = await charger.call(
             "StartTransaction", {"connectorId": 1, "idTag": "D", "meterStart": 0, "timestamp": ts()}
@@ -312,9 +313,8 @@ async def test_finished_transactions_do_not_keep_actors(server: Running) -> None
         )
     finally:
         await charger.close()
-    async with asyncio.timeout(5):
-        while sessions.active_count():  # noqa: ASYNC110 - actors stop on their own task
-            await asyncio.sleep(0.01)
+    # The session actors stop on their own tasks.
+    await eventually(lambda: sessions.active_count() == 0)
 
 
 async def test_rfc3339_timestamps_python_does_not_parse(server: Running) -> None:

@@ -7,7 +7,6 @@ its own, under a station id of its own: a node per test would make the module se
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,12 +15,13 @@ import pytest_asyncio
 from ocpp import v21, v201
 from ocpp.charge_point import camel_to_snake_case
 
-from actors.command_log import COMMAND_EVENT_PREFIX
-from persistence import repositories as repo
+from csms.station.command_log import COMMAND_EVENT_PREFIX
+from persistence.events import station_events_of
 from persistence.reads import EngineReads
 from tests import server_fixtures
 from tests.ocpp_charger2 import Charger21, Charger201, charger2
 from tests.server_fixtures import Running
+from tests.timing import eventually
 from tests.v2_requests import ID_TOKEN, REQUESTS
 from transport.errors import ErrorCode, SchemaViolation, wire_code
 from transport.schemas import schemas_for
@@ -59,7 +59,7 @@ def _station(version: OcppVersion, name: str) -> str:
 
 
 async def _command_events(server: Running, station_id: str, action: str) -> list[dict[str, Any]]:
-    events = await repo.station_events_of(
+    events = await station_events_of(
         EngineReads(server.node.engine), station_id, COMMAND_EVENT_PREFIX + action
     )
     return [payload for _, payload in events]
@@ -171,9 +171,11 @@ async def test_a_command_to_a_station_not_connected_is_not_found(node: Running) 
     # Nor once it has gone (when the server has seen the close, its connection is forgotten).
     async with charger2(node.ocpp_url, "GONE", "ocpp2.1") as cp:
         await _accepted(cp)
-    async with asyncio.timeout(5):
-        while (await node.get("/api/v1/stations/GONE/configuration"))[0] != 404:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+
+    async def forgotten() -> bool:
+        return (await node.get("/api/v1/stations/GONE/configuration"))[0] == 404
+
+    await eventually(forgotten)
     status, problem = await node.command("GONE", "GetTariffs", {"evseId": 1})
     assert status == 404, problem
     assert "not connected" in problem["detail"]

@@ -10,6 +10,7 @@ import pytest
 
 from tests.ocpp_charger2 import charger2
 from tests.server_fixtures import Running
+from tests.timing import UNIT
 from tests.v2_calls import boot_payload, call2, ts
 
 
@@ -31,7 +32,7 @@ async def test_base_report_parts_fill_the_device_model(server: Running, version:
         )
         assert status == 200, body
         assert body["response"]["status"] == "Accepted"
-        await asyncio.wait_for(cp.report_sent.wait(), 5)
+        await asyncio.wait_for(cp.report_sent.wait(), 100 * UNIT)
         parts = [sent for sent, _ in cp.report_results]
         assert [p["seqNo"] for p in parts] == [0, 1, 2]
         assert [p["tbc"] for p in parts] == [True, True, False]

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import websockets
 
-from actors.context import UnknownStationPolicy
+from csms.station.services import UnknownStationPolicy
 from tests.ocpp_charger2 import charger2
 from tests.raw_charger import CallErrorReply, RawCharger
 from tests.server_fixtures import Running, StartServer
+from tests.timing import UNIT
 from tests.v2_calls import boot_payload, call2, ts
 from transport.versions import OcppVersion
 
@@ -150,7 +151,7 @@ async def test_pending_station_may_report_but_not_charge(start_server: StartServ
             "CS-PEND", "GetBaseReport", {"requestId": 7, "reportBase": "FullInventory"}
         )
         assert status == 200, body
-        await asyncio.wait_for(cp.report_sent.wait(), 5)
+        await asyncio.wait_for(cp.report_sent.wait(), 100 * UNIT)
         assert all(
             error is None or not isinstance(error, Exception) for _, error in cp.report_results
         )

@@ -12,7 +12,7 @@ from persistence.database import create_engine
 from persistence.ids import IdAllocator
 from persistence.models import id_counters
 from persistence.writer import GroupCommitWriter
-from tests.persistence.helpers import UNIT
+from tests.timing import UNIT
 
 
 async def _take(allocator: IdAllocator, n: int) -> list[int]:

@@ -14,7 +14,8 @@ from persistence.database import create_engine
 from persistence.migrate import migrate
 from persistence.status_models import connector_status, station_presence, status_history
 from persistence.status_store import ConnectorStatus, Presence, StatusStore
-from tests.persistence.helpers import UNIT, count, eventually
+from tests.persistence.helpers import count
+from tests.timing import UNIT, eventually
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -197,7 +198,7 @@ async def test_flushes_on_its_own(status_engine: AsyncEngine) -> None:
         async def stored() -> bool:
             return await count(status_engine, connector_status) == 1
 
-        await eventually(stored, units=40)
+        await eventually(stored, within=40 * UNIT)
     finally:
         await store.stop()
 

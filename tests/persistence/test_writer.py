@@ -19,7 +19,8 @@ from persistence.errors import PersistenceError, WriterClosed
 from persistence.migrate import migrate
 from persistence.models import station_events, stations
 from persistence.writer import Custom, GroupCommitWriter, Insert, Update, Upsert
-from tests.persistence.helpers import UNIT, count, station_row
+from tests.persistence.helpers import count, station_row
+from tests.timing import UNIT
 
 
 @pytest.fixture

@@ -81,6 +81,17 @@ def test_meter_values_call() -> None:
     assert events == [Call("7", "MeterValues", METER_VALUES_V16, None)]
 
 
+def test_a_run_of_calls_read_before_any_is_answered() -> None:
+    """Frames taken in one go off a busy socket: an event each, in order, and nothing to send yet."""
+    codec = csms(V16)
+    for n in range(200):
+        codec.receive_text(call(f"m{n}", "MeterValues", METER_VALUES_V16))
+    assert codec.events() == [
+        Call(f"m{n}", "MeterValues", METER_VALUES_V16, None) for n in range(200)
+    ]
+    assert codec.to_send() == []
+
+
 @pytest.mark.parametrize(
     ("version", "action", "code"),
     [

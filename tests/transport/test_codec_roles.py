@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.transport.helpers import BOOT, RESET, RESET_ACCEPTED, call, charger, csms, exchange
-from transport.errors import UnknownAction
-from transport.messages import Call
+from tests.transport.helpers import (
+    BOOT,
+    RESET,
+    RESET_ACCEPTED,
+    Link,
+    call,
+    charger,
+    csms,
+    exchange,
+    frame,
+)
+from transport.errors import CallInFlight, LocalProtocolError, UnknownAction
+from transport.messages import Call, CallError, CallResult, ProtocolViolation
 from transport.versions import OcppVersion, Role
 
 V16, V201, V21 = OcppVersion.V16, OcppVersion.V201, OcppVersion.V21
@@ -60,3 +70,55 @@ def test_charger_validates_what_it_answers() -> None:
     exchange(codec, call("r1", "Reset", {"type": "Soft"}))
     codec.send_result("r1", RESET_ACCEPTED)
     assert codec.to_send() == ['[3,"r1",{"status":"Accepted"}]']
+
+
+BROKEN_STATUS = {"connectorId": 1, "errorCode": "Error", "status": "Available"}
+
+
+def test_an_unchecked_call_goes_out_as_given_and_its_answer_is_matched() -> None:
+    codec = charger(V16)
+    with pytest.raises(LocalProtocolError):
+        codec.send_call("StatusNotification", BROKEN_STATUS)
+    unique_id = codec.send_call_unchecked("StatusNotification", BROKEN_STATUS)
+    assert unique_id == "c1"
+    assert codec.to_send() == [call("c1", "StatusNotification", BROKEN_STATUS)]
+    assert codec.pending_call == "c1"
+    events, replies = exchange(codec, frame(4, "c1", "PropertyConstraintViolation", "bad", {}))
+    assert events == [
+        CallError("c1", "StatusNotification", "PropertyConstraintViolation", "bad", {})
+    ]
+    assert replies == []
+    assert codec.pending_call is None
+
+
+def test_an_unchecked_call_reaches_the_csms_codec_which_refuses_it() -> None:
+    link = Link(charger(V16), csms(V16))
+    link.left.send_call_unchecked("StatusNotification", BROKEN_STATUS)
+    charger_events, csms_events = link.pump()
+    assert [type(e) for e in csms_events] == [ProtocolViolation]
+    assert [(type(e), e.unique_id, e.action) for e in charger_events] == [
+        (CallError, "c1", "StatusNotification")
+    ]
+
+
+def test_an_unchecked_call_may_reuse_an_id_and_name_any_action() -> None:
+    codec = charger(V201)
+    codec.send_call_unchecked("FlyToTheMoon", {}, unique_id="same")
+    assert codec.to_send() == [call("same", "FlyToTheMoon", {})]
+    events, _ = exchange(codec, frame(3, "same", {}))
+    [result] = events
+    assert isinstance(result, CallResult)
+    assert (result.unique_id, result.action, result.payload) == ("same", "FlyToTheMoon", {})
+    assert result.violation is not None and "FlyToTheMoon" in result.violation
+    # The same frame again, as a charger that missed the answer resends it.
+    codec.send_call_unchecked("FlyToTheMoon", {}, unique_id="same")
+    assert codec.to_send() == [call("same", "FlyToTheMoon", {})]
+
+
+def test_an_unchecked_call_keeps_one_call_in_flight() -> None:
+    codec = charger(V16)
+    codec.send_call("Heartbeat", {})
+    with pytest.raises(CallInFlight):
+        codec.send_call_unchecked("StatusNotification", BROKEN_STATUS)
+    codec.cancel_call("c1")
+    assert codec.send_call_unchecked("StatusNotification", BROKEN_STATUS) == "c2"

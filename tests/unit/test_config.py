@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.context import UnknownStationPolicy
+from csms.station.services import UnknownStationPolicy
 from transport.versions import OcppVersion
 from voltmesh.config import ConfigError, load_settings
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from actors.metering import energy_register_wh, sample_rows, samples_v2, samples_v16
-from actors.timestamps import ocpp_time, parse_timestamp
+from csms.payloads.metering import energy_register_wh, sample_rows, samples_v2, samples_v16
+from csms.payloads.timestamps import ocpp_time, parse_timestamp
 
 
 def mv(ts: str, *sampled: dict[str, object]) -> dict[str, object]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from actors.metering import samples_v2
-from actors.transaction_event import (
+from csms.payloads.metering import samples_v2
+from csms.session.transaction_event import (
     MAX_GAP_RANGES,
     EventType,
     TransactionEventReport,
     gap_ranges,
 )
-from actors.transaction_state import TransactionEventState
+from csms.session.transaction_state import TransactionEventState
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

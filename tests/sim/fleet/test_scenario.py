@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import pickle
 import re
@@ -378,6 +379,29 @@ def test_direct_construction_is_validated_too() -> None:
             workers=3,
             fleet=(StationModel(model="m", count=2, versions={"ocpp1.6": 1}),),
         )
+
+
+def test_a_copy_with_changes_is_validated() -> None:
+    # The tables are dataclasses: `dataclasses.replace` builds a new one through the same checks.
+    s = load_scenario(SCENARIO_DIR / "smoke.toml")
+    copied = dataclasses.replace(s, csms=dataclasses.replace(s.csms, api_url="http://h:1"))
+    assert (copied.csms.api_url, copied.csms.url, copied.fleet) == (
+        "http://h:1",
+        s.csms.url,
+        s.fleet,
+    )
+    with pytest.raises(ScenarioError, match=r"^workers: must be >= 1, got 0$"):
+        dataclasses.replace(s, workers=0)
+    with pytest.raises(ScenarioError, match=r"^unknown field colour$"):
+        Csms(colour="red")  # type: ignore[call-arg]
+
+
+def test_misspelt_keys_are_named_before_the_values_they_leave_missing() -> None:
+    data = changed(("duratoin", 10), ("duration", _DELETE))
+    with pytest.raises(
+        ScenarioError, match=r"^unknown field duratoin \(did you mean duration\?\)$"
+    ):
+        parse_scenario(data, name="x")
 
 
 # -- mistakes ------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The handlers of charger-initiated requests, one table per OCPP version."""

@@ -1,0 +1,1 @@
+"""Readers of OCPP payloads: timestamps, meter values, device model reports. Pure functions."""

@@ -1,0 +1,317 @@
+"""One actor per active transaction, the only writer of its rows: its start, meter values, energy and
+end, for every OCPP version.
+
+A session outlives the connection that started it (a charger that reconnects carries on with the same
+transaction), so sessions sit under their own supervisor, and a session is (re)started from the store
+whenever a message names a transaction that has none. A write that fails leaves its state in doubt: the
+asker gets the error and the supervisor restarts the session from the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from actors import Actor
+from csms.payloads.metering import energy_register_wh, sample_rows
+from csms.session.transaction_event import EventType, TransactionEventReport
+from csms.session.transaction_state import TransactionEventState
+from persistence.reads import Reads
+from persistence.records import MeterSample
+from persistence.transactions import (
+    get_transaction,
+    meter_samples_recorded,
+    transaction_event_recorded,
+    transaction_seq_nos,
+    transaction_started,
+    transaction_updated,
+)
+from persistence.writer import GroupCommitWriter, WriteOp
+
+
+class ForeignTransaction(LookupError):
+    """A message names a transaction of another station."""
+
+
+class DuplicateStart(LookupError):
+    """The start is stored already under another id (the same StartTransaction, committed by the
+    station's previous connection a moment ago); this session has nothing to hold and stops."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTransaction:
+    """The start of a 1.6 transaction (StartTransaction); answered after its commit."""
+
+    station_id: str
+    """Station that sent it."""
+    evse_id: int
+    """EVSE of the connector."""
+    connector_id: int
+    """Connector within the EVSE."""
+    id_token: str
+    """Normalised id tag."""
+    start_time: datetime
+    """When the charger started it."""
+    dedup_key: str
+    """Identifies a resent start (unique per station in the store)."""
+    reservation_id: int | None
+    """Reservation it used, if any."""
+    extra: Mapping[str, Any]
+    """Version-specific details (the authorization status answered)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordMeterValues:
+    """Samples of a transaction; answered after their commit."""
+
+    station_id: str
+    """Station that sent them (must own the transaction)."""
+    samples: Sequence[MeterSample]
+    """Parsed sampled values."""
+    evse_id: int | None
+    """EVSE they were measured at."""
+    connector_id: int | None
+    """Connector they were measured at."""
+    updates: Mapping[str, Any] = field(default_factory=dict)
+    """Further columns of the transaction to update in the same commit (2.x charging state...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopSession:
+    """The end of a transaction; answered after its commit. A second stop changes nothing."""
+
+    station_id: str
+    """Station that sent it (must own the transaction)."""
+    stop_time: datetime
+    """When the charger ended it."""
+    meter_stop_wh: float | None
+    """Final register in Wh."""
+    reason: str | None
+    """Stop reason as reported."""
+    id_token: str | None = None
+    """Token that stopped it, if any."""
+    samples: Sequence[MeterSample] = ()
+    """Transaction data sent with the stop."""
+    evse_id: int | None = None
+    """EVSE of the samples."""
+    connector_id: int | None = None
+    """Connector of the samples."""
+    updates: Mapping[str, Any] = field(default_factory=dict)
+    """Further columns to update in the same commit."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """A session's state, as StartTransaction just committed it (or, for a 2.x transaction, as its
+    first TransactionEvent will create it)."""
+
+    transaction_id: str
+    station_id: str
+    meter_start_wh: float | None
+    last_meter_wh: float | None
+    stopped: bool
+    persisted: bool = True
+    """False: no row yet; the first event the session applies inserts it."""
+    protocol: str = "ocpp1.6"
+    """Version of the station that runs it."""
+
+
+class SessionActor(Actor):
+    """Holds one transaction's running energy; every write goes through the group commit."""
+
+    def __init__(
+        self,
+        reads: Reads,
+        writer: GroupCommitWriter,
+        transaction_id: str,
+        known: SessionState | None = None,
+    ) -> None:
+        self.reads = reads
+        self.writer = writer
+        self.transaction_id = transaction_id
+        self.known = known
+        """State just committed by StartTransaction (None: read it from the store)."""
+        self.station_id = ""
+        self.meter_start_wh: float | None = None
+        self.last_meter_wh: float | None = None
+        self.stopped = False
+        self.v2 = TransactionEventState()
+        """What 2.x TransactionEvents have told so far."""
+
+    async def on_start(self) -> None:
+        if self.known is not None:
+            self.station_id = self.known.station_id
+            self.meter_start_wh = self.known.meter_start_wh
+            self.last_meter_wh = self.known.last_meter_wh
+            self.stopped = self.known.stopped
+            self.v2.persisted = self.known.persisted
+            self.v2.protocol = self.known.protocol
+            return
+        record = await get_transaction(self.reads, self.transaction_id)
+        if record is None:
+            raise LookupError(f"transaction {self.transaction_id!r} is not in the store")
+        self.station_id = record.station_id
+        self.meter_start_wh = record.meter_start_wh
+        self.last_meter_wh = record.last_meter_wh
+        self.stopped = record.stop_time is not None
+        if record.protocol != "ocpp1.6":
+            seq_nos = await transaction_seq_nos(self.reads, self.transaction_id)
+            self.v2 = TransactionEventState.of(record, seq_nos)
+
+    def escalates(self, error: Exception) -> bool:
+        # A refusal is an answer; anything else (a failed write) leaves the state in doubt.
+        return not isinstance(error, ForeignTransaction | DuplicateStart)
+
+    async def on_receive(self, message: Any) -> None:
+        if not isinstance(
+            message, OpenTransaction | RecordMeterValues | StopSession | TransactionEventReport
+        ):
+            raise TypeError(f"session cannot handle {type(message).__name__}")
+        if message.station_id != self.station_id:
+            # 1.6 transaction ids are small integers: another station's resend or replay may name
+            # one of ours. It is answered from its own station's records, never applied here.
+            raise ForeignTransaction(
+                f"transaction {self.transaction_id} belongs to {self.station_id}, "
+                f"not {message.station_id}"
+            )
+        try:
+            if isinstance(message, OpenTransaction):
+                await self._open(message)
+            elif isinstance(message, RecordMeterValues):
+                await self._record(message)
+            elif isinstance(message, StopSession):
+                await self._stop(message)
+            else:
+                await self._event(message)
+        finally:
+            if self.stopped:
+                # Late meter values or a resent stop woke a finished transaction: done again.
+                self.ref.stop_nowait()
+
+    async def _open(self, message: OpenTransaction) -> None:
+        if self.v2.persisted:
+            return  # a resend reached the session that holds it
+        try:
+            await self.writer.submit(
+                transaction_started(
+                    transaction_id=self.transaction_id,
+                    station_id=self.station_id,
+                    evse_id=message.evse_id,
+                    connector_id=message.connector_id,
+                    id_token=message.id_token,
+                    id_token_type=None,
+                    start_time=message.start_time,
+                    meter_start_wh=self.meter_start_wh,
+                    protocol=self.v2.protocol,
+                    dedup_key=message.dedup_key,
+                    reservation_id=message.reservation_id,
+                    extra=message.extra,
+                )
+            )
+        except IntegrityError:
+            # The store's unique (station, dedup key) is the guard against a start stored twice.
+            self.stopped = True
+            raise DuplicateStart(f"start of {self.transaction_id} is stored already") from None
+        self.v2.persisted = True
+
+    async def _record(self, message: RecordMeterValues) -> None:
+        await self._write(message.samples, message.evse_id, message.connector_id, message.updates)
+
+    async def _stop(self, message: StopSession) -> None:
+        if self.stopped:
+            return
+        updates = {
+            **message.updates,
+            "stop_time": message.stop_time,
+            "meter_stop_wh": message.meter_stop_wh,
+            "stop_reason": message.reason,
+            "stop_id_token": message.id_token,
+        }
+        await self._write(message.samples, message.evse_id, message.connector_id, updates)
+        self.stopped = True
+
+    async def _event(self, message: TransactionEventReport) -> None:
+        """A 2.x TransactionEvent: the columns it changes, its samples and its log entry in one
+        commit. A resend (a seqNo already applied) changes nothing."""
+        v2 = self.v2
+        if message.seq_no in v2.seq_nos:
+            return
+        before: list[WriteOp] = []
+        if not v2.persisted:
+            before.append(
+                transaction_started(
+                    transaction_id=self.transaction_id,
+                    station_id=self.station_id,
+                    evse_id=message.evse_id,
+                    connector_id=message.connector_id,
+                    id_token=message.id_token,
+                    id_token_type=message.id_token_type,
+                    start_time=message.timestamp,
+                    meter_start_wh=None,
+                    protocol=v2.protocol,
+                    dedup_key=None,
+                    ignore_duplicate=True,
+                )
+            )
+        updates = v2.apply(message, self.meter_start_wh, self.last_meter_wh, self.stopped)
+        if "meter_start_wh" in updates:
+            self.meter_start_wh = updates["meter_start_wh"]
+        event_row = transaction_event_recorded(
+            self.transaction_id,
+            station_id=message.station_id,
+            seq_no=message.seq_no,
+            event_type=message.event_type.value,
+            trigger_reason=message.trigger_reason,
+            timestamp=message.timestamp,
+            offline=message.offline,
+            payload=message.record,
+        )
+        await self._write(
+            message.samples,
+            message.evse_id,
+            message.connector_id,
+            updates,
+            before=before,
+            after=[event_row],
+        )
+        v2.commit(message, updates)
+        if message.event_type is EventType.ENDED:
+            self.stopped = True
+
+    async def _write(
+        self,
+        samples: Sequence[MeterSample],
+        evse_id: int | None,
+        connector_id: int | None,
+        updates: Mapping[str, Any],
+        *,
+        before: Sequence[WriteOp] = (),
+        after: Sequence[WriteOp] = (),
+    ) -> None:
+        """Samples and transaction columns in one submission (with ``before`` and ``after``);
+        returns after their commit. The transaction's update merges with the batch's others
+        (nothing in the batch reads it)."""
+        # News of the transaction: it is not one that never ends after all.
+        values = {**updates, "stale": False}
+        register = energy_register_wh(samples)
+        if register is not None and (self.last_meter_wh is None or register > self.last_meter_wh):
+            values["last_meter_wh"] = register
+        rows = sample_rows(
+            samples,
+            station_id=self.station_id,
+            transaction_id=self.transaction_id,
+            evse_id=evse_id,
+            connector_id=connector_id,
+        )
+        ops = [*before]
+        if rows:
+            ops.append(meter_samples_recorded(rows))
+        ops.append(transaction_updated(self.transaction_id, **values))
+        ops.extend(after)
+        await self.writer.submit(*ops)
+        if "last_meter_wh" in values:
+            self.last_meter_wh = values["last_meter_wh"]

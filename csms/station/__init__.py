@@ -1,0 +1,2 @@
+"""A connected station: its charge point actor, admission, boot, authorization, configuration, and the
+routing of operators' commands to it."""

@@ -1,0 +1,162 @@
+"""Stations: reads of their registration and boot information, the writes of first contact and
+BootNotification (through the group-commit writer), and the operator's registration edits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import RowMapping, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from persistence.keyed_rows import create_or_update, delete_by_key
+from persistence.models import stations
+from persistence.pages import Page, page_by_key
+from persistence.reads import EngineReads, Reads
+from persistence.records import StationRecord
+from persistence.sqltypes import utcnow
+from persistence.writer import Insert, Update, WriteOp
+
+
+def _station(row: RowMapping) -> StationRecord:
+    return StationRecord(
+        id=row["id"],
+        registered=row["registered"],
+        allowed=row["allowed"],
+        has_password=row["password_hash"] is not None,
+        lenient=row["lenient"],
+        protocol=row["protocol"],
+        vendor=row["vendor"],
+        model=row["model"],
+        serial_number=row["serial_number"],
+        firmware_version=row["firmware_version"],
+        boot_status=row["boot_status"],
+        boot_reason=row["boot_reason"],
+        last_boot=row["last_boot"],
+        protocols=tuple(row["protocols"]) if row["protocols"] else None,
+    )
+
+
+# Built once: building and cache-keying a statement per call costs more than running it on SQLite,
+# and every connection and boot reads a station.
+_STATION_BY_ID = select(stations).where(stations.c.id == bindparam("station_id"))
+
+
+async def get_station(db: Reads, station_id: str) -> StationRecord | None:
+    return (await get_station_and_password(db, station_id))[0]
+
+
+async def get_station_and_password(
+    db: Reads, station_id: str
+) -> tuple[StationRecord | None, str | None]:
+    """A station and its password hash in one read, for the websocket handshake."""
+    row = await db.first(_STATION_BY_ID, {"station_id": station_id})
+    return (_station(row), row["password_hash"]) if row else (None, None)
+
+
+def new_station_record(station_id: str, *, protocol: str, registered: bool) -> StationRecord:
+    """The record that ``station_seen`` creates, without reading it back."""
+    return StationRecord(
+        id=station_id,
+        registered=registered,
+        allowed=True,
+        has_password=False,
+        lenient=False,
+        protocol=protocol,
+        vendor=None,
+        model=None,
+        serial_number=None,
+        firmware_version=None,
+        boot_status=None,
+        boot_reason=None,
+        last_boot=None,
+    )
+
+
+async def list_stations(db: Reads, *, limit: int, after: str | None) -> Page[StationRecord]:
+    return await page_by_key(
+        db, stations.c.id, limit=limit, after=after, item=_station, key_of=lambda s: s.id
+    )
+
+
+def station_seen(station_id: str, *, protocol: str, register: bool) -> WriteOp:
+    """First contact of a station: a row so that operators see it, registered under the accept policy."""
+    now = utcnow()
+    return Insert(
+        stations,
+        [
+            {
+                "id": station_id,
+                "registered": register,
+                "allowed": True,
+                "lenient": False,
+                "protocol": protocol,
+                "first_seen": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+        ],
+        on_conflict_do_nothing=("id",),
+    )
+
+
+def station_booted(
+    station_id: str,
+    *,
+    protocol: str,
+    boot: Mapping[str, str | None],
+    status: str,
+    reason: str | None,
+    register: bool,
+) -> list[WriteOp]:
+    """Boot information of a BootNotification; creates the row for a first-time station."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "protocol": protocol,
+        "vendor": boot.get("vendor"),
+        "model": boot.get("model"),
+        "serial_number": boot.get("serial_number"),
+        "firmware_version": boot.get("firmware_version"),
+        "boot_status": status,
+        "boot_reason": reason,
+        "last_boot": now,
+        "updated_at": now,
+    }
+    if register:
+        values["registered"] = True
+    return [
+        station_seen(station_id, protocol=protocol, register=register),
+        Update(stations, {"id": station_id}, values),
+    ]
+
+
+async def put_station(
+    engine: AsyncEngine,
+    station_id: str,
+    *,
+    allowed: bool,
+    password_hash: str | None,
+    keep_password: bool,
+    lenient: bool,
+    protocols: Sequence[str] | None = None,
+) -> tuple[StationRecord, bool]:
+    """Register (or update) a station; returns the record and whether it was created."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "registered": True,
+        "allowed": allowed,
+        "lenient": lenient,
+        "protocols": list(protocols) if protocols else None,
+        "updated_at": now,
+    }
+    if not keep_password:
+        values["password_hash"] = password_hash
+    created = await create_or_update(engine, stations.c.id, station_id, values, now)
+    record = await get_station(EngineReads(engine), station_id)
+    assert record is not None
+    return record, created
+
+
+async def delete_station(engine: AsyncEngine, station_id: str) -> bool:
+    """Forget a station's registration; its transactions and meter values stay (they are records)."""
+    return await delete_by_key(engine, stations.c.id, station_id)
