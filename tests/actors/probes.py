@@ -26,6 +26,8 @@ class Journal:
     start_fails: bool = False
     started: asyncio.Event = field(default_factory=asyncio.Event)
     """Set by every on_start (clear it before waiting for the next)."""
+    escalated: type[Exception] | None = None
+    """Errors of this type, raised while answering an ask, crash the actor too."""
 
 
 class Probe(Actor):
@@ -67,6 +69,10 @@ class Probe(Actor):
                 return "bye"
             case _:
                 return message
+
+    def escalates(self, error: Exception) -> bool:
+        escalated = self.journal.escalated
+        return escalated is not None and isinstance(error, escalated)
 
     async def on_stop(self) -> None:
         self.journal.stops += 1

@@ -286,3 +286,35 @@ async def test_supervisor_stop_from_inside_a_child() -> None:
 def test_invalid_limits() -> None:
     with pytest.raises(ValueError, match="negative"):
         Supervisor(max_restarts=-1)
+
+
+async def test_an_escalated_ask_failure_reaches_the_asker_and_restarts_the_child() -> None:
+    supervisor = Supervisor(name="sup")
+    journal = Journal(escalated=Boom)
+    ref = await supervisor.spawn(lambda: Probe(journal), name="p")
+    assert await ref.ask(("add", 10)) == 10
+    journal.started.clear()
+    with pytest.raises(Boom, match="state in doubt"):
+        await ref.ask(("fail", Boom("state in doubt")))
+    async with asyncio.timeout(20 * UNIT):
+        await journal.started.wait()
+    assert journal.starts == 2
+    assert await ref.ask("total") == 0  # the fresh instance reloaded its state
+    # An error the actor does not escalate is only an answer: no restart.
+    with pytest.raises(ValueError, match="just an answer"):
+        await ref.ask(("fail", ValueError("just an answer")))
+    assert await ref.ask(("add", 1)) == 1
+    assert journal.starts == 2
+    await supervisor.stop()
+
+
+async def test_without_escalation_an_ask_failure_never_restarts() -> None:
+    supervisor = Supervisor(name="sup")
+    journal = Journal()
+    ref = await supervisor.spawn(lambda: Probe(journal), name="p")
+    await ref.ask(("add", 5))
+    with pytest.raises(Boom):
+        await ref.ask(("fail", Boom("answer")))
+    assert await ref.ask("total") == 5
+    assert journal.starts == 1
+    await supervisor.stop()
