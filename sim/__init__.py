@@ -1,6 +1,8 @@
 """Fleet simulator and load generator for OCPP central systems.
 
-- `sim.loadgen`: OCPP 1.6 load driver (library and `python -m sim.loadgen`).
-- `sim.bench`: benchmark harness that runs the load driver against a server under test.
+- `sim.fleet`: the fleet simulator (``voltmesh sim``); its stations also carry the benchmarks'
+  load shapes (`sim.fleet.load`, run by `sim.fleet.conductor`).
+- `sim.loadgen`: one load run from the command line (``python -m sim.loadgen``).
+- `sim.bench`: benchmark harness that runs load runs against a server under test.
 - `sim.baseline_server`: reference central system on the plain `ocpp` package.
 """

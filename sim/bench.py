@@ -1,12 +1,12 @@
-"""Benchmark harness: the load driver against voltmesh and/or the baseline server.
+"""Benchmark harness: load runs of the fleet's stations against voltmesh and/or the baseline server.
 
     python -m sim.bench --server voltmesh --server baseline --runs 3 --output bench-results
     python -m sim.bench --memory 1000 --memory 10000 --reconnect 5000 --runs 3
 
 For every run, scenario and server (servers alternate so that drift on the machine hits both
 alike) it starts the server as a subprocess on free loopback ports, waits until it is ready,
-runs the load driver in worker processes, and samples the server's process tree in `/proc`.
-It prints medians as Markdown tables for BENCHMARKS.md.
+runs a load run (`sim.fleet.conductor`) in worker processes, and samples the server's process
+tree in `/proc`. It prints medians as Markdown tables for BENCHMARKS.md.
 
 - Throughput (`--mode`): RSS once the fleet is connected and idle, CPU time at the start and
   end of the measured window.
@@ -52,10 +52,11 @@ from sim.benchreport import (
     summarize_memory,
     summarize_reconnect,
 )
-from sim.config import LoadConfig, LoadMode
 from sim.errors import SimError
 from sim.fdlimit import raise_open_file_limit
-from sim.loadgen import LoadHooks, exit_on_sigterm, run_idle, run_load
+from sim.fleet.conductor import LoadHooks, LoadRun, run_load
+from sim.fleet.load import LoadMode, LoadShape
+from sim.loadgen import exit_on_sigterm
 from sim.procstat import tree_cpu_seconds, tree_rss_bytes
 from sim.servers import (
     HOST,
@@ -155,9 +156,6 @@ RESTART_WARMUP = 1.0
 IDLE_DURATION = 0.5
 """Seconds of idle traffic phase after the memory sample (the fleet then disconnects)."""
 
-# Session lanes per charger whose tags are registered (the bench runs one call in flight per charger).
-MAX_LANES = 2
-
 
 def run_once(kind: ServerKind, scenario: Scenario, run: int, options: BenchOptions) -> RunRecord:
     """Start a fresh server, load it, sample it, stop it."""
@@ -169,13 +167,7 @@ def run_once(kind: ServerKind, scenario: Scenario, run: int, options: BenchOptio
         pid = server.pid
         if server.api_port is not None:
             register_id_tags(
-                server.host,
-                server.api_port,
-                (
-                    fleet_id_tag(index, lane)
-                    for index in range(options.stations)
-                    for lane in range(MAX_LANES)
-                ),
+                server.host, server.api_port, (fleet_id_tag(i, 0) for i in range(options.stations))
             )
 
         def fleet_ready() -> None:
@@ -188,20 +180,22 @@ def run_once(kind: ServerKind, scenario: Scenario, run: int, options: BenchOptio
         def window_end() -> None:
             samples["cpu_end"] = tree_cpu_seconds(pid)
 
-        config = LoadConfig(
+        run_ = LoadRun(
             host=HOST,
             port=server.ocpp_port,
             stations=options.stations,
             workers=options.workers,
-            mode=scenario.mode,
-            rate=scenario.rate,
             warmup=options.warmup,
             duration=options.duration,
+        )
+        shape = LoadShape(
+            mode=scenario.mode,
+            rate=scenario.rate,
             connect_rate=options.connect_rate,
             call_timeout=options.call_timeout,
             boot_timeout=options.boot_timeout,
         )
-        result = run_load(config, LoadHooks(fleet_ready, window_start, window_end))
+        result = run_load(run_, shape, LoadHooks(fleet_ready, window_start, window_end))
         argv = server.argv()
     record = RunRecord(
         server=kind.value,
@@ -249,30 +243,32 @@ def measure_memory(kind: ServerKind, stations: int, run: int, options: IdleOptio
             time.sleep(options.settle)
             samples["rss"] = tree_rss_bytes(pid)
 
-        config = LoadConfig(
+        run_ = LoadRun(
             host=HOST,
             port=server.ocpp_port,
             stations=stations,
             workers=options.workers(stations),
-            mode=LoadMode.IDLE,
             warmup=0.0,
             duration=IDLE_DURATION,
+        )
+        shape = LoadShape(
+            mode=LoadMode.IDLE,
             connect_rate=options.connect_rate,
             call_timeout=options.call_timeout,
             boot_timeout=options.boot_timeout,
             heartbeat_interval=options.heartbeat_interval,
         )
-        idle = run_idle(config, LoadHooks(on_fleet_ready=fleet_idle))
+        idle = run_load(run_, shape, LoadHooks(on_fleet_ready=fleet_idle))
         argv = server.argv()
     record = MemoryRecord(
         server=kind.value,
         stations=stations,
         run=run,
-        booted=idle.load.booted,
+        booted=idle.booted,
         rss_before_bytes=rss_before,
         rss_after_bytes=samples["rss"],
-        connect_seconds=idle.load.connect_seconds,
-        boot_failures=idle.load.boot_failures,
+        connect_seconds=idle.connect_seconds,
+        boot_failures=idle.boot_failures,
         lost=idle.lost,
         server_exit_code=server.exit_code,
         server_argv=argv,
@@ -288,14 +284,16 @@ def measure_reconnect(
     name = f"{kind.value}-reconnect{stations}-run{run}"
     log_path = _log_path(options.output, name)
     server = ServerProcess(kind, log_path=log_path)
-    config = LoadConfig(
+    run_ = LoadRun(
         host=HOST,
         port=server.ocpp_port,
         stations=stations,
         workers=options.workers(stations),
-        mode=LoadMode.IDLE,
         warmup=RESTART_WARMUP,
         duration=options.reconnect_timeout,
+    )
+    shape = LoadShape(
+        mode=LoadMode.IDLE,
         connect_rate=options.connect_rate,
         call_timeout=options.call_timeout,
         boot_timeout=options.boot_timeout,
@@ -310,7 +308,7 @@ def measure_reconnect(
     overflows = _listen_overflows()
     with server:
         if server.api_port is not None:
-            tags = (fleet_id_tag(i, 0) for i in range(stations) if config.opens_transaction(i))
+            tags = (fleet_id_tag(i, 0) for i in range(stations) if shape.opens_transaction(i))
             register_id_tags(server.host, server.api_port, tags)
 
         def restart() -> None:
@@ -320,19 +318,19 @@ def measure_reconnect(
         def all_back() -> None:
             cpu["end"] = tree_cpu_seconds(server.pid)
 
-        idle = run_idle(config, LoadHooks(on_window_start=restart, on_window_end=all_back))
+        idle = run_load(run_, shape, LoadHooks(on_window_start=restart, on_window_end=all_back))
         overflows_after = _listen_overflows()
         checked = None
         if server.api_port is not None:
             checked = check_transactions(server.host, server.api_port, idle.transactions)
         argv = server.argv()
     (restarted,) = restarts
-    back = [t - restarted.ready_at for t in idle.reconnected_at]
+    back = [t - restarted.ready_at for t in idle.back_at]
     record = ReconnectRecord(
         server=kind.value,
         stations=stations,
         run=run,
-        booted=idle.load.booted,
+        booted=idle.booted,
         lost=idle.lost,
         back=len(back),
         drain_seconds=round(restarted.exited_at - restarted.sigterm_at, 3),

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sim.result import LoadResult
+from sim.fleet.conductor import LoadResult
 
 MIB = 1024 * 1024
 
@@ -24,7 +24,7 @@ class RunRecord:
     run: int
     """Repetition number, from 1."""
     result: LoadResult
-    """What the load driver measured."""
+    """What the load run measured."""
     cpu_seconds: float
     """Server CPU (user + system, whole process tree) during the measured window."""
     rss_bytes: int
@@ -44,16 +44,7 @@ class RunRecord:
     @property
     def failures(self) -> int:
         """Everything that went wrong: errors, timeouts, unsent CALLs, failed boots."""
-        r = self.result
-        return (
-            sum(r.errors.values())
-            + r.timeouts
-            + r.unsent
-            + sum(r.boot_failures.values())
-            + r.unexpected_replies
-            + r.protocol_violations
-            + r.disconnects
-        )
+        return self.result.failures
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the per-run JSON file."""
@@ -112,8 +103,8 @@ def summarize(records: Sequence[RunRecord]) -> list[SummaryRow]:
                 scenario=scenario,
                 runs=len(group),
                 msgs_per_s=statistics.median(r.result.msgs_per_s for r in group),
-                p50_ms=_median(r.result.latency_ms.p50 for r in group),
-                p99_ms=_median(r.result.latency_ms.p99 for r in group),
+                p50_ms=_median(r.result.latency_ms["p50"] for r in group),
+                p99_ms=_median(r.result.latency_ms["p99"] for r in group),
                 cpu_us_per_msg=_median(r.cpu_us_per_msg for r in group),
                 rss_mib=statistics.median(r.rss_bytes / MIB for r in group),
                 failures=statistics.median(r.failures for r in group),

@@ -89,7 +89,7 @@ def register_id_tags(host: str, api_port: int, id_tags: Iterable[str]) -> None:
 
 
 def check_transactions(
-    host: str, api_port: int, transactions: Iterable[tuple[str, int]]
+    host: str, api_port: int, transactions: Iterable[tuple[str, str]]
 ) -> dict[str, int]:
     """Look every (station, transactionId) up in voltmesh's REST API; count them by outcome.
 

@@ -1,4 +1,4 @@
-"""What a simulated OCPP 1.6 charger sends: the boot sequence and the charging-session script.
+"""What a load station sends in saturate and rate mode: the OCPP 1.6 charging-session script.
 
 Each `SessionScript` drives one connector through the cycle a real charger walks through for
 every charging session (OCPP 1.6 section 3 "Use cases & requirements"): authorize, start a
@@ -14,11 +14,6 @@ import random
 import time
 from dataclasses import dataclass
 from typing import Any
-
-VENDOR = "voltmesh-sim"
-MODEL = "SimCharger-22"
-CONNECTOR_IDS = (1, 2)
-"""The simulated charger has two connectors; connector 0 means the whole charger."""
 
 SAMPLE_SECONDS = 60
 """Charging time each periodic MeterValues stands for; drives the energy register."""
@@ -79,28 +74,13 @@ def utc_timestamp() -> str:
     return _timestamps.now()
 
 
-def station_id(prefix: str, index: int) -> str:
-    """Station id of the charger with this index: `{prefix}{index:06d}`."""
-    return f"{prefix}{index:06d}"
+HEARTBEAT = Request("Heartbeat", {})
+"""The only CALL an idle charger sends, also to tell that it is back after a reconnect."""
 
 
 def fleet_id_tag(index: int, lane: int) -> str:
     """The id tag charger ``index`` presents on session lane ``lane`` (OCPP 1.6 IdToken: CiString20)."""
     return f"TAG{index:06d}{lane:02d}"
-
-
-def boot_notification(station: str) -> Request:
-    """The BootNotification a charger sends first on every connection (OCPP 1.6 section 4.2)."""
-    return Request(
-        "BootNotification",
-        {
-            "chargePointVendor": VENDOR,
-            "chargePointModel": MODEL,
-            # OCPP 1.6 BootNotification.req: chargePointSerialNumber is CiString25.
-            "chargePointSerialNumber": station[-25:],
-            "firmwareVersion": "1.0.0",
-        },
-    )
 
 
 def status_notification(connector_id: int, status: str) -> Request:
@@ -114,14 +94,6 @@ def status_notification(connector_id: int, status: str) -> Request:
             "timestamp": utc_timestamp(),
         },
     )
-
-
-def boot_sequence(station: str) -> list[Request]:
-    """BootNotification, then the status of connectors 0..2 (OCPP 1.6 section 4.9)."""
-    return [
-        boot_notification(station),
-        *(status_notification(c, "Available") for c in (0, *CONNECTOR_IDS)),
-    ]
 
 
 def start_transaction(connector_id: int, id_tag: str, meter_start_wh: int) -> Request:

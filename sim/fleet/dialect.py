@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from actors.timestamps import ocpp_time
+from csms.payloads.timestamps import ocpp_time
 
 Payload = dict[str, Any]
 

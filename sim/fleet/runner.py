@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from sim.fleet.latency import Histogram
+from sim.fleet.load import LoadPlan
 from sim.fleet.results import Interval, RunReport
-from sim.fleet.tally import Snapshot
+from sim.fleet.tally import LoadCounts, Snapshot
 from sim.fleet.worker import Timing, WorkerFinal, run_worker, worker_process
 from sim.netguard import ensure_target_allowed
 
@@ -134,22 +135,32 @@ def run_fleet(
     *,
     on_second: Callable[[Interval], None] | None = None,
     allow_remote: bool = False,
+    load: LoadPlan | None = None,
+    processes: bool | None = None,
 ) -> RunReport:
-    """Run the scenario to its end and merge what the workers measured."""
+    """Run the scenario to its end and merge what the workers measured.
+
+    With ``load`` the stations run that load shape (`sim.fleet.load`) and the report's
+    ``extra["load"]`` holds the merged `LoadCounts`; such a run may end early, when the parent
+    stops its phases. ``processes`` runs the workers as processes even when there is one (the
+    default: only when there are several).
+    """
     host = urlsplit(scenario.csms.url).hostname or ""
     ensure_target_allowed(host, allow_remote=allow_remote)
     started_at = datetime.now(UTC)
     asyncio.run(register_id_tags(scenario))
     timeline = Timeline(scenario.workers, on_second)
     timing = _timing(scenario)
-    if scenario.workers == 1:
-        finals = [asyncio.run(run_worker(scenario, 0, timing, timeline.add))]
+    if not (scenario.workers > 1 if processes is None else processes):
+        finals = [asyncio.run(run_worker(scenario, 0, timing, timeline.add, load))]
     else:
-        finals = _run_processes(scenario, timing, timeline)
+        finals = _run_processes(scenario, timing, timeline, load)
     return _report(scenario, started_at, timing, timeline, finals)
 
 
-def _run_processes(scenario: Scenario, timing: Timing, timeline: Timeline) -> list[WorkerFinal]:
+def _run_processes(
+    scenario: Scenario, timing: Timing, timeline: Timeline, load: LoadPlan | None
+) -> list[WorkerFinal]:
     context = multiprocessing.get_context("spawn")
     pipes: list[Connection] = []
     processes = []
@@ -157,7 +168,7 @@ def _run_processes(scenario: Scenario, timing: Timing, timeline: Timeline) -> li
         parent_end, child_end = context.Pipe(duplex=False)
         process = context.Process(
             target=worker_process,
-            args=(scenario, worker, timing, child_end),
+            args=(scenario, worker, timing, child_end, load),
             name=f"sim-worker-{worker}",
             daemon=True,
         )
@@ -212,6 +223,23 @@ def _report(
     for final in finals:
         latency.merge(Histogram.from_wire(final.latency))
     by_action = total("messages_by_action")
+    extra: dict[str, Any] = {
+        "simulator_workers": [
+            {
+                "worker": f.worker,
+                "stations": f.stations,
+                "max_rss_mib": f.max_rss_mib,
+                "cpu_s": f.cpu_s,
+            }
+            for f in sorted(finals, key=lambda f: f.worker)
+        ]
+    }
+    loads = [f.load for f in finals if f.load is not None]
+    if loads:
+        merged = LoadCounts()
+        for counts in loads:
+            merged.merge(counts)
+        extra["load"] = merged
     sessions = sorted(
         (s for f in finals for s in f.sessions),
         key=lambda s: (s.start, s.station_id, s.connector_id),
@@ -239,15 +267,5 @@ def _report(
         timeline=timeline.intervals(),
         sessions=sessions,
         violations=[v for f in finals for v in f.violations],
-        extra={
-            "simulator_workers": [
-                {
-                    "worker": f.worker,
-                    "stations": f.stations,
-                    "max_rss_mib": f.max_rss_mib,
-                    "cpu_s": f.cpu_s,
-                }
-                for f in sorted(finals, key=lambda f: f.worker)
-            ]
-        },
+        extra=extra,
     )

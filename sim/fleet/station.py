@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from actors.mailbox import Mailbox
-from actors.timestamps import ocpp_time
+from csms.payloads.timestamps import ocpp_time
 from sim.fleet.clock import SimClock
 from sim.fleet.dialect import Dialect16, Payload, Session, dialect_for
 from sim.fleet.link import CallFailed, Link
@@ -207,7 +207,6 @@ class SimStation:
 
     async def _connect(self, *, boot_reason: str | None) -> None:
         """Connect (retrying with backoff), boot if ``boot_reason``, then replay the queue."""
-        faults_ = self.scenario.faults
         csms = self.scenario.csms
         auth = aiohttp.BasicAuth(self.id, csms.password) if csms.password else None
         while self.link is None:
@@ -224,15 +223,7 @@ class SimStation:
                 )
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 self.tally.error("connect", station_id=self.id, action="connect", detail=str(exc))
-                delay = backoff(
-                    self.scenario.seed,
-                    self.id,
-                    self._connect_attempt,
-                    faults_.reconnect_backoff_min,
-                    faults_.reconnect_backoff_max,
-                )
-                self._connect_attempt += 1
-                await asyncio.sleep(delay)
+                await asyncio.sleep(self._retry_delay(exc))
                 continue
             if ws.protocol != self.spec.version:
                 self.tally.error(
@@ -295,6 +286,13 @@ class SimStation:
     async def _reconnect(self) -> None:
         """After a lost connection: a pause with jitter, then connect again without booting (a
         reconnect is not a reboot)."""
+        delay = self._retry_delay(None)
+        await asyncio.sleep(min(delay, max(0.0, self.stop_at - time.monotonic())))
+        await self._connect(boot_reason=None)
+
+    def _retry_delay(self, failure: BaseException | None) -> float:
+        """Wall-clock seconds before the next connection attempt; ``failure`` is why the last
+        one failed (None: the connection was lost, which starts no new attempt)."""
         faults_ = self.scenario.faults
         delay = backoff(
             self.scenario.seed,
@@ -303,8 +301,9 @@ class SimStation:
             faults_.reconnect_backoff_min,
             faults_.reconnect_backoff_max,
         )
-        await asyncio.sleep(min(delay, max(0.0, self.stop_at - time.monotonic())))
-        await self._connect(boot_reason=None)
+        if failure is not None:
+            self._connect_attempt += 1
+        return delay
 
     async def _drop_link(self) -> None:
         link, self.link = self.link, None

@@ -29,6 +29,91 @@ class Snapshot:
 
 
 @dataclass(slots=True)
+class LoadCounts:
+    """What a load run measures on top of the fleet's totals (`sim.fleet.load`).
+
+    Two rules decide what is measured inside the window (``time.monotonic()`` seconds):
+    throughput (``messages``, ``by_action``) counts CALLRESULTs *received* in it, so it matches
+    server CPU time sampled over the same window; latency, errors and timeouts cover CALLs
+    *scheduled* in it, including answers that arrive after it, so a server that falls behind
+    cannot hide its backlog.
+    """
+
+    window_start: float = float("inf")
+    window_end: float = float("inf")
+    booted: int = 0
+    """Stations whose BootNotification was accepted and whose status reports were answered."""
+    connect_started_at: float | None = None
+    """``time.monotonic()`` when the first station began to connect."""
+    last_booted_at: float | None = None
+    boot_failures: Counter[str] = field(default_factory=Counter)
+    """Stations that did not boot, by reason."""
+    messages: int = 0
+    by_action: Counter[str] = field(default_factory=Counter)
+    latency: Histogram = field(default_factory=Histogram)
+    """Milliseconds from the scheduled send to the answer, of the CALLs scheduled in the window."""
+    errors: Counter[str] = field(default_factory=Counter)
+    """CALLERRORs by code."""
+    timeouts: int = 0
+    unsent: int = 0
+    """Rate mode: CALLs scheduled in the window that were never sent."""
+    disconnects: int = 0
+    """Connections the server closed while the station's traffic ran."""
+    transactions: list[tuple[str, str]] = field(default_factory=list)
+    """(station, transaction id) of every transaction the server answered for, idle mode."""
+    lost: Counter[str] = field(default_factory=Counter)
+    """Idle mode: connections lost, by websocket close code."""
+    back_at: list[float] = field(default_factory=list)
+    """Idle mode with reconnect: ``time.monotonic()`` at which stations were back."""
+    reconnect_failures: Counter[str] = field(default_factory=Counter)
+    """Failed reconnect attempts by reason."""
+
+    def in_window(self, at: float) -> bool:
+        return self.window_start <= at < self.window_end
+
+    def result(self, action: str, scheduled_at: float, received_at: float) -> None:
+        """A CALLRESULT arrived at ``received_at`` for a CALL scheduled at ``scheduled_at``."""
+        if self.in_window(received_at):
+            self.messages += 1
+            self.by_action[action] += 1
+        if self.in_window(scheduled_at):
+            self.latency.add((received_at - scheduled_at) * 1000.0)
+
+    def failure(self, kind: str, scheduled_at: float) -> None:
+        """A CALL scheduled at ``scheduled_at`` got a CALLERROR (``kind`` its code), no answer in
+        time (``timeout``) or lost its connection (``disconnect``: counted once, elsewhere)."""
+        if not self.in_window(scheduled_at) or kind == "disconnect":
+            return
+        if kind == "timeout":
+            self.timeouts += 1
+        else:
+            self.errors[kind] += 1
+
+    def merge(self, other: LoadCounts) -> None:
+        """Add another worker's counts (the window is the same for every worker)."""
+        self.window_start, self.window_end = other.window_start, other.window_end
+        self.booted += other.booted
+        if other.connect_started_at is not None:
+            self.connect_started_at = min(
+                self.connect_started_at or other.connect_started_at, other.connect_started_at
+            )
+        if other.last_booted_at is not None:
+            self.last_booted_at = max(self.last_booted_at or 0.0, other.last_booted_at)
+        self.boot_failures.update(other.boot_failures)
+        self.messages += other.messages
+        self.by_action.update(other.by_action)
+        self.latency.merge(other.latency)
+        self.errors.update(other.errors)
+        self.timeouts += other.timeouts
+        self.unsent += other.unsent
+        self.disconnects += other.disconnects
+        self.transactions.extend(other.transactions)
+        self.lost.update(other.lost)
+        self.back_at.extend(other.back_at)
+        self.reconnect_failures.update(other.reconnect_failures)
+
+
+@dataclass(slots=True)
 class FleetTally:
     """Mutable counters of one worker; one event loop writes them."""
 
@@ -44,6 +129,8 @@ class FleetTally:
     sessions_started: int = 0
     sessions_completed: int = 0
     energy_wh: float = 0.0
+    load: LoadCounts = field(default_factory=LoadCounts)
+    """Only load runs write it."""
     _second_messages: int = 0
     _second_errors: int = 0
     _second_latency: Histogram = field(default_factory=Histogram)

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from sim.fleet.clock import SimClock
+from sim.fleet.load import LoadPlan, LoadStation, follow_phases
 from sim.fleet.plan import fleet, stream
 from sim.fleet.results import SessionRecord, Violation
 from sim.fleet.station import SimStation
-from sim.fleet.tally import FleetTally, Snapshot
+from sim.fleet.tally import FleetTally, LoadCounts, Snapshot
 
 if TYPE_CHECKING:
     from sim.fleet.scenario import Scenario
@@ -49,6 +50,8 @@ class WorkerFinal:
     cpu_s: float
     """CPU time the worker's process used over the run."""
     sessions: list[SessionRecord] = field(default_factory=list)
+    load: LoadCounts | None = None
+    """Load runs only: what the load stations measured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,38 +71,71 @@ async def run_worker(
     worker: int,
     timing: Timing,
     report: Callable[[Snapshot], None],
+    load: LoadPlan | None = None,
 ) -> WorkerFinal:
-    """Run the worker's stations until ``timing.stop_at``; ``report`` gets a snapshot a second."""
+    """Run the worker's stations until ``timing.stop_at``; ``report`` gets a snapshot a second.
+    With ``load``, the stations are load stations (`sim.fleet.load`) and the final tally carries
+    their `LoadCounts`."""
     cpu_start = time.process_time()
     specs = [s for s in fleet(scenario) if s.index % scenario.workers == worker]
     clock = SimClock(scenario.start, scenario.acceleration, origin=timing.origin)
     tally = FleetTally()
     records: list[SessionRecord] = []
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
+    sock_connect = 10.0 if load is None else load.shape.call_timeout
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=sock_connect)
+    go = asyncio.Event()
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
-        stations = [
-            SimStation(
-                spec,
-                scenario,
-                clock,
-                tally,
-                http,
-                records,
-                start_delay=max(0.0, timing.origin - time.monotonic())
-                + stream(scenario.seed, spec.station_id, "start").uniform(0, timing.ramp),
+        stations: list[SimStation]
+        if load is None:
+            stations = [
+                SimStation(
+                    spec,
+                    scenario,
+                    clock,
+                    tally,
+                    http,
+                    records,
+                    start_delay=max(0.0, timing.origin - time.monotonic())
+                    + stream(scenario.seed, spec.station_id, "start").uniform(0, timing.ramp),
+                )
+                for spec in specs
+            ]
+        else:
+            boot_deadline = (
+                timing.origin + load.shape.ramp_seconds(scenario.stations) + load.shape.boot_timeout
             )
-            for spec in specs
-        ]
+            stations = [
+                LoadStation(
+                    spec,
+                    scenario,
+                    clock,
+                    tally,
+                    http,
+                    records,
+                    plan=load,
+                    go=go,
+                    boot_deadline=boot_deadline,
+                )
+                for spec in specs
+            ]
+        tasks: list[asyncio.Task[None]] = []
         ticker = asyncio.create_task(_tick(tally, timing, report))
+        watcher = (
+            None
+            if load is None
+            else asyncio.create_task(follow_phases(load.phases, tally.load, go, tasks))
+        )
         try:
             async with asyncio.TaskGroup() as group:
                 for station in stations:
-                    group.create_task(station.run(timing.stop_at), name=station.id)
+                    tasks.append(group.create_task(station.run(timing.stop_at), name=station.id))
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            for task in (ticker, watcher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
     versions: dict[str, int] = {}
     for spec in specs:
         versions[spec.version] = versions.get(spec.version, 0) + 1
@@ -121,6 +157,7 @@ async def run_worker(
         max_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         cpu_s=round(time.process_time() - cpu_start, 2),
         sessions=records,
+        load=None if load is None else tally.load,
     )
 
 
@@ -135,7 +172,9 @@ async def _tick(tally: FleetTally, timing: Timing, report: Callable[[Snapshot], 
         report(tally.snapshot(second))
 
 
-def worker_process(scenario: Scenario, worker: int, timing: Timing, pipe: Any) -> None:
+def worker_process(
+    scenario: Scenario, worker: int, timing: Timing, pipe: Any, load: LoadPlan | None = None
+) -> None:
     """Entry point of a worker process: snapshots and the final tally go through ``pipe``."""
     from sim.fdlimit import raise_open_file_limit
 
@@ -148,7 +187,7 @@ def worker_process(scenario: Scenario, worker: int, timing: Timing, pipe: Any) -
         loop_factory = None
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            final = runner.run(run_worker(scenario, worker, timing, pipe.send))
+            final = runner.run(run_worker(scenario, worker, timing, pipe.send, load))
         pipe.send(final)
     except BaseException as exc:
         pipe.send(RuntimeError(f"worker {worker} failed: {exc!r}"))

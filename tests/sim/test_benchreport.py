@@ -13,7 +13,7 @@ from sim.benchreport import (
     summarize_memory,
     summarize_reconnect,
 )
-from sim.result import LatencySummary, LoadResult
+from sim.fleet.conductor import LoadResult
 
 
 def load_result(msgs_per_s: float, p50: float, messages: int = 1000) -> LoadResult:
@@ -26,18 +26,20 @@ def load_result(msgs_per_s: float, p50: float, messages: int = 1000) -> LoadResu
         messages=messages,
         duration=1.0,
         msgs_per_s=msgs_per_s,
-        latency_ms=LatencySummary(p50=p50, p90=p50, p99=p50 * 2, max=p50 * 3),
+        latency_ms={"p50": p50, "p90": p50, "p95": p50, "p99": p50 * 2, "max": p50 * 3},
         errors={},
         timeouts=0,
         unsent=0,
         boot_failures={},
-        unexpected_replies=0,
-        protocol_violations=0,
+        protocol_errors={},
         disconnects=0,
         server_calls=0,
         by_action={},
         workers=1,
-        concurrency=1,
+        transactions=[],
+        lost={},
+        back_at=[],
+        reconnect_failures={},
     )
 
 

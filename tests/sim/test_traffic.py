@@ -11,7 +11,7 @@ import jsonschema  # type: ignore[import-untyped]  # no stubs installed
 import ocpp.v16
 import pytest
 
-from sim.traffic import SessionScript, Step, boot_sequence, session_steps, station_id
+from sim.traffic import SessionScript, Step, session_steps
 
 SCHEMAS = Path(ocpp.v16.__file__).parent / "schemas"
 
@@ -19,18 +19,6 @@ SCHEMAS = Path(ocpp.v16.__file__).parent / "schemas"
 def validate(action: str, payload: dict[str, Any]) -> None:
     schema = json.loads((SCHEMAS / f"{action}.json").read_text())
     jsonschema.validate(payload, schema)
-
-
-def test_station_ids_are_prefix_and_six_digits() -> None:
-    assert station_id("SIM", 42) == "SIM000042"
-
-
-def test_boot_sequence_is_boot_then_status_of_connectors_0_to_2() -> None:
-    requests = boot_sequence("SIM000001")
-    assert [r.action for r in requests] == ["BootNotification"] + ["StatusNotification"] * 3
-    assert [r.payload["connectorId"] for r in requests[1:]] == [0, 1, 2]
-    for request in requests:
-        validate(request.action, request.payload)
 
 
 def answer_for(action: str, transaction_id: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from actors.timestamps import ocpp_time
+from csms.payloads.timestamps import ocpp_time
 from sim.fleet.clock import SimClock
 from sim.fleet.latency import Histogram
 from sim.fleet.physics import EvBattery

@@ -1,0 +1,103 @@
+"""The benchmark harness end to end: a fresh server process per run, the load stations against it,
+the server sampled in /proc (throughput, memory of an idle fleet, a reconnect storm)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from sim.bench import (
+    BenchOptions,
+    IdleOptions,
+    Scenario,
+    measure_memory,
+    measure_reconnect,
+    run_once,
+)
+from sim.fleet.load import LoadMode
+from sim.servers import ServerKind
+from tests.sim.helpers import UNIT
+
+
+@pytest.mark.slow
+def test_bench_run_against_baseline_process(tmp_path: Path) -> None:
+    options = BenchOptions(
+        stations=20,
+        workers=2,
+        warmup=6 * UNIT,
+        duration=30 * UNIT,
+        connect_rate=None,
+        call_timeout=40 * UNIT,
+        boot_timeout=200 * UNIT,
+        output=tmp_path,
+        idle_settle=2 * UNIT,
+    )
+    record = run_once(ServerKind.BASELINE, Scenario(LoadMode.SATURATE, None), 1, options)
+    result = record.result
+    assert result.stations == 20
+    assert result.booted == 20
+    assert result.workers == 2
+    assert result.messages > 20
+    assert result.clean, result
+    p50, p99, top = (result.latency_ms[k] for k in ("p50", "p99", "max"))
+    assert p50 is not None and p99 is not None and top is not None
+    assert p50 <= p99 <= top
+    assert record.cpu_seconds > 0
+    assert record.cpu_us_per_msg is not None
+    assert record.rss_bytes > 1024 * 1024
+    assert record.server_exit_code == 0
+    data = orjson.loads((tmp_path / "baseline-saturate-run1.json").read_bytes())
+    assert data["result"]["booted"] == 20
+    assert data["server_argv"][1:3] == ["-m", "sim.baseline_server"]
+
+
+def small_options(tmp_path: Path) -> IdleOptions:
+    return IdleOptions(
+        connect_rate=400.0,
+        settle=10 * UNIT,
+        open_transactions=0.2,
+        reconnect_timeout=300 * UNIT,
+        call_timeout=40 * UNIT,
+        boot_timeout=200 * UNIT,
+        output=tmp_path,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", [ServerKind.BASELINE, ServerKind.VOLTMESH])
+def test_memory_of_an_idle_fleet(kind: ServerKind, tmp_path: Path) -> None:
+    record = measure_memory(kind, 20, 1, small_options(tmp_path))
+    assert record.booted == 20
+    assert record.failures == 0
+    assert record.rss_before_bytes > 10 * 2**20
+    assert record.rss_after_bytes > 0
+    assert record.kib_per_station is not None
+    assert record.server_exit_code == 0
+    assert (tmp_path / f"{kind.value}-memory20-run1.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", [ServerKind.BASELINE, ServerKind.VOLTMESH])
+def test_reconnect_storm(kind: ServerKind, tmp_path: Path) -> None:
+    started = time.monotonic()
+    record = measure_reconnect(kind, 20, 1, small_options(tmp_path))
+    assert time.monotonic() - started < 200 * UNIT  # it ends once all are back
+    assert record.booted == 20
+    assert record.back == 20
+    assert record.transactions == 4
+    assert record.restart_exit_code == 0
+    assert record.server_exit_code == 0
+    assert 0 < record.drain_seconds <= record.down_seconds
+    assert record.back_max is not None and record.back_p50 is not None
+    assert record.back_p50 <= record.back_max
+    if kind is ServerKind.VOLTMESH:
+        assert record.lost == {"1012": 20}  # voltmesh's "service restart"
+        assert record.transaction_check == {"kept": 4}
+        assert record.transactions_lost == 0
+    else:
+        assert sum(record.lost.values()) == 20
+        assert record.transaction_check is None
+    assert record.failures == 0
