@@ -31,6 +31,7 @@ pytest: $(VENV)/.dev-installed
 test: lint pytest
 
 bench: $(VENV)/.dev-installed
+	$(BIN)/python -m sim.microbench --runs 5
 	$(BIN)/python -m sim.bench --server voltmesh --server baseline --mode saturate --mode rate --rate 2000 --stations 1000 --runs 3
 	$(BIN)/python -m sim.bench --server voltmesh --server baseline --memory 1000 --memory 10000 --runs 3
 	$(BIN)/python -m sim.bench --server voltmesh --server baseline --reconnect 5000 --reconnect 10000 --open-transactions 0.1 --runs 3

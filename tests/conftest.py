@@ -1,5 +1,7 @@
 """Shared fixtures. Each area keeps its fixtures in a module of its own and exposes them here."""
 
+import pytest
+
 from tests.persistence_fixtures import (
     db_url,
     main_engine,
@@ -8,6 +10,7 @@ from tests.persistence_fixtures import (
     status_db_url,
     status_engine,
 )
+from tests.timing import FACTOR
 
 __all__ = [
     "db_url",
@@ -17,3 +20,11 @@ __all__ = [
     "status_db_url",
     "status_engine",
 ]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # The per-test limit stretches with the time unit on a slow machine, like every other wait
+    # (unless --timeout was given).
+    if FACTOR != 1 and config.option.timeout is None and config.getini("timeout"):
+        config.option.timeout = float(config.getini("timeout")) * FACTOR

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from gateway.connection import QueuedCalls
 from tests.timing import UNIT
 from voltmesh.config import Settings
 from voltmesh.node import Node
@@ -57,8 +58,6 @@ class Running:
 
     async def queued_commands(self, station_id: str) -> int:
         """Commands waiting for the station behind the one in flight (0 when not connected)."""
-        from gateway.connection import QueuedCalls
-
         entry = self.node.directory.get(station_id)
         if entry is None:
             return 0

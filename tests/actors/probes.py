@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.actor import Actor
+from tests.timing import UNIT
 
-UNIT = 0.02
-"""One test time unit, in seconds; every timeout in these tests is a multiple of it."""
+__all__ = ["UNIT", "Boom", "Journal", "Probe"]
 
 
 class Boom(Exception):

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,21 @@ def image_entrypoint() -> list[str]:
     (entrypoint,) = [rest for keyword, rest in dockerfile_instructions() if keyword == "ENTRYPOINT"]
     command: list[str] = json.loads(entrypoint)
     return command
+
+
+def test_the_image_holds_every_package_it_installs() -> None:
+    """``pip install .`` in the image sees only what was copied: a package the project lists but the
+    Dockerfile forgets would be missing from the image at run time."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        listed = tomllib.load(file)["tool"]["setuptools"]["packages"]
+    copied = {
+        source.rstrip("/")
+        for keyword, rest in dockerfile_instructions()
+        if keyword == "COPY"
+        for source in shlex.split(rest)[:-1]
+    }
+    missing = {package.split(".")[0] for package in listed} - copied
+    assert missing == set()
 
 
 def test_dockerfile_passes_hadolint() -> None:

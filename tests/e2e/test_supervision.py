@@ -4,7 +4,6 @@ the store, the charger is served again, and nothing acknowledged is lost."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,10 +34,10 @@ class FailingWrites:
 
 
 @pytest.fixture
-def failing_writes(server: Running, monkeypatch: pytest.MonkeyPatch) -> Iterator[FailingWrites]:
+def failing_writes(server: Running, monkeypatch: pytest.MonkeyPatch) -> FailingWrites:
     stub = FailingWrites(server.node.writer)
     monkeypatch.setattr(server.node.writer, "submit", stub.submit)
-    yield stub
+    return stub
 
 
 def restarts(caplog: pytest.LogCaptureFixture, prefix: str) -> int:
