@@ -1,4 +1,5 @@
-"""What travels through a mailbox: the message and, for an ask, where its answer goes."""
+"""What travels through a mailbox for an ask: the message and where its answer goes. (A tell travels
+as the bare message.)"""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """One mailbox entry. The runtime creates it; actors only ever see ``message``."""
+    """One ask in a mailbox. The runtime creates it; actors only ever see ``message``."""
 
     message: Any
-    """What the sender passed to ``tell`` or ``ask``."""
+    """What the sender passed to ``ask``."""
     reply: asyncio.Future[Any] | None = None
-    """Where the asker waits for the answer; None for a tell. Done already when the asker gave up
-    (timeout or cancellation): the actor then drops the envelope unprocessed."""
+    """Where the asker waits for the answer (None only for `STOP`). Done already when the asker
+    gave up (timeout or cancellation): the actor then drops the envelope unprocessed."""
 
 
 STOP = Envelope(None)

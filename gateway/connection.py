@@ -151,15 +151,20 @@ class ConnectionActor(Actor):
         self.max_queued_calls = max_queued_calls
         self.on_protocol_violation = on_protocol_violation
         self.station: ActorRef | None = None
+        """The station's actor, once bound: the charger's calls and our calls' answers go there."""
         self.queued: deque[OutgoingCall] = deque()
+        """CSMS-initiated calls waiting for the one in flight to end, oldest first."""
         self.in_flight: tuple[str, OutgoingCall] | None = None
+        """(message id, call) of the one CSMS-initiated call awaiting the charger's answer."""
         self.expiry: asyncio.TimerHandle | None = None
+        """Fires at the in-flight call's deadline."""
         self.closed = False
+        """No more frames are written: the socket is closing or gone."""
         self.closing: asyncio.Task[bool] | None = None
+        """The close this actor started, awaited when it stops."""
 
     async def on_receive(self, message: Any) -> Any:
-        if isinstance(message, QueuedCalls):
-            return len(self.queued)
+        # The charger's frames and our answers first: they are nearly every message.
         if isinstance(message, Frame):
             self.codec.receive_text(message.text)
             for event in self.codec.events():
@@ -180,12 +185,15 @@ class ConnectionActor(Actor):
             self.codec.set_lenient(message.lenient)
         elif isinstance(message, Close):
             self._close(message.code, message.reason)
+        elif isinstance(message, QueuedCalls):
+            return len(self.queued)
         elif isinstance(message, Hangup):
             self._hang_up()
             return None
         else:
             raise TypeError(f"connection cannot handle {type(message).__name__}")
-        self._send_next_call()
+        if self.queued and self.in_flight is None:
+            self._send_next_call()
         await self._flush()
         return None
 

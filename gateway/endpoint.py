@@ -232,7 +232,8 @@ class OcppEndpoint:
                 connection.tell(Frame(text))
             except MailboxFull:
                 # Frames arrive faster than the socket takes our answers: a peer that does not
-                # read. Nothing of it can be served.
+                # read. The transport actor is stuck writing to it, so the reader closes instead
+                # (the only write it ever makes).
                 log.warning(
                     "%s: %d frames unanswered; closing", connection.name, self._max_queued_frames
                 )

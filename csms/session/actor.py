@@ -139,8 +139,9 @@ class SessionActor(Actor):
         self.meter_start_wh: float | None = None
         self.last_meter_wh: float | None = None
         self.stopped = False
-        self.v2 = TransactionEventState()
-        """What 2.x TransactionEvents have told so far."""
+        self.progress = TransactionEventState()
+        """Whether the transaction's row exists yet and its protocol, and for a 2.x transaction
+        what its TransactionEvents have told so far."""
 
     async def on_start(self) -> None:
         if self.known is not None:
@@ -148,8 +149,8 @@ class SessionActor(Actor):
             self.meter_start_wh = self.known.meter_start_wh
             self.last_meter_wh = self.known.last_meter_wh
             self.stopped = self.known.stopped
-            self.v2.persisted = self.known.persisted
-            self.v2.protocol = self.known.protocol
+            self.progress.persisted = self.known.persisted
+            self.progress.protocol = self.known.protocol
             return
         record = await get_transaction(self.reads, self.transaction_id)
         if record is None:
@@ -160,7 +161,7 @@ class SessionActor(Actor):
         self.stopped = record.stop_time is not None
         if record.protocol != "ocpp1.6":
             seq_nos = await transaction_seq_nos(self.reads, self.transaction_id)
-            self.v2 = TransactionEventState.of(record, seq_nos)
+            self.progress = TransactionEventState.of(record, seq_nos)
 
     def escalates(self, error: Exception) -> bool:
         # A refusal is an answer; anything else (a failed write) leaves the state in doubt.
@@ -193,7 +194,7 @@ class SessionActor(Actor):
                 self.ref.stop_nowait()
 
     async def _open(self, message: OpenTransaction) -> None:
-        if self.v2.persisted:
+        if self.progress.persisted:
             return  # a resend reached the session that holds it
         try:
             await self.writer.submit(
@@ -206,7 +207,7 @@ class SessionActor(Actor):
                     id_token_type=None,
                     start_time=message.start_time,
                     meter_start_wh=self.meter_start_wh,
-                    protocol=self.v2.protocol,
+                    protocol=self.progress.protocol,
                     dedup_key=message.dedup_key,
                     reservation_id=message.reservation_id,
                     extra=message.extra,
@@ -216,7 +217,7 @@ class SessionActor(Actor):
             # The store's unique (station, dedup key) is the guard against a start stored twice.
             self.stopped = True
             raise DuplicateStart(f"start of {self.transaction_id} is stored already") from None
-        self.v2.persisted = True
+        self.progress.persisted = True
 
     async def _record(self, message: RecordMeterValues) -> None:
         await self._write(message.samples, message.evse_id, message.connector_id, message.updates)
@@ -237,11 +238,11 @@ class SessionActor(Actor):
     async def _event(self, message: TransactionEventReport) -> None:
         """A 2.x TransactionEvent: the columns it changes, its samples and its log entry in one
         commit. A resend (a seqNo already applied) changes nothing."""
-        v2 = self.v2
-        if message.seq_no in v2.seq_nos:
+        progress = self.progress
+        if message.seq_no in progress.seq_nos:
             return
         before: list[WriteOp] = []
-        if not v2.persisted:
+        if not progress.persisted:
             before.append(
                 transaction_started(
                     transaction_id=self.transaction_id,
@@ -252,12 +253,12 @@ class SessionActor(Actor):
                     id_token_type=message.id_token_type,
                     start_time=message.timestamp,
                     meter_start_wh=None,
-                    protocol=v2.protocol,
+                    protocol=progress.protocol,
                     dedup_key=None,
                     ignore_duplicate=True,
                 )
             )
-        updates = v2.apply(message, self.meter_start_wh, self.last_meter_wh, self.stopped)
+        updates = progress.apply(message, self.meter_start_wh, self.last_meter_wh, self.stopped)
         if "meter_start_wh" in updates:
             self.meter_start_wh = updates["meter_start_wh"]
         event_row = transaction_event_recorded(
@@ -278,7 +279,7 @@ class SessionActor(Actor):
             before=before,
             after=[event_row],
         )
-        v2.commit(message, updates)
+        progress.commit(message, updates)
         if message.event_type is EventType.ENDED:
             self.stopped = True
 
