@@ -69,6 +69,10 @@ stations = Table(
     Column("last_boot", UtcDateTime(), nullable=True),
     # Subprotocols this station may use, newest first; None: whatever the node offers.
     Column("protocols", JSON(), nullable=True),
+    # OCPP security profile 0-3 the station must connect with; None: the node's floor for it.
+    Column("security_profile", Integer(), nullable=True),
+    # A password sent to the station and not yet used by it (rotation): both work until it is.
+    Column("pending_password_hash", Text(), nullable=True),
     _created_at(),
     _updated_at(),
 )
@@ -203,4 +207,45 @@ device_variables = Table(
     # What last set it: NotifyReport, GetVariables, SetVariables or NotifyEvent.
     Column("source", String(32), nullable=False),
     _updated_at(),
+)
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("password_hash", Text(), nullable=False),
+    # viewer, operator or admin.
+    Column("role", String(16), nullable=False),
+    _created_at(),
+    _updated_at(),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False, index=True),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("path", Text(), nullable=False),
+    Column("station_id", String(64), nullable=True),
+    Column("status", Integer(), nullable=False),
+)
+
+station_certificates = Table(
+    "station_certificates",
+    metadata,
+    Column("station_id", String(64), primary_key=True),
+    # V2GRootCertificate, MORootCertificate, CSMSRootCertificate, ManufacturerRootCertificate,
+    # ChargingStationCertificate...
+    Column("certificate_type", String(64), primary_key=True),
+    Column("serial_number", String(64), primary_key=True),
+    Column("issuer_key_hash", String(128), primary_key=True),
+    Column("issuer_name_hash", String(128), nullable=False),
+    Column("hash_algorithm", String(16), nullable=False),
+    # Child certificates and whatever else the station reported with it.
+    Column("details", JSON(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
 )

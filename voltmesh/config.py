@@ -46,8 +46,33 @@ class Settings:
     """Interval (s) handed with Pending/Rejected, long enough that boot-looping chargers stay calm."""
     command_timeout: float = 30.0
     """Seconds a REST command waits for the charger's answer (504 after)."""
-    api_token: str | None = None
-    """Bearer token guarding the REST API (health endpoints excepted); none means open."""
+    # Secrets stay out of repr(), so that a logged Settings never carries them.
+    api_token: str | None = field(default=None, repr=False)
+    """A service credential for automation: ``Authorization: Bearer <it>`` acts with the admin role.
+    An empty one is refused at start."""
+    admin_password: str | None = field(default=None, repr=False)
+    """Password of the ``admin`` account made on the first start with no account (none: a random
+    one, written to ``<data_dir>/admin-password``, mode 0600)."""
+    token_ttl: int = 3600
+    """Seconds an operator's access token (``POST /api/v1/auth/token``) stays valid."""
+    tls_cert: Path | None = None
+    """PEM certificate (chain) of the wss listener; with ``tls_key`` it serves OCPP over TLS."""
+    tls_key: Path | None = None
+    """PEM private key of ``tls_cert``."""
+    ocpp_tls_port: int = 9443
+    """Port of the wss listener (when a certificate is given)."""
+    tls_client_ca: Path | None = None
+    """PEM CA certificates that issue chargers' client certificates (security profile 3)."""
+    min_security_profile: int = 0
+    """The security profile a station without one of its own must connect with (0-3)."""
+    ca_cert: Path | None = None
+    """PEM certificate of the CA that signs chargers' certificates (SignCertificate)."""
+    ca_key: Path | None = None
+    """PEM private key of ``ca_cert``."""
+    handshake_timeout: float = 10.0
+    """Seconds a connection has to complete its websocket upgrade."""
+    max_pending_per_peer: int = 64
+    """Connections one peer address may hold before they are authenticated and upgraded."""
     subprotocols: tuple[OcppVersion, ...] = (OcppVersion.V21, OcppVersion.V201, OcppVersion.V16)
     """Versions offered, in order of preference (the newest a charger offers wins)."""
     default_subprotocol: OcppVersion = OcppVersion.V16
@@ -76,6 +101,7 @@ class Settings:
 
 
 ENV_PREFIX = "VOLTMESH_"
+_OPTIONAL_PATHS = frozenset({"tls_cert", "tls_key", "tls_client_ca", "ca_cert", "ca_key"})
 
 
 def _convert(name: str, raw: Any) -> Any:
@@ -83,8 +109,18 @@ def _convert(name: str, raw: Any) -> Any:
     template = Settings()
     current = getattr(template, name)
     try:
-        if name in ("database_url", "status_database_url", "api_token"):
+        if name in ("database_url", "status_database_url", "admin_password"):
             return raw or None
+        if name == "api_token":
+            if not str(raw):
+                raise ValueError("an empty token would guard nothing; unset it instead")
+            return str(raw)
+        if name in _OPTIONAL_PATHS:
+            return Path(raw) if raw else None
+        if name == "min_security_profile":
+            if str(raw).strip() not in ("0", "1", "2", "3"):
+                raise ValueError("a security profile is 0, 1, 2 or 3")
+            return int(raw)
         if name == "subprotocols":
             items = raw if isinstance(raw, tuple | list) else str(raw).split(",")
             versions = tuple(OcppVersion(str(item).strip()) for item in items if str(item).strip())
@@ -123,6 +159,10 @@ def load_settings(env: Mapping[str, str], overrides: Mapping[str, Any] | None = 
         if raw is not None:
             values[name] = _convert(name, raw)
     settings = Settings(**values)
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise ConfigError(f"{ENV_PREFIX}TLS_CERT and {ENV_PREFIX}TLS_KEY go together")
+    if (settings.ca_cert is None) != (settings.ca_key is None):
+        raise ConfigError(f"{ENV_PREFIX}CA_CERT and {ENV_PREFIX}CA_KEY go together")
     if settings.default_subprotocol not in settings.subprotocols:
         raise ConfigError(
             f"{ENV_PREFIX}DEFAULT_SUBPROTOCOL: {settings.default_subprotocol} is not among "

@@ -19,7 +19,7 @@ from persistence.status_models import status_metadata
 VERSION_TABLES = {"main": "alembic_version", "status": "alembic_version_status"}
 METADATA = {"main": metadata, "status": status_metadata}
 TREES: tuple[Tree, ...] = ("main", "status")
-HEADS = {"main": "main_0002", "status": "status_0001"}
+HEADS = {"main": "main_0003", "status": "status_0001"}
 
 
 def _diff(connection: Connection, which: Tree, target: MetaData) -> list[Any]:
