@@ -159,8 +159,8 @@ IDLE_DURATION = 0.5
 
 def run_once(kind: ServerKind, scenario: Scenario, run: int, options: BenchOptions) -> RunRecord:
     """Start a fresh server, load it, sample it, stop it."""
-    log_dir = options.output or Path(tempfile.gettempdir())
-    log_path = log_dir / f"{kind.value}-{scenario.slug}-run{run}.server.log"
+    name = f"{kind.value}-{scenario.slug}-run{run}"
+    log_path = _log_path(options.output, name)
     server = ServerProcess(kind, log_path=log_path)
     samples: dict[str, float] = {}
     with server:
@@ -207,11 +207,7 @@ def run_once(kind: ServerKind, scenario: Scenario, run: int, options: BenchOptio
         server_exit_code=server.exit_code,
         server_argv=argv,
     )
-    if options.output is not None:
-        path = options.output / f"{kind.value}-{scenario.slug}-run{run}.json"
-        path.write_bytes(orjson.dumps(record.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
-    else:
-        log_path.unlink(missing_ok=True)
+    _finish(options.output, name, log_path, record.to_dict())
     return record
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sim.fleet.conductor import LoadResult
+from sim.fleet.figures import markdown_row, median, number, ratio, us_per_message
 
 MIB = 1024 * 1024
 
@@ -37,9 +38,7 @@ class RunRecord:
     @property
     def cpu_us_per_msg(self) -> float | None:
         """Server CPU microseconds per measured message."""
-        if self.result.messages == 0:
-            return None
-        return self.cpu_seconds * 1e6 / self.result.messages
+        return us_per_message(self.cpu_seconds, self.result.messages)
 
     @property
     def failures(self) -> int:
@@ -85,11 +84,6 @@ class SummaryRow:
     """Median count of errors, timeouts, unsent CALLs and failed boots."""
 
 
-def _median(values: Iterable[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
 def summarize(records: Sequence[RunRecord]) -> list[SummaryRow]:
     """Medians per (scenario, server), in the order scenarios and servers first appear."""
     groups: dict[tuple[str, str], list[RunRecord]] = {}
@@ -103,9 +97,9 @@ def summarize(records: Sequence[RunRecord]) -> list[SummaryRow]:
                 scenario=scenario,
                 runs=len(group),
                 msgs_per_s=statistics.median(r.result.msgs_per_s for r in group),
-                p50_ms=_median(r.result.latency_ms["p50"] for r in group),
-                p99_ms=_median(r.result.latency_ms["p99"] for r in group),
-                cpu_us_per_msg=_median(r.cpu_us_per_msg for r in group),
+                p50_ms=median(r.result.latency_ms["p50"] for r in group),
+                p99_ms=median(r.result.latency_ms["p99"] for r in group),
+                cpu_us_per_msg=median(r.cpu_us_per_msg for r in group),
                 rss_mib=statistics.median(r.rss_bytes / MIB for r in group),
                 failures=statistics.median(r.failures for r in group),
             )
@@ -113,16 +107,6 @@ def summarize(records: Sequence[RunRecord]) -> list[SummaryRow]:
     scenario_order = list(dict.fromkeys(scenario for scenario, _ in groups))
     rows.sort(key=lambda row: scenario_order.index(row.scenario))
     return rows
-
-
-def _num(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{value:,.{digits}f}"
-
-
-def _ratio(a: float | None, b: float | None) -> str:
-    if a is None or b is None or b == 0:
-        return "n/a"
-    return f"{a / b:.2f}x"
 
 
 def preamble(command: str, notes: Sequence[str] = ()) -> list[str]:
@@ -134,36 +118,63 @@ def preamble(command: str, notes: Sequence[str] = ()) -> list[str]:
     return lines
 
 
+class _ServerRow(Protocol):
+    @property
+    def server(self) -> str: ...
+
+
+_Row = TypeVar("_Row", bound=_ServerRow)
+
+
+def _compared(
+    rows: Sequence[_Row],
+    label: Callable[[_Row], str],
+    cells: Callable[[_Row], list[str]],
+    ratios: Sequence[str],
+) -> list[str]:
+    """A line per row; after the last row of each group (the rows of one ``label``) that has both
+    a `voltmesh` and a `baseline` row, a `voltmesh/baseline` line of their ratios: ``ratios``
+    names, for each column after the label, the field it compares ("" leaves it blank)."""
+    lines = []
+    for row in rows:
+        lines.append(markdown_row(cells(row)))
+        same = [r for r in rows if label(r) == label(row)]
+        by_server = {r.server: r for r in same}
+        if row is same[-1] and "voltmesh" in by_server and "baseline" in by_server:
+            ours, theirs = by_server["voltmesh"], by_server["baseline"]
+            compared = [ratio(getattr(ours, f), getattr(theirs, f)) if f else "" for f in ratios]
+            lines.append(markdown_row(["voltmesh/baseline", label(row), *compared]))
+    return lines
+
+
 def markdown_table(rows: Sequence[SummaryRow], *, command: str, notes: Sequence[str] = ()) -> str:
     """The summary as Markdown, with the command that produced it.
 
     When a scenario has both `voltmesh` and `baseline` rows, a `voltmesh/baseline` row follows
     with the ratio of each column.
     """
+
+    def cells(row: SummaryRow) -> list[str]:
+        return [
+            row.server,
+            row.scenario,
+            str(row.runs),
+            number(row.msgs_per_s, 0),
+            number(row.p50_ms),
+            number(row.p99_ms),
+            number(row.cpu_us_per_msg),
+            number(row.rss_mib),
+            number(row.failures, 0),
+        ]
+
     lines = preamble(command, notes)
     lines += [
         "| server | scenario | runs | msgs/s | p50 ms | p99 ms | server CPU µs/msg "
         "| server RSS MiB | failures |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    by_key = {(row.scenario, row.server): row for row in rows}
-    for row in rows:
-        lines.append(
-            f"| {row.server} | {row.scenario} | {row.runs} | {_num(row.msgs_per_s, 0)} "
-            f"| {_num(row.p50_ms)} | {_num(row.p99_ms)} | {_num(row.cpu_us_per_msg)} "
-            f"| {_num(row.rss_mib)} | {_num(row.failures, 0)} |"
-        )
-        last_of_scenario = row is [r for r in rows if r.scenario == row.scenario][-1]
-        ours = by_key.get((row.scenario, "voltmesh"))
-        theirs = by_key.get((row.scenario, "baseline"))
-        if last_of_scenario and ours is not None and theirs is not None:
-            lines.append(
-                f"| voltmesh/baseline | {row.scenario} | | "
-                f"{_ratio(ours.msgs_per_s, theirs.msgs_per_s)} "
-                f"| {_ratio(ours.p50_ms, theirs.p50_ms)} | {_ratio(ours.p99_ms, theirs.p99_ms)} "
-                f"| {_ratio(ours.cpu_us_per_msg, theirs.cpu_us_per_msg)} "
-                f"| {_ratio(ours.rss_mib, theirs.rss_mib)} | |"
-            )
+    ratios = ("", "msgs_per_s", "p50_ms", "p99_ms", "cpu_us_per_msg", "rss_mib", "")
+    lines += _compared(rows, lambda row: row.scenario, cells, ratios)
     return "\n".join(lines) + "\n"
 
 
@@ -347,7 +358,7 @@ def summarize_memory(records: Sequence[MemoryRecord]) -> list[MemoryRow]:
             runs=len(group),
             rss_before_mib=statistics.median(r.rss_before_bytes / MIB for r in group),
             rss_after_mib=statistics.median(r.rss_after_bytes / MIB for r in group),
-            kib_per_station=_median(r.kib_per_station for r in group),
+            kib_per_station=median(r.kib_per_station for r in group),
             connect_seconds=statistics.median(r.connect_seconds for r in group),
             failures=statistics.median(r.failures for r in group),
         )
@@ -365,53 +376,41 @@ def summarize_reconnect(records: Sequence[ReconnectRecord]) -> list[ReconnectRow
             transactions=statistics.median(r.transactions for r in group),
             drain_seconds=statistics.median(r.drain_seconds for r in group),
             down_seconds=statistics.median(r.down_seconds for r in group),
-            back_p50=_median(r.back_p50 for r in group),
-            back_max=_median(r.back_max for r in group),
-            back_after_sigterm=_median(r.back_after_sigterm for r in group),
+            back_p50=median(r.back_p50 for r in group),
+            back_max=median(r.back_max for r in group),
+            back_after_sigterm=median(r.back_after_sigterm for r in group),
             failed_attempts=statistics.median(sum(r.reconnect_failures.values()) for r in group),
             server_cpu_seconds=statistics.median(r.server_cpu_seconds for r in group),
-            listen_overflows=_median(r.listen_overflows for r in group),
+            listen_overflows=median(r.listen_overflows for r in group),
             not_back=statistics.median(r.booted - r.back for r in group),
-            transactions_lost=_median(r.transactions_lost for r in group),
+            transactions_lost=median(r.transactions_lost for r in group),
         )
         for (stations, server), group in _groups(records).items()
     ]
 
 
-def _ratio_row(rows: Sequence[Any], row: Any) -> tuple[Any, Any] | None:
-    """(voltmesh, baseline) rows of `row`'s fleet size after its last row, else None."""
-    same = [r for r in rows if r.stations == row.stations]
-    if row is not same[-1]:
-        return None
-    by_server = {r.server: r for r in same}
-    if "voltmesh" in by_server and "baseline" in by_server:
-        return by_server["voltmesh"], by_server["baseline"]
-    return None
-
-
 def memory_table(rows: Sequence[MemoryRow]) -> str:
     """The idle-fleet memory summary as Markdown."""
+
+    def cells(row: MemoryRow) -> list[str]:
+        return [
+            row.server,
+            f"{row.stations:,}",
+            str(row.runs),
+            number(row.rss_before_mib),
+            number(row.rss_after_mib),
+            number(row.kib_per_station),
+            number(row.connect_seconds),
+            number(row.failures, 0),
+        ]
+
     lines = [
         "| server | stations | runs | RSS before MiB | RSS after MiB | KiB per idle station "
         "| connect + boot s | failures |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for row in rows:
-        lines.append(
-            f"| {row.server} | {row.stations:,} | {row.runs} | {_num(row.rss_before_mib)} "
-            f"| {_num(row.rss_after_mib)} | {_num(row.kib_per_station)} "
-            f"| {_num(row.connect_seconds)} | {_num(row.failures, 0)} |"
-        )
-        pair = _ratio_row(rows, row)
-        if pair is not None:
-            ours, theirs = pair
-            lines.append(
-                f"| voltmesh/baseline | {row.stations:,} | | "
-                f"{_ratio(ours.rss_before_mib, theirs.rss_before_mib)} "
-                f"| {_ratio(ours.rss_after_mib, theirs.rss_after_mib)} "
-                f"| {_ratio(ours.kib_per_station, theirs.kib_per_station)} "
-                f"| {_ratio(ours.connect_seconds, theirs.connect_seconds)} | |"
-            )
+    ratios = ("", "rss_before_mib", "rss_after_mib", "kib_per_station", "connect_seconds", "")
+    lines += _compared(rows, lambda row: f"{row.stations:,}", cells, ratios)
     return "\n".join(lines) + "\n"
 
 
@@ -430,32 +429,32 @@ def marginal_kib_per_station(rows: Sequence[MemoryRow]) -> dict[str, float]:
 
 def reconnect_table(rows: Sequence[ReconnectRow]) -> str:
     """The reconnect-storm summary as Markdown."""
+
+    def cells(row: ReconnectRow) -> list[str]:
+        return [
+            row.server,
+            f"{row.stations:,}",
+            str(row.runs),
+            number(row.transactions, 0),
+            number(row.drain_seconds),
+            number(row.down_seconds),
+            number(row.back_max),
+            number(row.back_p50),
+            number(row.back_after_sigterm),
+            number(row.failed_attempts, 0),
+            number(row.listen_overflows, 0),
+            number(row.server_cpu_seconds),
+            number(row.not_back, 0),
+            number(row.transactions_lost, 0),
+        ]
+
     lines = [
         "| server | stations | runs | open tx | drain s | down s | all back s | p50 back s "
         "| all back after SIGTERM s | failed attempts | listen overflows | server CPU s "
         "| not back | tx lost |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for row in rows:
-        lost = "n/a" if row.transactions_lost is None else _num(row.transactions_lost, 0)
-        lines.append(
-            f"| {row.server} | {row.stations:,} | {row.runs} | {_num(row.transactions, 0)} "
-            f"| {_num(row.drain_seconds)} | {_num(row.down_seconds)} | {_num(row.back_max)} "
-            f"| {_num(row.back_p50)} | {_num(row.back_after_sigterm)} "
-            f"| {_num(row.failed_attempts, 0)} | {_num(row.listen_overflows, 0)} "
-            f"| {_num(row.server_cpu_seconds)} "
-            f"| {_num(row.not_back, 0)} | {lost} |"
-        )
-        pair = _ratio_row(rows, row)
-        if pair is not None:
-            ours, theirs = pair
-            lines.append(
-                f"| voltmesh/baseline | {row.stations:,} | | "
-                f"| {_ratio(ours.drain_seconds, theirs.drain_seconds)} "
-                f"| {_ratio(ours.down_seconds, theirs.down_seconds)} "
-                f"| {_ratio(ours.back_max, theirs.back_max)} "
-                f"| {_ratio(ours.back_p50, theirs.back_p50)} "
-                f"| {_ratio(ours.back_after_sigterm, theirs.back_after_sigterm)} "
-                f"| | | {_ratio(ours.server_cpu_seconds, theirs.server_cpu_seconds)} | | |"
-            )
+    times = ("drain_seconds", "down_seconds", "back_max", "back_p50", "back_after_sigterm")
+    ratios = ("", "", *times, "", "", "server_cpu_seconds", "", "")
+    lines += _compared(rows, lambda row: f"{row.stations:,}", cells, ratios)
     return "\n".join(lines) + "\n"

@@ -7,14 +7,15 @@ Each scenario starts a fresh server, connects ``clients`` chargers that repeat o
 the server answers (one call in flight each), and divides the server's CPU time over a measured window
 by the messages answered in it. Medians of ``runs``. Bounded in time; loopback only. ``--protocol``
 picks the websocket subprotocol the chargers offer and the exchanges they repeat: the OCPP 2.0.1 ones
-are the 1.6 ones translated (TransactionEvent for Start/StopTransaction and MeterValues).
+are the 1.6 ones translated (TransactionEvent for Start/StopTransaction and MeterValues). The
+chargers speak through the fleet simulator's link (`sim.fleet.link`), as every simulated charger
+does.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
@@ -24,32 +25,34 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 
+from sim.benchreport import preamble
+from sim.fleet.figures import markdown_row, median, number
+from sim.fleet.link import Link, Payload
+from sim.fleet.tally import FleetTally
 from sim.procstat import tree_cpu_seconds
 from sim.servers import HOST, ServerKind, ServerProcess, register_id_tags
 
 TAG = "COSTTAG"
+CALL_TIMEOUT = 60.0
+"""Seconds an answer may take before the run fails (a server that stopped answering)."""
 
 
 class Charger:
-    """One raw OCPP connection; ``call`` sends a CALL and waits for its answer (a CALLERROR
-    raises). ``name`` is the charge point id it connected as."""
+    """One charger of the benchmark over a fleet link; ``call`` sends a CALL and returns the
+    CALLRESULT's payload (a CALLERROR raises ``CallFailed``). ``name`` is the charge point id it
+    connected as."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, name: str) -> None:
-        self.ws = ws
+    def __init__(self, link: Link, name: str) -> None:
+        self.link = link
         self.name = name
         self.sent = 0
         self.transactions = 0
         """OCPP 2.0.1 transactions started; numbers the charger's own transaction ids."""
 
-    async def call(self, action: str, payload: dict[str, Any]) -> Any:
+    async def call(self, action: str, payload: Payload) -> Any:
         self.sent += 1
-        await self.ws.send_str(orjson.dumps([2, str(self.sent), action, payload]).decode())
-        reply = orjson.loads((await self.ws.receive()).data)
-        if reply[0] != 3:
-            raise RuntimeError(f"{action} answered {reply}")
-        return reply[2]
+        return await self.link.call(action, payload)
 
 
 def _clock(n: int) -> str:
@@ -78,25 +81,30 @@ async def _data_transfer(c: Charger, count: list[int]) -> None:
     count[0] += 1
 
 
-async def _start_stop(c: Charger, count: list[int]) -> None:
+async def _start(c: Charger) -> int:
+    """A StartTransaction; returns the transaction id the server gave."""
     start = await c.call(
         "StartTransaction",
         {"connectorId": 1, "idTag": TAG, "meterStart": 0, "timestamp": _clock(c.sent)},
     )
+    return int(start["transactionId"])
+
+
+async def _stop(c: Charger, tx: int, meter_stop: int) -> None:
     await c.call(
         "StopTransaction",
-        {"transactionId": start["transactionId"], "meterStop": 10, "timestamp": _clock(c.sent)},
+        {"transactionId": tx, "meterStop": meter_stop, "timestamp": _clock(c.sent)},
     )
+
+
+async def _start_stop(c: Charger, count: list[int]) -> None:
+    await _stop(c, await _start(c), 10)
     count[0] += 2
 
 
 async def _meter_values(c: Charger, count: list[int]) -> None:
     """A session of ten MeterValues (register, power, one phase current), as chargers send them."""
-    start = await c.call(
-        "StartTransaction",
-        {"connectorId": 1, "idTag": TAG, "meterStart": 0, "timestamp": _clock(c.sent)},
-    )
-    tx = start["transactionId"]
+    tx = await _start(c)
     for k in range(10):
         sampled = [
             {"value": str(k * 100)},
@@ -111,9 +119,7 @@ async def _meter_values(c: Charger, count: list[int]) -> None:
                 "meterValue": [{"timestamp": _clock(c.sent), "sampledValue": sampled}],
             },
         )
-    await c.call(
-        "StopTransaction", {"transactionId": tx, "meterStop": 1000, "timestamp": _clock(c.sent)}
-    )
+    await _stop(c, tx, 1000)
     count[0] += 12
 
 
@@ -269,7 +275,6 @@ PROTOCOLS: dict[str, Protocol] = {
     ),
 }
 DEFAULT_PROTOCOL = "ocpp1.6"
-SCENARIOS = PROTOCOLS[DEFAULT_PROTOCOL].scenarios
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +294,11 @@ async def _drive(
 ) -> Cost:
     stop = asyncio.Event()
     count = [0]
+    tally = FleetTally()
+
+    def unexpected_call(unique_id: str, action: str, payload: Payload) -> None:
+        """No exchange here draws a CALL from the server; the tally counts any, and they fail
+        the run below."""
 
     async def one(session: aiohttp.ClientSession, index: int) -> None:
         name = f"COST{index:05d}"
@@ -296,10 +306,25 @@ async def _drive(
         async with session.ws_connect(url, protocols=[protocol.subprotocol]) as ws:
             if ws.protocol != protocol.subprotocol:
                 raise RuntimeError(f"{name}: server agreed on {ws.protocol!r}")
-            charger = Charger(ws, name)
-            await charger.call("BootNotification", protocol.boot)
-            while not stop.is_set():
-                await exchange(charger, count)
+            # Answers go unchecked against the schemas: the chargers share the machine with the
+            # server, and checking every answer would cost them CPU the server's figures need.
+            link = Link(
+                name,
+                protocol.subprotocol,
+                ws,
+                tally,
+                unexpected_call,
+                timeout=CALL_TIMEOUT,
+                validate=False,
+            )
+            link.start()
+            try:
+                charger = Charger(link, name)
+                await charger.call("BootNotification", protocol.boot)
+                while not stop.is_set():
+                    await exchange(charger, count)
+            finally:
+                await link.close()
 
     async with aiohttp.ClientSession() as session, asyncio.TaskGroup() as group:
         for index in range(clients):
@@ -309,6 +334,8 @@ async def _drive(
         await asyncio.sleep(seconds)
         count1, cpu1, wall1 = count[0], tree_cpu_seconds(pid), time.monotonic()
         stop.set()
+    if tally.csms_calls:
+        raise RuntimeError(f"the server sent calls no exchange expects: {dict(tally.csms_calls)}")
     messages = max(1, count1 - count0)
     return Cost("", messages / (wall1 - wall0), (cpu1 - cpu0) * 1e6 / messages)
 
@@ -349,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     kind = ServerKind(args.server)
-    print(f"Command: `python -m sim.costs {' '.join(sys.argv[1:] if argv is None else argv)}`\n")
+    command = f"python -m sim.costs {' '.join(sys.argv[1:] if argv is None else argv)}"
+    print("\n".join(preamble(command)))
     label = kind.value if args.protocol == DEFAULT_PROTOCOL else f"{kind.value} {args.protocol}"
     print(f"| {label}: exchange | msgs/s | server CPU µs/msg |")
     print("|---|---:|---:|")
@@ -359,9 +387,9 @@ def main(argv: list[str] | None = None) -> int:
         runs = [
             measure(kind, name, args.clients, args.seconds, args.protocol) for _ in range(args.runs)
         ]
-        rate = statistics.median(r.msgs_per_s for r in runs)
-        cpu = statistics.median(r.cpu_us_per_msg for r in runs)
-        print(f"| {name} | {rate:,.0f} | {cpu:,.1f} |", flush=True)
+        rate = median(r.msgs_per_s for r in runs)
+        cpu = median(r.cpu_us_per_msg for r in runs)
+        print(markdown_row([name, number(rate, 0), number(cpu, 1)]), flush=True)
     return 0
 
 

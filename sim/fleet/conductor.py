@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sim.fleet.figures import per_second
 from sim.fleet.latency import Histogram
 from sim.fleet.load import LoadMode, LoadPlan, LoadShape, Phases
 from sim.fleet.results import RunReport
@@ -248,7 +249,7 @@ def _result(run: LoadRun, shape: LoadShape, report: RunReport, started: float) -
         ),
         messages=counts.messages,
         duration=run.duration,
-        msgs_per_s=round(counts.messages / run.duration, 1),
+        msgs_per_s=round(per_second(counts.messages, run.duration) or 0.0, 1),
         latency_ms=latency.summary(),
         errors=dict(sorted(counts.errors.items())),
         timeouts=counts.timeouts,

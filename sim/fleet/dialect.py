@@ -5,7 +5,7 @@ The station actor decides what happens; a dialect only words it. 2.1 words it as
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,13 +28,11 @@ class Session:
     seq_no: int = 0
     """2.x: the next TransactionEvent's seqNo."""
     remote_start_id: int | None = None
-    stopped: bool = False
     charging: bool = True
     """False once the battery took what the driver wanted (the EV stays plugged in)."""
     stop_reason: str | None = None
-    stopped_at: datetime | None = None
     meter_stop_wh: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    """The EVSE's register when the transaction ended; None while it runs."""
 
 
 def _energy(register_wh: float, when: datetime, context: str, power_w: float | None) -> Payload:

@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
+from sim.fleet.figures import number
 from sim.fleet.results import Interval
 
 __all__ = ["Progress", "ProgressTotals", "format_status"]
@@ -44,7 +45,7 @@ class ProgressTotals:
 
 
 def _ms(v: float | None) -> str:
-    return "- ms" if v is None else f"{v:,.1f} ms"
+    return f"{number(v, missing='-')} ms"
 
 
 def format_status(interval: Interval, totals: ProgressTotals) -> str:

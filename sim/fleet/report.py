@@ -34,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from sim.fleet.figures import number, per_second
 from sim.fleet.results import Interval, RunReport, SessionRecord, Violation
 from sim.fleet.svgplot import MAX_POINTS_DEFAULT, Series, bar_chart, downsample, line_chart
 
@@ -157,14 +158,17 @@ def _int(n: int) -> str:
     return f"{n:,}"
 
 
+_DASH = "\u2014"
+"""What the page shows for a figure that could not be measured."""
+
+
 def _num(x: float | None, decimals: int = 1) -> str:
-    if x is None or not math.isfinite(x):
-        return "\u2014"
-    return f"{x:,.{decimals}f}"
+    return number(x, decimals, missing=_DASH)
 
 
 def _ms(x: float | None) -> str:
-    return "\u2014" if x is None or not math.isfinite(x) else f"{x:,.1f} ms"
+    text = number(x, missing="")
+    return f"{text} ms" if text else _DASH
 
 
 def _duration(seconds: float) -> str:
@@ -289,7 +293,7 @@ def _count_card(heading: str, counts: Mapping[str, int], key_label: str) -> str:
 
 
 def _totals(r: RunReport) -> str:
-    rate = r.messages / r.duration_s if r.duration_s > 0 else None
+    rate = per_second(r.messages, r.duration_s)
     lat = r.latency_ms
     peak = _int(r.peak_connected) + (
         f" of {_int(r.stations)} ({r.peak_connected / r.stations:.1%})" if r.stations else ""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
 from collections import deque
@@ -126,13 +125,11 @@ class SimStation:
         self.link: Link | None = None
         self.queue: deque[Queued] = deque()
         self.offline_until = 0.0
-        self.pending_reboot: str | None = None
         self.stop_at = _FOREVER
         self.heartbeat_interval = spec.model.heartbeat_interval or 300.0
         self.next_heartbeat = _FOREVER
         self._resend = stream(scenario.seed, self.id, "resend")
         self._tx_ids = stream(scenario.seed, self.id, "transaction-ids")
-        self._remote = itertools.count(1)
         self._faults = faults(scenario, self.id)
         self._next_fault: FaultEvent | None = next(self._faults, None)
         self._connect_attempt = 0
@@ -460,7 +457,7 @@ class SimStation:
         else:
             action, payload = self.dialect.ended(session, register, when, offline)
             await self._transaction_message(Queued(action, _constant(payload)))
-        session.stopped, session.stopped_at, session.meter_stop_wh = True, when, register
+        session.meter_stop_wh = register
         self._record(session, evse, when, finished=True)
         evse.session, evse.battery = None, None
         evse.leave_at = evse.next_meter = _FOREVER

@@ -10,6 +10,8 @@ import pytest
 
 from sim.baseline_server import baseline_server
 from sim.costs import PROTOCOLS, Charger, measure
+from sim.fleet.link import CallFailed, Link
+from sim.fleet.tally import FleetTally
 from sim.servers import ServerKind
 from tests.sim.helpers import UNIT
 from transport.schemas import schemas_for
@@ -81,10 +83,23 @@ async def test_a_callerror_raises() -> None:
             ) as ws,
         ):
             assert ws.protocol == "ocpp2.0.1"
-            charger = Charger(ws, "COST00001")
-            await charger.call("BootNotification", PROTOCOLS["ocpp2.0.1"].boot)
-            with pytest.raises(RuntimeError, match="answered"):
-                await charger.call("Authorize", {"idTag": "COSTTAG"})  # the 1.6 shape
+            link = Link(
+                "COST00001",
+                "ocpp2.0.1",
+                ws,
+                FleetTally(),
+                lambda *_: None,
+                timeout=100 * UNIT,
+                validate=False,
+            )
+            link.start()
+            try:
+                charger = Charger(link, "COST00001")
+                await charger.call("BootNotification", PROTOCOLS["ocpp2.0.1"].boot)
+                with pytest.raises(CallFailed, match="FormatViolation"):
+                    await charger.call("Authorize", {"idTag": "COSTTAG"})  # the 1.6 shape
+            finally:
+                await link.close()
 
 
 @pytest.mark.slow
