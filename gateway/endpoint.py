@@ -7,6 +7,7 @@ and the socket. Paths: ``/ocpp/{id}`` and ``/{id}``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -20,20 +21,49 @@ from aiohttp import WSMsgType, web
 from actors import ActorError, ActorRef, ActorStopped, LocalActorRef, MailboxFull, Supervisor
 from gateway.connection import Bind, Close, ConnectionActor, Frame, Hangup
 from gateway.directory import StationDirectory, StationEntry
+from gateway.guard import UpgradeGuard
+from gateway.throttle import AuthThrottle
+from gateway.tls import peer_common_name
 from transport.codec import OcppCodec
 from transport.security import BasicCredentials, parse_basic_auth
 from transport.versions import OcppVersion
 
 log = logging.getLogger(__name__)
 
-# Identities are used in URLs, logs and keys: printable, no separators. OCPP 2.0.1 A00.FR.503 allows up
-# to 48 characters; 64 leaves room for 1.6 chargers that use longer ones.
-_IDENTITY = re.compile(r"^[A-Za-z0-9._~:*@+\-]{1,64}$")
+# One rule for every version: OCPP 2.0.1 Part 2 A00.FR.503 (and Part 4 section 3.1) has the identity
+# be at most 48 characters of identifierString (a-z A-Z 0-9 * - _ = : + | @ .). OCPP-J 1.6 section
+# 3.1.1 allows whatever the URL carries, but the identity also names the station in basic auth, in
+# certificates (CN), in REST paths, logs and store keys, and 1.6 chargers move to 2.0.1 keeping
+# their identity, so 1.6 stations keep to the same rule.
+_IDENTITY = re.compile(r"[A-Za-z0-9*\-_=:+|@.]{1,48}")
+# Path segments that are not identities: "." and ".." (URL normalisation, RFC 3986 section 5.2.4)
+# and the first segment of every route of the OCPP and API ports, so that /{id} and
+# /api/v1/stations/{id} never name anything else (tests/unit/test_identity.py derives the names
+# from the registered routes and fails when one is missing here; this layer cannot import the API).
+RESERVED_IDENTITIES = frozenset(
+    {".", "..", "api", "ocpp", "healthz", "readyz", "metrics", "openapi.json"}
+)
+# Stations registered by earlier releases, which accepted up to 64 characters of this set (with
+# "~", without "=" and "|") and the reserved names: refusing them would lock out working chargers,
+# so a station already in the store keeps connecting and being managed under its id; new ones
+# must keep to the rule above.
+_STORED_IDENTITY = re.compile(r"[A-Za-z0-9._~:*@+\-]{1,64}")
+IDENTITY_RULE = (
+    "a station id is 1-48 characters: letters, digits and * - _ = : + | @ . "
+    f"(not {', '.join(sorted(RESERVED_IDENTITIES))})"
+)
+"""The rule in words, for refusals."""
 
 
-def valid_identity(station_id: str) -> bool:
-    """Whether a charge point identity can be served (the same rule for the socket and the API)."""
-    return _IDENTITY.match(station_id) is not None
+def valid_identity(station_id: str, *, stored: bool = False) -> bool:
+    """Whether a charge point identity can be served: the same rule for the socket and the API.
+
+    ``stored``: the station is already in the store, so an identity that earlier releases accepted
+    still qualifies. Callers that have not read the store yet pass ``stored=True`` to refuse what
+    can never qualify, then apply the rule again once they know the station is new."""
+    if _IDENTITY.fullmatch(station_id) and station_id.lower() not in RESERVED_IDENTITIES:
+        return True
+    return stored and _STORED_IDENTITY.fullmatch(station_id) is not None
 
 
 # RFC 6455 section 7.4.1: 1012 tells a client to reconnect (service restart).
@@ -59,6 +89,24 @@ class Handshake:
     """Basic auth credentials, if the charger sent any."""
     remote: str | None
     """Peer address, for logs."""
+    tls: bool = False
+    """Whether the connection came over TLS (wss): security profiles 2 and 3 require it."""
+    client_cn: str | None = None
+    """Subject CN of the client certificate the TLS layer verified against the client CA (security
+    profile 3), None without one."""
+    authenticated: bool = False
+    """Set once admitted: the charger proved it is the station (password or certificate)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """The acceptor's yes, with what the endpoint needs beside the version."""
+
+    version: OcppVersion
+    """The version to speak."""
+    authenticated: bool
+    """Whether the charger proved its identity (a password or a certificate); a station of
+    security profile 0 without a password did not, and may be impersonated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +114,8 @@ class Refusal:
     """The acceptor's no: an HTTP status and a reason, answered instead of the upgrade."""
 
     status: int
-    """401 (credentials), 403 (not allowed), 503 (shutting down)."""
+    """401 (credentials), 403 (not allowed: below the station's security profile), 429 (too many
+    failed attempts), 503 (shutting down)."""
     reason: str
     """Human-readable, also logged."""
 
@@ -74,9 +123,14 @@ class Refusal:
 class Acceptor(Protocol):
     """Decides on handshakes and runs the station's side of accepted connections."""
 
-    async def admit(self, handshake: Handshake) -> Refusal | OcppVersion:
+    async def admit(self, handshake: Handshake) -> Refusal | Admitted | OcppVersion:
         """The version to speak (``handshake.version``, or another of its ``candidates`` that the
-        station is restricted to) to accept; a ``Refusal`` otherwise. Checks credentials."""
+        station is restricted to) to accept, as ``Admitted`` when the charger authenticated; a
+        ``Refusal`` otherwise. Checks credentials and the station's security profile."""
+
+    async def replaced(self, handshake: Handshake, previous: Handshake) -> None:
+        """``handshake``'s connection replaced ``previous`` (same station id) without
+        authenticating: record it (the residual risk of security profile 0)."""
 
     async def open(self, handshake: Handshake, connection: ActorRef) -> ActorRef:
         """Start the station's actor for an accepted socket whose transport actor is
@@ -116,6 +170,8 @@ class OcppEndpoint:
         max_frame_bytes: int = 1 << 20,
         max_queued_frames: int = 1000,
         on_protocol_violation: Callable[[str], None] | None = None,
+        guard: UpgradeGuard | None = None,
+        throttle: AuthThrottle | None = None,
     ) -> None:
         self._acceptor = acceptor
         self._directory = directory
@@ -127,6 +183,12 @@ class OcppEndpoint:
         self._max_frame_bytes = max_frame_bytes
         self._max_queued_frames = max_queued_frames
         self._on_violation = on_protocol_violation
+        self.guard = guard or UpgradeGuard()
+        """Deadline and per-peer cap of connections before their upgrade (``GuardedSite``)."""
+        self.throttle = throttle or AuthThrottle()
+        """Failed basic auth, per station id and peer address."""
+        self._live: dict[str, Handshake] = {}
+        """The handshake of each station's current connection (for the peer of a replaced one)."""
         self.accepting = True
 
     def routes(self) -> list[web.RouteDef]:
@@ -134,10 +196,10 @@ class OcppEndpoint:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         station_id = request.match_info["station_id"]
-        if not valid_identity(station_id):
-            return web.Response(
-                status=400, text="charge point identity must be 1-64 URL-safe characters"
-            )
+        # The acceptor applies the rule for new stations once it has read the store.
+        if not valid_identity(station_id, stored=True):
+            log.info("identity %r from %s refused: not valid", station_id, request.remote)
+            return web.Response(status=400, text=IDENTITY_RULE)
         if not self.accepting:
             return web.Response(status=503, text="shutting down")
         header = request.headers.get("Sec-WebSocket-Protocol", "")
@@ -149,6 +211,7 @@ class OcppEndpoint:
             return web.Response(
                 status=400, text=f"no supported OCPP subprotocol offered; supported: {supported}"
             )
+        ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
         handshake = Handshake(
             station_id,
             # Field-observed: some chargers send no Sec-WebSocket-Protocol at all.
@@ -156,14 +219,30 @@ class OcppEndpoint:
             candidates,
             parse_basic_auth(request.headers.get("Authorization")),
             request.remote,
+            tls=ssl_object is not None,
+            client_cn=peer_common_name(ssl_object),
         )
+        peer = request.remote or "?"
+        if handshake.credentials is not None and self.throttle.blocked(station_id, peer):
+            # Checked before the password: a guesser gets no answer and costs no scrypt.
+            log.warning("%s from %s refused: too many failed logins", station_id, peer)
+            return web.Response(
+                status=429,
+                text="too many failed attempts; try later",
+                headers={"Retry-After": str(int(self.throttle.window))},
+            )
         decision = await self._acceptor.admit(handshake)
         if isinstance(decision, Refusal):
-            log.info("%s refused: %s", station_id, decision.reason)
-            headers = {"WWW-Authenticate": 'Basic realm="ocpp"'} if decision.status == 401 else None
-            return web.Response(status=decision.status, text=decision.reason, headers=headers)
-        version = decision
-        handshake = dataclasses.replace(handshake, version=version)
+            return await self._refuse(handshake, decision)
+        if handshake.credentials is not None:
+            self.throttle.succeeded(station_id)
+        if isinstance(decision, Admitted):
+            handshake = dataclasses.replace(
+                handshake, version=decision.version, authenticated=decision.authenticated
+            )
+        else:
+            handshake = dataclasses.replace(handshake, version=decision)
+        version = handshake.version
         socket = web.WebSocketResponse(
             protocols=(version.value,) if offered else (),
             heartbeat=self._ping_interval,
@@ -171,8 +250,28 @@ class OcppEndpoint:
             compress=False,
         )
         await socket.prepare(request)
+        self.guard.upgraded(request.transport)
         await self._serve(handshake, socket)
         return socket
+
+    async def _refuse(self, handshake: Handshake, refusal: Refusal) -> web.Response:
+        """Answer a refused upgrade: logged with the peer address (never the credentials); a
+        failed password counts against the station id and the peer, and waits a growing delay."""
+        peer = handshake.remote or "?"
+        log.info("%s from %s refused: %s", handshake.station_id, peer, refusal.reason)
+        headers = None
+        if refusal.status == 401:
+            headers = {"WWW-Authenticate": 'Basic realm="ocpp"'}
+            if handshake.credentials is not None:
+                delay = self.throttle.failed(handshake.station_id, peer)
+                log.warning(
+                    "%s from %s: failed basic auth; answered after %.2f s",
+                    handshake.station_id,
+                    peer,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+        return web.Response(status=refusal.status, text=refusal.reason, headers=headers)
 
     async def _serve(self, handshake: Handshake, socket: web.WebSocketResponse) -> None:
         station_id = handshake.station_id
@@ -199,8 +298,31 @@ class OcppEndpoint:
         connection.tell(Bind(station))
         entry = StationEntry(station_id, handshake.version, connection, station)
         previous = self._directory.attach(entry)
+        previous_handshake = self._live.get(station_id)
+        self._live[station_id] = handshake
         if previous is not None:
-            log.info("%s reconnected; closing its previous socket", station_id)
+            old_peer = previous_handshake.remote if previous_handshake else None
+            if handshake.authenticated:
+                log.info(
+                    "%s reconnected from %s; closing its previous socket (from %s)",
+                    station_id,
+                    handshake.remote,
+                    old_peer,
+                )
+            else:
+                # OCPP 2.0.1 A00: without a credential nothing tells a charger from an impostor
+                # claiming its id; the operator gets both addresses and a station event.
+                log.warning(
+                    "%s: unauthenticated connection from %s replaces the one from %s",
+                    station_id,
+                    handshake.remote,
+                    old_peer,
+                )
+                if previous_handshake is not None:
+                    try:
+                        await self._acceptor.replaced(handshake, previous_handshake)
+                    except Exception:
+                        log.exception("%s: replacement not recorded", station_id)
             _tell_quietly(
                 previous.connection, Close(CLOSE_REPLACED, "replaced by a new connection")
             )
@@ -214,6 +336,8 @@ class OcppEndpoint:
                 await connection.ask(Hangup(), timeout=None)
             await connection.stop()
             replaced = not self._directory.detach(entry)
+            if self._live.get(station_id) is handshake:
+                del self._live[station_id]
             await self._acceptor.close(handshake, station, replaced=replaced)
             log.info("%s disconnected", station_id)
 

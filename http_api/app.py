@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from http_api import commands, health, id_tags, openapi, stations, transactions
-from http_api.auth import bearer_auth
+from http_api import (
+    audit,
+    certificates,
+    commands,
+    health,
+    id_tags,
+    login,
+    openapi,
+    passwords,
+    stations,
+    transactions,
+    users,
+)
+from http_api.access_log import access_log
+from http_api.audit import audit_middleware
+from http_api.auth import authorize
 from http_api.problems import problem_middleware
 from http_api.state import API_STATE, ApiState
 
@@ -13,10 +27,14 @@ MAX_BODY_BYTES = 1 << 20
 
 
 def create_api(state: ApiState) -> web.Application:
+    # Outermost first: the access log and the audit log see the final status of every request.
     app = web.Application(
-        middlewares=[problem_middleware, bearer_auth], client_max_size=MAX_BODY_BYTES
+        middlewares=[access_log, audit_middleware, problem_middleware, authorize],
+        client_max_size=MAX_BODY_BYTES,
     )
     app[API_STATE] = state
-    for module in (health, openapi, stations, transactions, id_tags, commands):
+    for module in (health, openapi, login, users, audit, stations, transactions, id_tags, commands):
+        app.router.add_routes(module.routes)
+    for module in (certificates, passwords):
         app.router.add_routes(module.routes)
     return app

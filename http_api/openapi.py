@@ -1,4 +1,9 @@
-"""The OpenAPI 3.1 document of ``/api/v1``, served at ``/api/v1/openapi.json``."""
+"""The OpenAPI 3.1 document of ``/api/v1``, served at ``/api/v1/openapi.json``.
+
+It is also the table of authorization: each operation declares the least role it needs
+(``x-required-role``) or that it is open (``security: []``), and ``http_api.auth`` enforces what it
+says. The document itself is open: it describes the API and holds no data of the deployment.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from http_api.problems import json_response
+from http_api.roles import Role
 
 routes = web.RouteTableDef()
 
@@ -14,6 +20,7 @@ _NULLABLE_STR = {"type": ["string", "null"]}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 _NULLABLE_NUM = {"type": ["number", "null"]}
 _NULLABLE_INT = {"type": ["integer", "null"]}
+_ROLE_NAMES = [r.value for r in Role]
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -79,6 +86,11 @@ SCHEMAS: dict[str, Any] = {
             "allowed": {"type": "boolean"},
             "lenient": {"type": "boolean"},
             "has_password": {"type": "boolean"},
+            "security_profile": {
+                "type": ["integer", "null"],
+                "enum": [0, 1, 2, 3, None],
+                "description": "OCPP security profile it must connect with; null: the node's floor",
+            },
             "connected": {"type": "boolean"},
             "protocol": _NULLABLE_STR,
             "protocols": {
@@ -116,8 +128,14 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "allowed": {"type": "boolean", "default": True},
-            "password": {"type": ["string", "null"], "minLength": 8, "maxLength": 40},
+            "password": {"type": ["string", "null"], "minLength": 16, "maxLength": 40},
             "lenient": {"type": "boolean", "default": False},
+            "security_profile": {
+                "type": ["integer", "null"],
+                "enum": [0, 1, 2, 3, None],
+                "description": "0 none, 1 basic auth, 2 basic auth over TLS, 3 client "
+                "certificate (CN = station id); null: VOLTMESH_MIN_SECURITY_PROFILE; absent keeps it",
+            },
             "protocols": {
                 "type": ["array", "null"],
                 "items": {"enum": ["ocpp2.1", "ocpp2.0.1", "ocpp1.6"]},
@@ -227,6 +245,45 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "StationCertificate": {
+        "type": "object",
+        "required": ["certificate_type", "serial_number", "issuer_key_hash", "issuer_name_hash"],
+        "properties": {
+            "certificate_type": {"type": "string"},
+            "hash_algorithm": {"type": "string"},
+            "issuer_name_hash": {"type": "string"},
+            "issuer_key_hash": {"type": "string"},
+            "serial_number": {"type": "string"},
+            "details": {"type": ["object", "null"]},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "PasswordChange": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "password": {
+                "type": "string",
+                "minLength": 16,
+                "maxLength": 40,
+                "description": "printable ASCII without spaces (1.6: at most 20); absent: generated",
+            }
+        },
+    },
+    "PasswordChangeResult": {
+        "type": "object",
+        "required": ["station_id", "action", "status", "changed"],
+        "properties": {
+            "station_id": {"type": "string"},
+            "action": {"enum": ["SetVariables", "ChangeConfiguration"]},
+            "status": {"type": "string", "description": "what the station answered"},
+            "changed": {"type": "boolean"},
+            "password": {
+                "type": "string",
+                "description": "the generated password, shown this once",
+            },
+        },
+    },
     "CommandResult": {
         "type": "object",
         "required": ["action", "response"],
@@ -241,6 +298,7 @@ SCHEMAS: dict[str, Any] = {
 PATHS: dict[str, Any] = {
     "/api/v1/stations": {
         "get": {
+            "x-required-role": "viewer",
             "summary": "List stations",
             "parameters": _PAGING,
             "responses": {"200": _json(_page("Station"), "stations"), "400": _PROBLEM},
@@ -249,10 +307,12 @@ PATHS: dict[str, Any] = {
     "/api/v1/stations/{station_id}": {
         "parameters": [_path_param("station_id")],
         "get": {
+            "x-required-role": "viewer",
             "summary": "One station with its EVSEs and connectors",
             "responses": {"200": _json(_ref("Station"), "station"), "404": _PROBLEM},
         },
         "put": {
+            "x-required-role": "admin",
             "summary": "Register a station (allowed, basic-auth password, lenient mode)",
             "requestBody": {
                 "required": True,
@@ -265,6 +325,7 @@ PATHS: dict[str, Any] = {
             },
         },
         "delete": {
+            "x-required-role": "admin",
             "summary": "Forget a station's registration",
             "responses": {"204": {"description": "deleted"}, "404": _PROBLEM},
         },
@@ -272,6 +333,7 @@ PATHS: dict[str, Any] = {
     "/api/v1/stations/{station_id}/commands/{action}": {
         "parameters": [_path_param("station_id"), _path_param("action")],
         "post": {
+            "x-required-role": "operator",
             "summary": "Send a CSMS-initiated OCPP call; the body is its request payload",
             "parameters": [{"name": "timeout", "in": "query", "schema": {"type": "number"}}],
             "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
@@ -289,13 +351,45 @@ PATHS: dict[str, Any] = {
     "/api/v1/stations/{station_id}/configuration": {
         "parameters": [_path_param("station_id")],
         "get": {
+            "x-required-role": "viewer",
             "summary": "Last known configuration keys of a connected station",
             "responses": {"200": _json({"type": "object"}, "configuration"), "404": _PROBLEM},
+        },
+    },
+    "/api/v1/stations/{station_id}/certificates": {
+        "parameters": [_path_param("station_id")],
+        "get": {
+            "x-required-role": "viewer",
+            "summary": "Certificates the station holds, from its answers to InstallCertificate, "
+            "DeleteCertificate, GetInstalledCertificateIds and CertificateSigned",
+            "responses": {
+                "200": _json(_page("StationCertificate"), "certificates"),
+                "404": _PROBLEM,
+            },
+        },
+    },
+    "/api/v1/stations/{station_id}/password": {
+        "parameters": [_path_param("station_id")],
+        "post": {
+            "x-required-role": "admin",
+            "summary": "Give a connected station a new basic-auth password (generated, or given); "
+            "kept once the station accepts it, the old one working until the new one is used",
+            "requestBody": {"content": {"application/json": {"schema": _ref("PasswordChange")}}},
+            "responses": {
+                "200": _json(_ref("PasswordChangeResult"), "the station's answer"),
+                "400": _PROBLEM,
+                "404": _PROBLEM,
+                "409": _PROBLEM,
+                "502": _PROBLEM,
+                "503": _PROBLEM,
+                "504": _PROBLEM,
+            },
         },
     },
     "/api/v1/stations/{station_id}/variables": {
         "parameters": [_path_param("station_id")],
         "get": {
+            "x-required-role": "viewer",
             "summary": "The device model a 2.x station reported (NotifyReport, GetVariables, "
             "SetVariables, NotifyEvent)",
             "parameters": [
@@ -314,6 +408,7 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/transactions": {
         "get": {
+            "x-required-role": "viewer",
             "summary": "List transactions, newest first",
             "parameters": [
                 *_PAGING,
@@ -327,12 +422,14 @@ PATHS: dict[str, Any] = {
     "/api/v1/transactions/{transaction_id}": {
         "parameters": [_path_param("transaction_id")],
         "get": {
+            "x-required-role": "viewer",
             "summary": "One transaction with its meter values",
             "responses": {"200": _json(_ref("Transaction"), "transaction"), "404": _PROBLEM},
         },
     },
     "/api/v1/id-tags": {
         "get": {
+            "x-required-role": "viewer",
             "summary": "List id tags",
             "parameters": _PAGING,
             "responses": {"200": _json(_page("IdTag"), "id tags"), "400": _PROBLEM},
@@ -340,8 +437,12 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/id-tags/{id_tag}": {
         "parameters": [_path_param("id_tag")],
-        "get": {"responses": {"200": _json(_ref("IdTag"), "id tag"), "404": _PROBLEM}},
+        "get": {
+            "x-required-role": "viewer",
+            "responses": {"200": _json(_ref("IdTag"), "id tag"), "404": _PROBLEM},
+        },
         "put": {
+            "x-required-role": "operator",
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": _ref("IdTagInput")}},
@@ -352,16 +453,226 @@ PATHS: dict[str, Any] = {
                 "400": _PROBLEM,
             },
         },
-        "delete": {"responses": {"204": {"description": "deleted"}, "404": _PROBLEM}},
+        "delete": {
+            "x-required-role": "operator",
+            "responses": {"204": {"description": "deleted"}, "404": _PROBLEM},
+        },
     },
 }
 
+SCHEMAS.update(
+    {
+        "TokenRequest": {
+            "type": "object",
+            "required": ["username", "password"],
+            "additionalProperties": False,
+            "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+        },
+        "Token": {
+            "type": "object",
+            "required": ["access_token", "token_type", "expires_in"],
+            "properties": {
+                "access_token": {"type": "string"},
+                "token_type": {"const": "Bearer"},
+                "expires_in": {"type": "integer", "description": "seconds"},
+            },
+        },
+        "User": {
+            "type": "object",
+            "required": ["name", "role"],
+            "properties": {
+                "name": {"type": "string"},
+                "role": {"enum": _ROLE_NAMES},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "UserInput": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "a new user needs both; an existing one keeps what is absent",
+            "properties": {
+                "password": {"type": "string", "minLength": 12, "maxLength": 128},
+                "role": {"enum": _ROLE_NAMES},
+            },
+        },
+        "AuditEntry": {
+            "type": "object",
+            "required": ["id", "at", "actor", "role", "method", "path", "status"],
+            "properties": {
+                "id": {"type": "integer"},
+                "at": {"type": "string", "format": "date-time"},
+                "actor": {"type": "string", "description": "user name, or api-token"},
+                "role": {"type": "string"},
+                "method": {"type": "string"},
+                "path": {"type": "string"},
+                "station_id": _NULLABLE_STR,
+                "status": {"type": "integer"},
+            },
+        },
+    }
+)
+
+_TEXT = {"description": "text", "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+PATHS.update(
+    {
+        "/api/v1/auth/token": {
+            "post": {
+                "summary": "Log in: an access token for a user name and password",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("TokenRequest")}},
+                },
+                "responses": {
+                    "200": _json(_ref("Token"), "token"),
+                    "400": _PROBLEM,
+                    "401": _PROBLEM,
+                    "429": _PROBLEM,
+                },
+            }
+        },
+        "/api/v1/users": {
+            "get": {
+                "summary": "List operator accounts",
+                "x-required-role": "admin",
+                "parameters": _PAGING,
+                "responses": {"200": _json(_page("User"), "users"), "400": _PROBLEM},
+            }
+        },
+        "/api/v1/users/{name}": {
+            "parameters": [_path_param("name")],
+            "get": {
+                "x-required-role": "admin",
+                "responses": {"200": _json(_ref("User"), "user"), "404": _PROBLEM},
+            },
+            "put": {
+                "summary": "Create a user, or change its role or password",
+                "x-required-role": "admin",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("UserInput")}},
+                },
+                "responses": {
+                    "200": _json(_ref("User"), "updated"),
+                    "201": _json(_ref("User"), "created"),
+                    "400": _PROBLEM,
+                    "409": _PROBLEM,
+                },
+            },
+            "delete": {
+                "x-required-role": "admin",
+                "responses": {"204": {"description": "deleted"}, "404": _PROBLEM, "409": _PROBLEM},
+            },
+        },
+        "/api/v1/audit": {
+            "get": {
+                "summary": "State-changing requests, newest first",
+                "x-required-role": "admin",
+                "parameters": [
+                    *_PAGING,
+                    {"name": "actor", "in": "query", "schema": {"type": "string"}},
+                    {"name": "station_id", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {"200": _json(_page("AuditEntry"), "audit log"), "400": _PROBLEM},
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "This document (open: it describes the API, it holds no data)",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Liveness (open)",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}, "alive")},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Readiness (open)",
+                "security": [],
+                "responses": {
+                    "200": _json({"type": "object"}, "ready"),
+                    "503": _json({"type": "object"}, "not ready"),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "x-required-role": "viewer",
+                "responses": {"200": _TEXT},
+            }
+        },
+    }
+)
+
+_METHODS = ("get", "put", "post", "delete", "patch")
+_DENIED = {
+    "401": {
+        "description": "no valid credential",
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+    },
+    "403": {
+        "description": "the credential's role lacks the right",
+        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+    },
+}
+
+
+def _declare_denials(paths: dict[str, Any]) -> None:
+    """Every protected operation may answer 401 and 403."""
+    for item in paths.values():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is not None and operation.get("security") != []:
+                for code, response in _DENIED.items():
+                    operation["responses"].setdefault(code, response)
+
+
+def operation_roles(paths: dict[str, Any]) -> dict[tuple[str, str], Role | None]:
+    """(path, method) -> the role an operation needs; None for an open one (``security: []``).
+    A protected operation that declares no role needs admin."""
+    roles: dict[tuple[str, str], Role | None] = {}
+    for path, item in paths.items():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            if operation.get("security") == []:
+                roles[path, method] = None
+            else:
+                roles[path, method] = Role(operation.get("x-required-role", Role.ADMIN.value))
+    return roles
+
+
+def required_role(path: str, method: str) -> Role | None:
+    """The role a route (its aiohttp canonical path and lower-case method) needs; None: open.
+    Anything the document does not declare needs admin."""
+    return _ROLES.get((path, method), Role.ADMIN)
+
+
+_declare_denials(PATHS)
+_ROLES = operation_roles(PATHS)
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
-    "info": {"title": "voltmesh operator API", "version": "1"},
+    "info": {
+        "title": "voltmesh operator API",
+        "version": "1",
+        "description": "Every operation needs a bearer credential (an access token from "
+        "POST /api/v1/auth/token, or the service token) unless it declares `security: []`; "
+        "`x-required-role` names the least role it needs: viewer < operator < admin.",
+    },
     "components": {
         "schemas": SCHEMAS,
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
     },
     "security": [{"bearer": []}],
     "paths": PATHS,

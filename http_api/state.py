@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.station.router import CommandRouter
 from gateway.directory import StationDirectory
+from http_api.throttle import LoginThrottle
 from persistence.reads import Reads
 from persistence.status_store import StatusStore
 
@@ -32,13 +33,19 @@ class ApiState:
     command_timeout: float
     """Default seconds a command waits for the charger."""
     api_token: str | None
-    """Bearer token; None leaves the API open."""
+    """The service credential (admin role); None: only users' access tokens are accepted."""
+    token_secret: bytes
+    """Signs and verifies operators' access tokens (HS256)."""
+    token_ttl: int
+    """Seconds an access token stays valid."""
     forget_password: Callable[[str], None]
     """Drops a station's remembered credentials after its password changes."""
     forget_id_token: Callable[[str], None]
     """Drops a cached id token after it changes."""
     metrics: CollectorRegistry
     """What /metrics exposes."""
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    """Failed logins by user name and peer address."""
     ready: bool = False
     """Readiness: stores migrated, writer running, OCPP listener bound, not draining."""
 

@@ -9,14 +9,14 @@ from aiohttp import web
 from actors.errors import ActorError
 from csms.station.charge_point import REFRESH_STATION, ReadConfiguration
 from gateway.connection import Close
-from gateway.endpoint import CLOSE_NORMAL, valid_identity
+from gateway.endpoint import CLOSE_NORMAL, IDENTITY_RULE, valid_identity
 from http_api.pagination import int_param, page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
 from http_api.views import station_view, variable_view
 from persistence import device_model, stations
 from persistence.records import StationRecord
-from transport.security import hash_password
+from transport.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
 from transport.versions import OcppVersion
 
 routes = web.RouteTableDef()
@@ -71,19 +71,22 @@ async def get_station(request: web.Request) -> web.Response:
 @routes.put("/api/v1/stations/{station_id}")
 async def put_station(request: web.Request) -> web.Response:
     """Register a station: ``{"allowed": bool, "password": str | null, "lenient": bool,
-    "protocols": [str] | null}``.
+    "protocols": [str] | null, "security_profile": 0-3 | null}``.
 
     ``password`` absent keeps the current one; null removes it (no basic auth). ``protocols``
     restricts the subprotocols it may connect with (absent or null: any the node offers).
+    ``security_profile`` is the OCPP security profile it must connect with (absent keeps it, null:
+    the node's ``VOLTMESH_MIN_SECURITY_PROFILE``).
     """
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
-    if not valid_identity(station_id):
-        raise ApiProblem(
-            400, "Bad Request", "a station id is 1-64 characters: letters, digits, . _ ~ : * @ + -"
-        )
+    if not valid_identity(station_id) and not (
+        valid_identity(station_id, stored=True)
+        and await stations.get_station(state.reads, station_id) is not None
+    ):
+        raise ApiProblem(400, "Bad Request", IDENTITY_RULE)
     body = read_object(await read_json(request))
-    unknown = set(body) - {"allowed", "password", "lenient", "protocols"}
+    unknown = set(body) - {"allowed", "password", "lenient", "protocols", "security_profile"}
     if unknown:
         raise ApiProblem(400, "Bad Request", f"unknown fields: {', '.join(sorted(unknown))}")
     allowed = body.get("allowed", True)
@@ -91,9 +94,23 @@ async def put_station(request: web.Request) -> web.Response:
     if not isinstance(allowed, bool) or not isinstance(lenient, bool):
         raise ApiProblem(400, "Bad Request", "allowed and lenient must be booleans")
     password = body.get("password")
-    if password is not None and (not isinstance(password, str) or not 8 <= len(password) <= 40):
-        # OCPP 1.6 security whitepaper: AuthorizationKey is 16-40 characters; 8 tolerates test rigs.
-        raise ApiProblem(400, "Bad Request", "password must be a string of 8 to 40 characters")
+    if password is not None and (
+        not isinstance(password, str)
+        or not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH
+    ):
+        raise ApiProblem(
+            400,
+            "Bad Request",
+            f"password must be a string of {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} "
+            "characters (OCPP 1.6 security whitepaper, 2.0.1 BasicAuthPassword)",
+        )
+    security_profile = body.get("security_profile", ...)
+    if security_profile is not ... and (
+        security_profile not in (None, 0, 1, 2, 3) or isinstance(security_profile, bool)
+    ):
+        raise ApiProblem(
+            400, "Bad Request", "security_profile must be 0, 1, 2, 3 or null (the node's floor)"
+        )
     protocols = _protocols(body.get("protocols"))
     password_hash = hash_password(password) if password is not None else None
     record, created = await stations.put_station(
@@ -104,6 +121,7 @@ async def put_station(request: web.Request) -> web.Response:
         keep_password="password" not in body,
         lenient=lenient,
         protocols=protocols,
+        security_profile=security_profile,
     )
     state.forget_password(station_id)
     entry = state.directory.get(station_id)

@@ -31,6 +31,7 @@ def station_view(
         "allowed": station.allowed,
         "lenient": station.lenient,
         "has_password": station.has_password,
+        "security_profile": station.security_profile,
         "connected": bool(presence and presence.connected),
         "protocol": (presence.protocol if presence and presence.protocol else station.protocol),
         "protocols": list(station.protocols) if station.protocols else None,

@@ -91,7 +91,7 @@ id_tokens = Table(
     _updated_at(),
 )
 
-# 1.6 ids are issued by the CSMS; a 2.x id is "<station id>:<the charger's transactionId>", because
+# 1.6 ids are issued by the CSMS; a 2.x id is "<station id>,<the charger's transactionId>", because
 # chargers make their ids unique per station only (64 + 1 + 36 characters).
 TRANSACTION_ID = String(128)
 

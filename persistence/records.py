@@ -2,7 +2,7 @@
 
 A station has EVSEs with connectors; an OCPP 1.6 connector N is EVSE N with connector 1 and connector 0
 is the station itself (EVSE 0, connector 0). Transaction ids are strings: 1.6's integers are issued by the
-CSMS; a 2.x id is ``<station id>:<transactionId>``, the charger's id scoped by its station
+CSMS; a 2.x id is ``<station id>,<transactionId>``, the charger's id scoped by its station
 (``v2_transaction_key``), because chargers make their ids unique per station only.
 """
 
@@ -20,9 +20,20 @@ def id_token_key(value: str) -> str:
     return value.upper()
 
 
+# The separator of a 2.x transaction's stored id. Station ids cannot hold it: neither the OCPP 2.0.1
+# identifierString set that identities keep to now nor the wider set earlier releases accepted has
+# a comma, so the first comma of a stored id ends the station id, and two (station, transactionId)
+# pairs never share a key (":" could: station "COL" with "1:X" and "COL:1" with "X"). A comma needs
+# no escaping in a URL path (RFC 3986 sub-delims) or a shell, so the REST API's ids stay readable.
+V2_TRANSACTION_SEPARATOR = ","
+# Whatever a station id contains, the key stays collision-free: "%" and "," in a station id (none
+# that voltmesh ever accepted has either) are percent-escaped, which is injective.
+_ESCAPES = str.maketrans({"%": "%25", ",": "%2C"})
+
+
 def v2_transaction_key(station_id: str, transaction_id: str) -> str:
-    """The stored id of a 2.x charger's transaction."""
-    return f"{station_id}:{transaction_id}"
+    """The stored id of a 2.x charger's transaction: ``<station id>,<transactionId>``."""
+    return station_id.translate(_ESCAPES) + V2_TRANSACTION_SEPARATOR + transaction_id
 
 
 class IdTokenStatus(StrEnum):
@@ -69,6 +80,9 @@ class StationRecord:
     """When it last booted."""
     protocols: tuple[str, ...] | None = None
     """Subprotocols it may use, in order of preference; None: any the node offers."""
+    security_profile: int | None = None
+    """OCPP security profile (0-3) it must connect with; None: the node's floor
+    (``VOLTMESH_MIN_SECURITY_PROFILE``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +155,7 @@ class TransactionRecord:
     def station_transaction_id(self) -> str:
         """The id the station knows the transaction by: a 2.x charger's own transactionId, the
         integer a 1.6 charger was given, or the id it reported for an orphan stop."""
-        prefix = self.station_id + ":"
+        prefix = v2_transaction_key(self.station_id, "")
         if self.protocol != "ocpp1.6" and self.id.startswith(prefix):
             return self.id[len(prefix) :]
         reported = (self.extra or {}).get("reported_transaction_id")

@@ -4,6 +4,8 @@ BootNotification (through the group-commit writer), and the operator's registrat
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import RowMapping, bindparam, select
@@ -34,6 +36,7 @@ def _station(row: RowMapping) -> StationRecord:
         boot_reason=row["boot_reason"],
         last_boot=row["last_boot"],
         protocols=tuple(row["protocols"]) if row["protocols"] else None,
+        security_profile=row["security_profile"],
     )
 
 
@@ -52,6 +55,38 @@ async def get_station_and_password(
     """A station and its password hash in one read, for the websocket handshake."""
     row = await db.first(_STATION_BY_ID, {"station_id": station_id})
     return (_station(row), row["password_hash"]) if row else (None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class StationCredentials:
+    """What the websocket handshake checks a station against (hashes never leave the store's
+    readers and the admission)."""
+
+    record: StationRecord | None
+    """The station; None when unknown."""
+    password_hash: str | None
+    """Its basic-auth password (security profiles 1-2)."""
+    pending_password_hash: str | None
+    """A password sent to it and not yet used by it (rotation): accepted beside the current one."""
+
+
+async def get_station_credentials(db: Reads, station_id: str) -> StationCredentials:
+    """A station and its password hashes in one read, for the websocket handshake."""
+    row = await db.first(_STATION_BY_ID, {"station_id": station_id})
+    if row is None:
+        return StationCredentials(None, None, None)
+    return StationCredentials(_station(row), row["password_hash"], row["pending_password_hash"])
+
+
+def promote_pending_password(station_id: str, pending_hash: str) -> WriteOp:
+    """The station connected with its pending password: it becomes the password and the old one
+    stops working (OCPP 2.0.1 A01: the old one is kept until the new one is proven). Only while
+    the pending hash is still that one (a later rotation is left alone)."""
+    return Update(
+        stations,
+        {"id": station_id, "pending_password_hash": pending_hash},
+        {"password_hash": pending_hash, "pending_password_hash": None, "updated_at": utcnow()},
+    )
 
 
 def new_station_record(station_id: str, *, protocol: str, registered: bool) -> StationRecord:
@@ -139,8 +174,10 @@ async def put_station(
     keep_password: bool,
     lenient: bool,
     protocols: Sequence[str] | None = None,
+    security_profile: int | EllipsisType | None = ...,
 ) -> tuple[StationRecord, bool]:
-    """Register (or update) a station; returns the record and whether it was created."""
+    """Register (or update) a station; returns the record and whether it was created.
+    ``security_profile``: 0-3, None for the node's floor, ``...`` (absent) keeps it."""
     now = utcnow()
     values: dict[str, Any] = {
         "registered": True,
@@ -151,6 +188,10 @@ async def put_station(
     }
     if not keep_password:
         values["password_hash"] = password_hash
+        # A password set by the operator ends a rotation in progress.
+        values["pending_password_hash"] = None
+    if not isinstance(security_profile, EllipsisType):
+        values["security_profile"] = security_profile
     created = await create_or_update(engine, stations.c.id, station_id, values, now)
     record = await get_station(EngineReads(engine), station_id)
     assert record is not None
@@ -160,3 +201,28 @@ async def put_station(
 async def delete_station(engine: AsyncEngine, station_id: str) -> bool:
     """Forget a station's registration; its transactions and meter values stay (they are records)."""
     return await delete_by_key(engine, stations.c.id, station_id)
+
+
+async def swap_pending_password(
+    engine: AsyncEngine, station_id: str, password_hash: str | None, *, expected: object = ...
+) -> tuple[bool, str | None]:
+    """Set a station's pending password hash (the one it is being given: the admission accepts it
+    beside the current one, and promotes it when it is used). With ``expected``, only if the
+    pending hash is still that (compare and set: a rotation undoing itself leaves a later one
+    alone). Returns whether the station exists (and matched) and the pending hash it had."""
+    c = stations.c
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(select(c.pending_password_hash).where(c.id == station_id))
+        ).first()
+        if row is None:
+            return False, None
+        previous: str | None = row[0]
+        if expected is not ... and previous != expected:
+            return False, previous
+        await conn.execute(
+            stations.update()
+            .where(c.id == station_id)
+            .values(pending_password_hash=password_hash, updated_at=utcnow())
+        )
+    return True, previous

@@ -167,7 +167,10 @@ def run_once(kind: ServerKind, scenario: Scenario, run: int, options: BenchOptio
         pid = server.pid
         if server.api_port is not None:
             register_id_tags(
-                server.host, server.api_port, (fleet_id_tag(i, 0) for i in range(options.stations))
+                server.host,
+                server.api_port,
+                (fleet_id_tag(i, 0) for i in range(options.stations)),
+                token=server.api_token,
             )
 
         def fleet_ready() -> None:
@@ -305,7 +308,7 @@ def measure_reconnect(
     with server:
         if server.api_port is not None:
             tags = (fleet_id_tag(i, 0) for i in range(stations) if shape.opens_transaction(i))
-            register_id_tags(server.host, server.api_port, tags)
+            register_id_tags(server.host, server.api_port, tags, token=server.api_token)
 
         def restart() -> None:
             restarts.append(server.restart())
@@ -318,7 +321,9 @@ def measure_reconnect(
         overflows_after = _listen_overflows()
         checked = None
         if server.api_port is not None:
-            checked = check_transactions(server.host, server.api_port, idle.transactions)
+            checked = check_transactions(
+                server.host, server.api_port, idle.transactions, token=server.api_token
+            )
         argv = server.argv()
     (restarted,) = restarts
     back = [t - restarted.ready_at for t in idle.back_at]

@@ -353,7 +353,7 @@ def measure(
         server = ServerProcess(kind, log_path=Path(logs) / "server.log")
         with server:
             if server.api_port is not None:
-                register_id_tags(server.host, server.api_port, [TAG])
+                register_id_tags(server.host, server.api_port, [TAG], token=server.api_token)
             cost = asyncio.run(
                 _drive(
                     server.ocpp_port,

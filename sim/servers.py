@@ -7,6 +7,7 @@ import enum
 import http.client
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -66,10 +67,17 @@ def _http_ok(host: str, port: int, path: str) -> bool:
         conn.close()
 
 
-def register_id_tags(host: str, api_port: int, id_tags: Iterable[str]) -> None:
+def _auth_headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token is not None else {}
+
+
+def register_id_tags(
+    host: str, api_port: int, id_tags: Iterable[str], *, token: str | None = None
+) -> None:
     """Register the fleet's id tags as Accepted, so that its sessions go past Authorize.
 
     The baseline accepts every tag; voltmesh, like a real central system, refuses unknown ones.
+    ``token``: the server's service credential (`ServerProcess.api_token`).
     """
     conn = http.client.HTTPConnection(host, api_port, timeout=5.0)
     try:
@@ -78,7 +86,7 @@ def register_id_tags(host: str, api_port: int, id_tags: Iterable[str]) -> None:
                 "PUT",
                 f"/api/v1/id-tags/{tag}",
                 body=b'{"status": "Accepted"}',
-                headers={"Content-Type": "application/json"},
+                headers={"Content-Type": "application/json", **_auth_headers(token)},
             )
             response = conn.getresponse()
             response.read()
@@ -89,7 +97,7 @@ def register_id_tags(host: str, api_port: int, id_tags: Iterable[str]) -> None:
 
 
 def check_transactions(
-    host: str, api_port: int, transactions: Iterable[tuple[str, str]]
+    host: str, api_port: int, transactions: Iterable[tuple[str, str]], *, token: str | None = None
 ) -> dict[str, int]:
     """Look every (station, transactionId) up in voltmesh's REST API; count them by outcome.
 
@@ -101,7 +109,9 @@ def check_transactions(
     conn = http.client.HTTPConnection(host, api_port, timeout=10.0)
     try:
         for station, transaction_id in transactions:
-            conn.request("GET", f"/api/v1/transactions/{transaction_id}")
+            conn.request(
+                "GET", f"/api/v1/transactions/{transaction_id}", headers=_auth_headers(token)
+            )
             response = conn.getresponse()
             body = response.read()
             if response.status == 404:
@@ -147,6 +157,8 @@ class ServerProcess:
         self.log_path = log_path
         self.ocpp_port = free_port(host)
         self.api_port = free_port(host) if kind is ServerKind.VOLTMESH else None
+        # Every REST request needs a credential: the harness acts with a service token of its own.
+        self.api_token = secrets.token_urlsafe(24) if kind is ServerKind.VOLTMESH else None
         self.exit_code: int | None = None
         self._data_dir: tempfile.TemporaryDirectory[str] | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -202,6 +214,9 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=os.getcwd(),
+                env={**os.environ, "VOLTMESH_API_TOKEN": self.api_token}
+                if self.api_token is not None
+                else None,
             )
         deadline = time.monotonic() + ready_timeout
         while not self._ready():

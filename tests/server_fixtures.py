@@ -27,6 +27,7 @@ class Running:
     api_url: str
     """http://127.0.0.1:PORT"""
     http: aiohttp.ClientSession
+    """Sends the node's service credential (admin) with every request."""
 
     async def get(self, path: str, **kwargs: Any) -> tuple[int, Any]:
         async with self.http.get(self.api_url + path, **kwargs) as r:
@@ -51,6 +52,31 @@ class Running:
             f"/api/v1/stations/{station_id}/commands/{action}", payload or {}, **kwargs
         )
 
+    async def login(self, username: str, password: str) -> str:
+        """An access token of a user (``POST /api/v1/auth/token``)."""
+        async with (
+            aiohttp.ClientSession() as anonymous,
+            anonymous.post(
+                self.api_url + "/api/v1/auth/token",
+                json={"username": username, "password": password},
+            ) as r,
+        ):
+            assert r.status == 200, await r.text()
+            token: str = (await r.json())["access_token"]
+            return token
+
+    async def add_user(self, name: str, role: str, password: str | None = None) -> str:
+        """Create a user through the API (as the service credential); returns its access token."""
+        password = password or f"{name}-password-0123"
+        status, body = await self.put(f"/api/v1/users/{name}", {"password": password, "role": role})
+        assert status == 201, body
+        return await self.login(name, password)
+
+    def client(self, token: str | None) -> aiohttp.ClientSession:
+        """A session that sends ``token`` as its bearer credential (None: no credential)."""
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return aiohttp.ClientSession(headers=headers)
+
     async def is_connected(self, station_id: str) -> bool:
         """Whether the API shows the station connected."""
         status, station = await self.get(f"/api/v1/stations/{station_id}")
@@ -66,8 +92,13 @@ class Running:
         return count
 
 
+TEST_API_TOKEN = "test-service-credential-0123456789"
+"""The service credential of test nodes; ``Running``'s HTTP client sends it by default."""
+
+
 def test_settings(data_dir: Path, **overrides: Any) -> Settings:
     base = Settings(
+        api_token=TEST_API_TOKEN,
         host="127.0.0.1",
         ocpp_port=0,
         api_port=0,
@@ -93,7 +124,11 @@ async def node_on_loopback(data_dir: Path, **overrides: Any) -> AsyncIterator[Ru
         node,
         f"ws://127.0.0.1:{ports.ocpp}/ocpp",
         f"http://127.0.0.1:{ports.api}",
-        aiohttp.ClientSession(),
+        aiohttp.ClientSession(
+            headers={"Authorization": f"Bearer {node.settings.api_token}"}
+            if node.settings.api_token is not None
+            else None
+        ),
     )
     try:
         yield running

@@ -1,8 +1,12 @@
 """The official OCPP JSON schemas (bundled in the ``ocpp`` package), compiled with fastjsonschema.
 
-Compiling is slow (milliseconds per schema, seconds for all), so each schema file is compiled on first
-use and kept for the life of the process. Which side may send which action is hard-coded from the
-specifications, because the schema files do not say.
+Every schema file of every supported version is read when this module is imported (387 files, tens of
+milliseconds), and a server calls ``prepare`` at start, which loads what the compiler imports on first
+use: compiling a schema on its first use (milliseconds) then opens no file, so a process at its
+descriptor limit still validates every message (a schema opened on first use failed there with
+EMFILE, and so did the codec modules fastjsonschema imports while compiling, and every Heartbeat got
+InternalError). Compiled schemas are kept for the life of the process. Which side may send which
+action is hard-coded from the specifications, because the schema files do not say.
 """
 
 from __future__ import annotations
@@ -212,10 +216,23 @@ _compile_lock = threading.Lock()
 _compiled: dict[tuple[OcppVersion, str], Validator] = {}
 
 
-def _compile(version: OcppVersion, filename: str) -> Validator:
-    resource = resources.files("ocpp").joinpath(_PACKAGE_DIR[version], "schemas", filename)
+def _read_all() -> dict[tuple[OcppVersion, str], str]:
+    # Decoded here too: the utf-8-sig codec is a module imported on first use, a file to open.
     # Some official schema files start with a UTF-8 byte order mark.
-    schema = orjson.loads(resource.read_text(encoding="utf-8-sig"))
+    texts = {}
+    for version, directory in _PACKAGE_DIR.items():
+        for resource in resources.files("ocpp").joinpath(directory, "schemas").iterdir():
+            if resource.name.endswith(".json"):
+                texts[version, resource.name] = resource.read_text(encoding="utf-8-sig")
+    return texts
+
+
+_TEXTS = _read_all()
+"""Every schema file as read at import, by version and file name."""
+
+
+def _compile(version: OcppVersion, filename: str) -> Validator:
+    schema = orjson.loads(_TEXTS[version, filename])
     # The 2.x files carry "$id": "urn:OCPP:..."; fastjsonschema would resolve "#/definitions/..."
     # references against that URN and fail. Without it references resolve within the document.
     schema.pop("$id", None)
@@ -235,6 +252,15 @@ def validator_for(version: OcppVersion, filename: str) -> Validator:
                 validator = _compile(version, filename)
                 _compiled[key] = validator
     return validator
+
+
+def prepare() -> int:
+    """Make compiling open no file: compile one schema now, which imports the modules the compiler
+    loads on first use (codecs among them). Call it at start, before serving; the files themselves
+    were read at import. Returns how many schema files there are. (Compiling all of them at start
+    would take seconds of every restart, and a reconnect storm waits for those.)"""
+    validator_for(OcppVersion.V16, "BootNotification.json")
+    return len(_TEXTS)
 
 
 def _check(validator: Validator, payload: Any) -> None:

@@ -21,6 +21,12 @@ _SCRYPT_R = 8
 _SCRYPT_P = 1
 
 
+# OCPP 1.6 security whitepaper (AuthorizationKey) and 2.0.1 SecurityCtrlr.BasicAuthPassword: 16 to 40
+# characters. Shorter ones are refused when set: a station password must resist guessing.
+MIN_PASSWORD_LENGTH = 16
+MAX_PASSWORD_LENGTH = 40
+
+
 @dataclass(frozen=True, slots=True)
 class BasicCredentials:
     """Username and password of an ``Authorization: Basic`` header."""

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import socket
+import ssl
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +23,7 @@ from actors import ActorError, Supervisor
 from csms.handlers.v2 import HANDLERS as HANDLERS_V201
 from csms.handlers.v2 import HANDLERS_V21
 from csms.handlers.v16 import HANDLERS as HANDLERS_V16
+from csms.pki.ca import CertificateAuthority, find_ca
 from csms.session.actor import SessionActor
 from csms.session.directory import SessionDirectory
 from csms.station.admission import StationAdmission
@@ -36,9 +38,14 @@ from gateway.endpoint import (
     CLOSE_SERVICE_RESTART,
     OcppEndpoint,
 )
+from gateway.guard import GuardedSite, UpgradeGuard
+from gateway.tls import CertificateReloader, server_context
+from http_api.accounts import ensure_first_admin
 from http_api.app import create_api
 from http_api.metrics import NodeGauges, node_registry
 from http_api.state import ApiState
+from http_api.tokens import SECRET_FILE as TOKEN_SECRET_FILE
+from http_api.tokens import load_or_create_secret
 from persistence.database import create_engine
 from persistence.ids import IdAllocator
 from persistence.migrate import migrate
@@ -47,8 +54,10 @@ from persistence.sqltypes import utcnow
 from persistence.status_store import StatusStore
 from persistence.transactions import mark_stale_transactions, transaction_exists
 from persistence.writer import GroupCommitWriter
+from transport.schemas import prepare as prepare_schemas
 from transport.versions import OcppVersion
 from voltmesh.config import Settings
+from voltmesh.limits import raise_open_file_limit
 
 log = logging.getLogger("voltmesh")
 
@@ -76,6 +85,8 @@ class Ports:
 
     ocpp: int
     api: int
+    ocpp_tls: int | None = None
+    """The wss listener's port; None without a TLS certificate."""
 
 
 class Node:
@@ -86,15 +97,21 @@ class Node:
         self.directory = StationDirectory()
         self._runners: list[web.AppRunner] = []
         self._sweeper: asyncio.Task[None] | None = None
+        self._tls_reloader: CertificateReloader | None = None
+        self._tls_watcher: asyncio.Task[None] | None = None
         self._stopped = False
         self.ports: Ports | None = None
 
     async def start(self) -> Ports:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_schemas()  # nothing opened on the message path, even at the descriptor limit
+        # Before any store opens: a CA that cannot be loaded stops the start with nothing to undo.
+        ca = self._certificate_authority()
         self.engine = create_engine(s.main_url)
         self.status_engine = create_engine(s.status_url)
         await migrate(self.engine, "main")
+        await ensure_first_admin(self.engine, s.data_dir, s.admin_password)
         await migrate(self.status_engine, "status")
         self.writer = GroupCommitWriter(self.engine)
         await self.writer.start()
@@ -130,6 +147,7 @@ class Node:
             sessions=sessions,
             tokens=self.tokens,
             commands=CommandLog(self.writer),
+            ca=ca,
             unknown_stations=s.unknown_stations,
             heartbeat_interval=s.heartbeat_interval,
             boot_retry_interval=s.boot_retry_interval,
@@ -140,6 +158,7 @@ class Node:
             self.station_supervisor,
             HANDLERS,
             status_trigger_delay=s.status_trigger_delay,
+            min_security_profile=s.min_security_profile,
         )
         self.violations: Counter[str] = Counter()
         self.endpoint = OcppEndpoint(
@@ -151,6 +170,7 @@ class Node:
             ping_interval=s.ping_interval,
             max_frame_bytes=s.max_frame_bytes,
             on_protocol_violation=self._count_violation,
+            guard=UpgradeGuard(timeout=s.handshake_timeout, max_per_peer=s.max_pending_per_peer),
         )
         metrics = node_registry(
             NodeGauges(
@@ -169,6 +189,8 @@ class Node:
             directory=self.directory,
             command_timeout=s.command_timeout,
             api_token=s.api_token,
+            token_secret=load_or_create_secret(s.data_dir / TOKEN_SECRET_FILE),
+            token_ttl=s.token_ttl,
             forget_password=self.admission.verifier.forget,
             forget_id_token=self.tokens.invalidate,
             metrics=metrics,
@@ -176,24 +198,67 @@ class Node:
         api_port = await self._serve(create_api(self.api_state), s.host, s.api_port)
         ocpp_app = web.Application()
         ocpp_app.router.add_routes(self.endpoint.routes())
-        ocpp_port = await self._serve(ocpp_app, s.host, s.ocpp_port)
+        ocpp_port = await self._serve(ocpp_app, s.host, s.ocpp_port, guard=self.endpoint.guard)
+        ocpp_tls_port = await self._serve_tls()
         self._sweeper = asyncio.create_task(self._sweep_stale_transactions(), name="stale-sweeper")
         self.api_state.ready = True
-        self.ports = Ports(ocpp=ocpp_port, api=api_port)
+        self.ports = Ports(ocpp=ocpp_port, api=api_port, ocpp_tls=ocpp_tls_port)
         log.info(
             "voltmesh listening: OCPP on %s:%d, API on %s:%d", s.host, ocpp_port, s.host, api_port
         )
+        if ocpp_tls_port is not None:
+            log.info("OCPP over TLS (wss) on %s:%d", s.host, ocpp_tls_port)
         return self.ports
 
-    async def _serve(self, app: web.Application, host: str, port: int) -> int:
+    def _certificate_authority(self) -> CertificateAuthority | None:
+        s = self.settings
+        ca = find_ca(s.ca_cert, s.ca_key, s.data_dir)
+        if ca is None:
+            log.info("no CA (VOLTMESH_CA_CERT or `voltmesh ca init`): SignCertificate is Rejected")
+        else:
+            log.info("chargers' certificates signed by %s", ca.certificate.subject.rfc4514_string())
+        return ca
+
+    async def _serve(
+        self,
+        app: web.Application,
+        host: str,
+        port: int,
+        *,
+        guard: UpgradeGuard | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> int:
         # Handlers of open websockets are cancelled only after our own orderly close.
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
         await runner.setup()
         self._runners.append(runner)
         sock = bind(host, port)
-        site = web.SockSite(runner, sock)
+        site: web.BaseSite
+        if guard is not None:
+            site = GuardedSite(runner, sock, guard, ssl_context=ssl_context)
+        else:
+            site = web.SockSite(runner, sock, ssl_context=ssl_context)
         await site.start()
         return int(sock.getsockname()[1])
+
+    async def _serve_tls(self) -> int | None:
+        """The wss listener (security profiles 2 and 3), on the same paths as ws."""
+        s = self.settings
+        if s.tls_cert is None or s.tls_key is None:
+            return None
+        context = server_context(s.tls_cert, s.tls_key, client_ca=s.tls_client_ca)
+        self._tls_reloader = CertificateReloader(context, s.tls_cert, s.tls_key)
+        self._tls_watcher = asyncio.create_task(self._tls_reloader.watch(), name="tls-reloader")
+        app = web.Application()
+        app.router.add_routes(self.endpoint.routes())
+        return await self._serve(
+            app, s.host, s.ocpp_tls_port, guard=self.endpoint.guard, ssl_context=context
+        )
+
+    def reload_tls(self) -> None:
+        """SIGHUP: serve the (renewed) certificate files to new connections."""
+        if self._tls_reloader is not None:
+            self._tls_reloader.reload()
 
     def _station_actor_gave_up(self, name: str, error: BaseException) -> None:
         """A station whose actors cannot run is disconnected, so that it reconnects (perhaps to
@@ -229,10 +294,11 @@ class Node:
         self.api_state.ready = False
         self.admission.draining = True
         self.endpoint.accepting = False
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._tls_watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for entry in self.directory.entries():
             with contextlib.suppress(ActorError):
                 entry.connection.tell(Close(CLOSE_SERVICE_RESTART, "service restart"))
@@ -256,11 +322,13 @@ class Node:
 
 async def serve(settings: Settings) -> None:
     """Run a node until SIGTERM or SIGINT, then drain it."""
+    raise_open_file_limit()
     node = Node(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, node.reload_tls)
     await node.start()
     try:
         await stop.wait()

@@ -13,6 +13,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from csms.handlers.sign_certificate import sign_certificate
 from csms.payloads.fields import payload_samples, payload_time
 from csms.payloads.metering import energy_register_wh, sample_rows, samples_v16
 from csms.payloads.timestamps import ocpp_time
@@ -277,12 +278,6 @@ async def recorded_notification(cp: ChargePointActor, call: Call) -> dict[str, A
     """Diagnostics, firmware, log and security notifications: stored, answered with an empty payload."""
     await cp.services.writer.submit(station_event(cp.station_id, call.action, call.payload))
     return {}
-
-
-async def sign_certificate(cp: ChargePointActor, call: Call) -> dict[str, Any]:
-    # No certificate authority is configured, so a CSR cannot be signed.
-    await cp.services.writer.submit(station_event(cp.station_id, call.action, call.payload))
-    return {"status": "Rejected"}
 
 
 HANDLERS: dict[str, Handler] = {

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from csms.handlers.sign_certificate import sign_certificate
 from csms.payloads.device_model import event_rows, report_rows
 from csms.payloads.fields import payload_samples, payload_time
 from csms.payloads.metering import sample_rows, samples_v2
@@ -202,8 +203,8 @@ def _stored(answer: Callable[[ChargePointActor, Call], dict[str, Any]]) -> Handl
 
 
 _ACKNOWLEDGED = recorded({})
-# Without a certificate authority or a contract certificate service, requests for certificates
-# are answered as failed; without a smart-charging planner, charging needs get no schedule.
+# Without a contract certificate service or an OCSP responder, requests for EV certificates and
+# certificate status are answered as failed; without a smart-charging planner, charging needs get no schedule.
 HANDLERS: dict[str, Handler] = {
     "BootNotification": boot_notification,
     "Heartbeat": heartbeat,
@@ -227,7 +228,7 @@ HANDLERS: dict[str, Handler] = {
     "NotifyCustomerInformation": _ACKNOWLEDGED,
     "NotifyEVChargingNeeds": recorded({"status": "Rejected"}),
     "NotifyEVChargingSchedule": recorded({"status": "Accepted"}),
-    "SignCertificate": recorded({"status": "Rejected"}),
+    "SignCertificate": sign_certificate,
     "Get15118EVCertificate": recorded({"status": "Failed", "exiResponse": ""}),
     "GetCertificateStatus": recorded({"status": "Failed"}),
 }

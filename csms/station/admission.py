@@ -1,5 +1,16 @@
-"""Who may open an OCPP websocket (basic-auth credentials of stations that have a password, and
-nobody while the node drains), and the start and end of an accepted station's charge point actor."""
+"""Who may open an OCPP websocket, and the start and end of an accepted station's charge point actor.
+
+A station connects under its security profile (its own, else the node's floor), OCPP 2.0.1 Part 2
+A00 and the 1.6 security whitepaper section 2:
+
+- 0: no credential (a station that has a password must still send it);
+- 1: basic auth, username = the station id, over ws or wss;
+- 2: basic auth over TLS only (a charger that falls back to plain ws is refused: no downgrade);
+- 3: TLS with a client certificate issued by the client CA whose subject CN is the station id (no
+  password).
+
+Nobody is admitted while the node drains.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +21,11 @@ from collections.abc import Mapping
 from actors import ActorError, ActorRef, Supervisor
 from csms.station.charge_point import ChargePointActor, Disconnected, Handler
 from csms.station.services import StationServices
-from gateway.endpoint import Handshake, Refusal
+from gateway.endpoint import IDENTITY_RULE, Admitted, Handshake, Refusal, valid_identity
+from persistence.events import station_event
 from persistence.reads import Reads
 from persistence.records import StationRecord
-from persistence.stations import get_station_and_password
+from persistence.stations import get_station_credentials, promote_pending_password
 from transport.security import PasswordVerifier
 from transport.versions import OcppVersion
 
@@ -30,35 +42,69 @@ class StationAdmission:
         handlers: Mapping[OcppVersion, Mapping[str, Handler]],
         *,
         status_trigger_delay: float | None = None,
+        min_security_profile: int = 0,
     ) -> None:
         self._reads = reads
         self._services = services
         self._supervisor = supervisor
         self._handlers = handlers
         self._status_trigger_delay = status_trigger_delay
+        self.min_security_profile = min_security_profile
+        """The profile of stations that have none of their own (unknown ones too)."""
         self.verifier = PasswordVerifier()
         self.draining = False
         # The record read for the handshake, handed to the charge point actor so that a connection
         # costs one read of the station, not two.
         self._admitted: dict[str, StationRecord | None] = {}
 
-    async def admit(self, handshake: Handshake) -> Refusal | OcppVersion:
+    async def admit(self, handshake: Handshake) -> Refusal | Admitted:
         if self.draining:
             return Refusal(503, "node is shutting down; reconnect to another")
-        station, password_hash = await get_station_and_password(self._reads, handshake.station_id)
-        refusal = await self._check_password(handshake, password_hash)
-        if refusal is not None:
-            return refusal
+        found = await get_station_credentials(self._reads, handshake.station_id)
+        station = found.record
+        if station is None and not valid_identity(handshake.station_id):
+            # An identity earlier releases accepted serves only the station already stored.
+            return Refusal(400, IDENTITY_RULE)
+        profile = self.profile_of(station)
+        if profile >= 2 and not handshake.tls:
+            # OCPP 2.0.1 A00.FR.204/304: profiles 2 and 3 only over TLS; a charger that falls
+            # back to plain ws would send its password in the clear (downgrade).
+            return Refusal(403, f"security profile {profile} requires TLS (wss)")
+        if profile == 3:
+            # OCPP 2.0.1 A00.FR.406: the CSMS checks that the certificate's CN is the station id;
+            # the TLS layer already checked that the client CA issued it.
+            if handshake.client_cn != handshake.station_id:
+                return Refusal(
+                    403, "security profile 3 requires a client certificate for this station id"
+                )
+            authenticated = True
+        else:
+            hashes = tuple(h for h in (found.password_hash, found.pending_password_hash) if h)
+            if profile >= 1 and not hashes:
+                # Profile 1-2 without a password: nothing to check, so nobody may connect.
+                return Refusal(401, f"security profile {profile} requires a station password")
+            refusal = await self._check_password(handshake, found.password_hash, hashes)
+            if refusal is not None:
+                return refusal
+            authenticated = bool(hashes)
         version = _version_for(handshake, station)
         if isinstance(version, Refusal):
             return version
         self._admitted[handshake.station_id] = station
-        return version
+        return Admitted(version, authenticated)
+
+    def profile_of(self, station: StationRecord | None) -> int:
+        """The security profile a station connects under: its own, else the node's floor."""
+        if station is not None and station.security_profile is not None:
+            return station.security_profile
+        return self.min_security_profile
 
     async def _check_password(
-        self, handshake: Handshake, password_hash: str | None
+        self, handshake: Handshake, current: str | None, hashes: tuple[str, ...]
     ) -> Refusal | None:
-        if password_hash is None:
+        """None when the credentials match one of ``hashes`` (the current password, or the
+        pending one of a rotation, which is then promoted); no hashes: nothing to check."""
+        if not hashes:
             return None
         credentials = handshake.credentials
         if credentials is None:
@@ -66,13 +112,37 @@ class StationAdmission:
         # OCPP security profiles 1-2: the username is the station's own identity.
         if credentials.username != handshake.station_id:
             return Refusal(401, "wrong credentials")
-        ok = self.verifier.remembered(handshake.station_id, credentials.password, password_hash)
-        if ok is None:
-            # scrypt releases the GIL: in a thread it does not stall every other charger.
-            ok = await asyncio.to_thread(
-                self.verifier.verify, handshake.station_id, credentials.password, password_hash
-            )
-        return None if ok else Refusal(401, "wrong credentials")
+        for encoded in hashes:
+            ok = self.verifier.remembered(handshake.station_id, credentials.password, encoded)
+            if ok is None:
+                # scrypt releases the GIL: in a thread it does not stall every other charger.
+                ok = await asyncio.to_thread(
+                    self.verifier.verify, handshake.station_id, credentials.password, encoded
+                )
+            if ok:
+                if encoded != current:
+                    await self._promote(handshake.station_id, encoded)
+                return None
+        return Refusal(401, "wrong credentials")
+
+    async def _promote(self, station_id: str, pending_hash: str) -> None:
+        """OCPP 2.0.1 A01 / 1.6 whitepaper: the station proved it holds the new password, so
+        the old one stops working. Written before the upgrade: a station whose promotion is lost
+        still connects with the pending one and is promoted then."""
+        await self._services.writer.submit(promote_pending_password(station_id, pending_hash))
+
+    async def replaced(self, handshake: Handshake, previous: Handshake) -> None:
+        """An unauthenticated connection took over a station id: a station event names both
+        peers (the operator's evidence of an impostor, or of a charger that moved)."""
+        payload = {
+            "remote": handshake.remote,
+            "previous_remote": previous.remote,
+            "tls": handshake.tls,
+            "protocol": handshake.version.value,
+        }
+        await self._services.writer.submit(
+            station_event(handshake.station_id, "ConnectionReplaced", payload)
+        )
 
     async def open(self, handshake: Handshake, connection: ActorRef) -> ActorRef:
         """The charge point actor of a station that ``admit`` accepted."""

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actors import Actor, ActorRef, ActorStopped, MailboxFull
 from csms.payloads.fields import PayloadError
+from csms.pki.passwords import redacted
 from csms.station.configuration import ConfigurationCache
 from csms.station.services import StationServices, UnknownStationPolicy
 from gateway.calls import (
@@ -55,6 +56,8 @@ STORE_ERRORS = (SQLAlchemyError, PersistenceError, OSError)
 
 TRIGGER_TIMEOUT = 30.0
 """Seconds the charger has to answer the TriggerMessage asking a reconnected station for status."""
+FOLLOW_UP_TIMEOUT = 60.0
+"""Seconds the charger has to answer a call a handler sends after its reply (CertificateSigned)."""
 
 
 # -- what the actor receives besides the charger's frames -----------------------------------------
@@ -96,6 +99,14 @@ class _AskForStatus:
 # alive; everything else waits.
 _ALLOWED_BEFORE_ACCEPT = frozenset({"BootNotification", "Heartbeat"})
 _MULTIPART = frozenset({"NotifyReport"})
+# What a TriggerMessage (2.x) or ExtendedTriggerMessage (1.6 security whitepaper) asks for, where the
+# requested message is not the action the station then sends (2.0.1 A03, F06; whitepaper 5.x).
+_TRIGGERED_ACTION = {
+    "SignChargingStationCertificate": "SignCertificate",
+    "SignV2GCertificate": "SignCertificate",
+    "SignCombinedCertificate": "SignCertificate",
+    "SignChargePointCertificate": "SignCertificate",
+}
 # ... and the CSMS may not start or stop its transactions.
 _NOT_BEFORE_ACCEPT = frozenset(
     {
@@ -140,6 +151,7 @@ class ChargePointActor(Actor):
         self.configuration = ConfigurationCache()
         self._trigger_delay = status_trigger_delay
         self._trigger_timer: asyncio.TimerHandle | None = None
+        self._follow_ups: list[OutgoingCall] = []
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -244,7 +256,11 @@ class ChargePointActor(Actor):
         """Run the handler and answer; returns the outcome for the metrics (the code on the wire).
         Store errors propagate (answered by the caller)."""
         try:
-            response = await handler(self, call)
+            try:
+                response = await handler(self, call)
+            except BaseException:
+                self._drop_follow_ups()
+                raise
         except PayloadError as exc:
             return self._refuse(call, exc.code, str(exc))
         except STORE_ERRORS:
@@ -259,7 +275,36 @@ class ChargePointActor(Actor):
             log.exception("%s: %s handler failed", self.station_id, call.action)
             return self._refuse_internal(call)
         self._to_connection(Reply(call.unique_id, response))
+        await self._send_follow_ups()
         return "result"
+
+    def send_after_reply(self, action: str, payload: dict[str, Any]) -> OutgoingCall:
+        """For a handler: a call to the charger that goes out after the handler's reply (OCPP 2.0.1
+        A02: CertificateSigned follows the SignCertificateResponse). Queued like any command, so
+        the actor never waits for the charger's answer; the answer comes back as ``CallAnswered``
+        and is recorded. Dropped if the handler ends in an error."""
+        deadline = asyncio.get_running_loop().time() + FOLLOW_UP_TIMEOUT
+        call = OutgoingCall(action, payload, deadline)
+        call.outcome.add_done_callback(lambda outcome: self._follow_up_done(action, outcome))
+        self._follow_ups.append(call)
+        return call
+
+    def _drop_follow_ups(self) -> None:
+        follow_ups, self._follow_ups = self._follow_ups, []
+        for call in follow_ups:
+            call.fail(CommandNotSent("not sent: the request it follows was not answered"))
+
+    async def _send_follow_ups(self) -> None:
+        follow_ups, self._follow_ups = self._follow_ups, []
+        for call in follow_ups:
+            try:
+                await self._queue(call)
+            except CommandError as exc:
+                call.fail(exc)
+
+    def _follow_up_done(self, action: str, outcome: asyncio.Future[CommandResult]) -> None:
+        if not outcome.cancelled() and outcome.exception() is not None:
+            log.warning("%s: %s not carried out: %s", self.station_id, action, outcome.exception())
 
     def _refuse(self, call: Call, code: ErrorCode, description: str) -> str:
         """Answer with a CALLERROR; returns the outcome for the metrics (the code on the wire)."""
@@ -306,12 +351,14 @@ class ChargePointActor(Actor):
         if isinstance(reply, CallError):
             call.fail(CommandRejected(reply.error_code, reply.description, reply.details))
             return
+        # A station's new password is never kept in what is recorded or shown (A01).
+        request = redacted(call.action, call.payload)
         if reply.violation is None:
-            self.configuration.observe(call.action, call.payload, reply.payload)
+            self.configuration.observe(call.action, request, reply.payload)
             self._allow_requested(call, reply.payload)
         try:
             await self.services.commands.answered(
-                self.station_id, call.action, call.payload, reply.payload
+                self.station_id, call.action, request, reply.payload
             )
         except Exception:
             # The station has acted on the command: its answer goes back to the caller even
@@ -324,8 +371,9 @@ class ChargePointActor(Actor):
         2.0.1 use case B02: a Pending station may send the NotifyReport of a GetBaseReport)."""
         if response.get("status") != "Accepted":
             return
-        if call.action == "TriggerMessage":
-            self.requested.add(call.payload["requestedMessage"])
+        if call.action in ("TriggerMessage", "ExtendedTriggerMessage"):
+            requested = call.payload["requestedMessage"]
+            self.requested.add(_TRIGGERED_ACTION.get(requested, requested))
         elif call.action in ("GetBaseReport", "GetReport"):
             self.requested.add("NotifyReport")
 

@@ -1,12 +1,14 @@
 """What the CSMS learns from the answers to its own calls: every command and its answer go to the
-station's event log (who asked a station to reset, and what it said), and the results of GetVariables
-and SetVariables update the stored device model."""
+station's event log (who asked a station to reset, and what it said), the results of GetVariables
+and SetVariables update the stored device model, and those of the certificate commands the station's
+list of certificates."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from csms.payloads.device_model import get_variables_rows, set_variables_rows
+from csms.pki.answers import certificate_ops
 from persistence.device_model import device_values_changed
 from persistence.events import station_event
 from persistence.writer import GroupCommitWriter, WriteOp
@@ -39,4 +41,5 @@ class CommandLog:
             rows = set_variables_rows(station_id, request, response)
         if rows:
             ops.extend(device_values_changed(rows))
+        ops.extend(certificate_ops(station_id, action, request, response))
         await self._writer.submit(*ops)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from csms.pki.ca import CertificateAuthority
 from csms.session.directory import SessionDirectory
 from csms.station.command_log import CommandLog
 from csms.station.tokens import TokenCache
@@ -50,6 +51,8 @@ class StationServices:
     """Records answered CSMS-initiated calls."""
     unknown_stations: UnknownStationPolicy = UnknownStationPolicy.ACCEPT
     """Policy for stations the operator never registered."""
+    ca: CertificateAuthority | None = None
+    """Signs the stations' certificates (SignCertificate); None: their CSRs are Rejected."""
     heartbeat_interval: int = 300
     """Seconds, handed to accepted stations."""
     boot_retry_interval: int = 300

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -105,7 +106,9 @@ async def register_id_tags(scenario: Scenario) -> None:
     api_url = csms.api_url
     if not api_url:
         return
-    headers = {"Authorization": f"Bearer {csms.api_token}"} if csms.api_token else {}
+    # A scenario without a token uses the service credential of the voltmesh it runs beside.
+    token = csms.api_token or os.environ.get("VOLTMESH_API_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     sessions = scenario.sessions
     async with aiohttp.ClientSession(headers=headers) as http:
         semaphore = asyncio.Semaphore(16)

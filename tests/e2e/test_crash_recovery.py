@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from tests.raw_charger import RawCharger
+from tests.server_fixtures import TEST_API_TOKEN
 from tests.timing import UNIT
 
 pytestmark = pytest.mark.slow
@@ -31,6 +32,7 @@ async def voltmesh_process(
         "VOLTMESH_OCPP_PORT": "0",
         "VOLTMESH_API_PORT": "0",
         "VOLTMESH_HOST": "127.0.0.1",
+        "VOLTMESH_API_TOKEN": TEST_API_TOKEN,
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -115,7 +117,11 @@ async def test_sigkill_mid_transaction_keeps_everything_acknowledged(tmp_path: P
             await stream
         await charger.close()
 
-    async with voltmesh_process(tmp_path) as (_, _, api_port), aiohttp.ClientSession() as http:
+    service = {"Authorization": f"Bearer {TEST_API_TOKEN}"}
+    async with (
+        voltmesh_process(tmp_path) as (_, _, api_port),
+        aiohttp.ClientSession(headers=service) as http,
+    ):
         async with http.get(f"http://127.0.0.1:{api_port}/api/v1/transactions/{tx}") as r:
             assert r.status == 200
             view = await r.json()

@@ -10,16 +10,25 @@ from openapi_spec_validator import validate
 from tests.server_fixtures import Running, StartServer
 
 
-async def test_bearer_token_guards_all_but_health(start_server: StartServer) -> None:
+async def test_service_token_guards_all_but_health(start_server: StartServer) -> None:
     server = await start_server(api_token="t0ken")
-    assert (await server.get("/healthz"))[0] == 200
-    assert (await server.get("/readyz"))[0] == 200
-    status, problem = await server.get("/api/v1/stations")
-    assert status == 401 and problem["title"] == "Unauthorized"
-    headers = {"Authorization": "Bearer wrong"}
-    assert (await server.get("/api/v1/stations", headers=headers))[0] == 401
-    headers = {"Authorization": "Bearer t0ken"}
-    assert (await server.get("/api/v1/stations", headers=headers))[0] == 200
+    async with server.client(None) as anonymous:
+        for path in ("/healthz", "/readyz", "/api/v1/openapi.json"):
+            async with anonymous.get(server.api_url + path) as r:
+                assert r.status == 200, path
+        for path in ("/api/v1/stations", "/metrics", "/api/v1/nothing-here"):
+            async with anonymous.get(server.api_url + path) as r:
+                assert r.status == 401, path
+                assert r.headers["WWW-Authenticate"].startswith("Bearer")
+                assert (await r.json(content_type=None))["title"] == "Unauthorized"
+    async with server.client("wrong") as wrong, wrong.get(server.api_url + "/api/v1/stations") as r:
+        assert r.status == 401
+        assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
+    async with server.client("t0ken") as service:
+        async with service.get(server.api_url + "/api/v1/stations") as r:
+            assert r.status == 200
+        async with service.get(server.api_url + "/metrics") as r:
+            assert r.status == 200
 
 
 async def test_problems_for_bad_requests(server: Running) -> None:

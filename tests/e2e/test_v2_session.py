@@ -80,7 +80,7 @@ async def test_full_session_shows_in_rest_like_a_16_one(server: Running, version
                 info={"chargingState": "Charging"},
             ),
         )
-        status, live = await server.get("/api/v1/transactions/CS1:tx-1")
+        status, live = await server.get("/api/v1/transactions/CS1,tx-1")
         assert status == 200
         assert live["active"] is True
         assert live["energy_wh"] == 1500
@@ -102,9 +102,9 @@ async def test_full_session_shows_in_rest_like_a_16_one(server: Running, version
             ),
         )
         assert ended == {}
-    status, tx = await server.get("/api/v1/transactions/CS1:tx-1")
+    status, tx = await server.get("/api/v1/transactions/CS1,tx-1")
     assert status == 200
-    assert tx["id"] == "CS1:tx-1"
+    assert tx["id"] == "CS1,tx-1"
     assert tx["station_transaction_id"] == "tx-1"
     assert tx["station_id"] == "CS1"
     assert (tx["evse_id"], tx["connector_id"]) == (1, 1)
@@ -123,7 +123,7 @@ async def test_full_session_shows_in_rest_like_a_16_one(server: Running, version
     assert ("Power.Active.Import", 11.0, "kW") in measurands
     assert ("Energy.Active.Import.Register", 4000.0, "Wh") in measurands
     status, listed = await server.get("/api/v1/transactions?station_id=CS1")
-    assert [t["id"] for t in listed["items"]] == ["CS1:tx-1"]
+    assert [t["id"] for t in listed["items"]] == ["CS1,tx-1"]
     assert set(listed["items"][0]) == set(tx) - {"events", "meter_values"}
     assert "remote_start" not in tx
     status, station = await server.get("/api/v1/stations/CS1")
@@ -181,7 +181,7 @@ async def test_offline_replay_with_resends_is_stored_once(server: Running) -> No
     async with charger2(server.ocpp_url, "CS-OFF") as cp:
         for event in events + events:
             assert await call2(cp, "TransactionEvent", event) == {}
-    status, tx = await server.get("/api/v1/transactions/CS-OFF:offline-1")
+    status, tx = await server.get("/api/v1/transactions/CS-OFF,offline-1")
     assert status == 200
     assert [e["seq_no"] for e in tx["events"]] == [0, 1, 2]
     assert all(e["offline"] for e in tx["events"])
@@ -210,7 +210,7 @@ async def test_seq_no_gaps_and_a_lost_start_are_shown(server: Running) -> None:
                     evse={"id": 1},
                 ),
             )
-        status, tx = await server.get("/api/v1/transactions/CS-GAP:g-1")
+        status, tx = await server.get("/api/v1/transactions/CS-GAP,g-1")
         assert tx["active"] is True
         assert tx["start_time"].startswith("2026-11-01T12:02:00")
         assert tx["meter_start_wh"] == 1100
@@ -221,7 +221,7 @@ async def test_seq_no_gaps_and_a_lost_start_are_shown(server: Running) -> None:
             "TransactionEvent",
             transaction_event("Ended", 8, "g-1", minutes=12, trigger="StopAuthorized"),
         )
-    status, tx = await server.get("/api/v1/transactions/CS-GAP:g-1")
+    status, tx = await server.get("/api/v1/transactions/CS-GAP,g-1")
     assert tx["extra"]["seq_no_gaps"] == [[2, 2], [4, 5], [7, 7]]
     # No register in the Ended event: the last one reported ends the transaction.
     assert (tx["meter_stop_wh"], tx["energy_wh"]) == (1900, 800)
@@ -344,10 +344,10 @@ async def test_remote_start_is_linked_by_remote_start_id(server: Running) -> Non
         )
     status, page = await server.get("/api/v1/transactions?remote_start_id=42")
     assert status == 200
-    assert [t["id"] for t in page["items"]] == ["CS-RS:rs-1"]
+    assert [t["id"] for t in page["items"]] == ["CS-RS,rs-1"]
     assert page["items"][0]["remote_start_id"] == 42
     assert page["items"][0]["extra"]["trigger_reason"] == "RemoteStart"
-    status, tx = await server.get("/api/v1/transactions/CS-RS:rs-1")
+    status, tx = await server.get("/api/v1/transactions/CS-RS,rs-1")
     assert tx["remote_start"]["request"]["remoteStartId"] == 42
     assert tx["remote_start"]["request"]["idToken"]["idToken"] == "REMOTE"
     assert tx["remote_start"]["response"]["status"] == "Accepted"

@@ -10,16 +10,20 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, MetaData, inspect, text
 
+from csms.payloads.metering import sample_rows
+from csms.payloads.timestamps import parse_timestamp
 from persistence.database import create_engine
 from persistence.migrate import Tree, alembic_config, migrate
 from persistence.models import metadata
+from persistence.records import MeterSample, v2_transaction_key
 from persistence.sqltypes import utcnow
 from persistence.status_models import status_metadata
 
 VERSION_TABLES = {"main": "alembic_version", "status": "alembic_version_status"}
 METADATA = {"main": metadata, "status": status_metadata}
 TREES: tuple[Tree, ...] = ("main", "status")
-HEADS = {"main": "main_0003", "status": "status_0001"}
+HEADS = {"main": "main_0004", "status": "status_0001"}
+SAMPLE_TIME = parse_timestamp("2026-12-01T10:00:00.250Z")
 
 
 def _diff(connection: Connection, which: Tree, target: MetaData) -> list[Any]:
@@ -91,7 +95,7 @@ async def test_upgrade_from_the_first_revision_keeps_the_data(db_url: str) -> No
                 {"now": utcnow()},
             )
         await migrate(engine, "main")
-        long_id = "S" * 64 + ":" + "t" * 36
+        long_id = "S" * 64 + "," + "t" * 36
         async with engine.begin() as conn:
             await conn.execute(
                 text(
@@ -103,5 +107,108 @@ async def test_upgrade_from_the_first_revision_keeps_the_data(db_url: str) -> No
             ids = sorted(r[0] for r in await conn.execute(text("SELECT id FROM transactions")))
             assert await conn.run_sync(_diff, "main", metadata) == []
         assert ids == sorted(["17", long_id])
+    finally:
+        await engine.dispose()
+
+
+def _insert_v2_transaction(
+    connection: Connection, station_id: str, transaction_id: str, key: str
+) -> None:
+    """A 2.x transaction with one event and one sample, as the message path stores them."""
+    now = utcnow()
+    connection.execute(
+        text(
+            "INSERT INTO transactions (id, station_id, protocol, stale, created_at, updated_at) "
+            "VALUES (:id, :station, 'ocpp2.0.1', false, :now, :now)"
+        ),
+        {"id": key, "station": station_id, "now": now},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO transaction_events (transaction_id, station_id, seq_no, event_type, "
+            "trigger_reason, timestamp, offline, payload, received_at) VALUES (:id, :station, 0, "
+            "'Started', 'Authorized', :now, false, :payload, :now)"
+        ),
+        {"id": key, "station": station_id, "now": now, "payload": '{"transactionId": "x"}'},
+    )
+    (row,) = sample_rows(
+        [MeterSample(SAMPLE_TIME, "Energy.Active.Import.Register", None, "Wh", 1234.0, None)],
+        station_id=station_id,
+        transaction_id=key,
+        evse_id=1,
+        connector_id=1,
+    )
+    connection.execute(
+        text(
+            f"INSERT INTO meter_values ({', '.join(row)}) VALUES "
+            f"({', '.join(':' + column for column in row)})"
+        ),
+        row,
+    )
+
+
+async def test_upgrade_rewrites_2x_transaction_ids_in_every_table(db_url: str) -> None:
+    """A store at main_0003 holding old-style 2.x ids ("<station>:<transactionId>") and a 1.6
+    transaction: after the upgrade every 2.x id is the new key in transactions, transaction_events
+    and meter_values, each sample's key is the one a resent MeterValues computes, the 1.6 id is
+    untouched, and the pair that used to collide now gets two keys."""
+    engine = create_engine(db_url)
+    config = alembic_config("main")
+
+    def upgrade_to(connection: Connection, revision: str) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    stored = {("COL", "1:X"): "COL:1:X", ("CP-7", "tx-1"): "CP-7:tx-1", ("a~b", "9"): "a~b:9"}
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade_to, "main_0003")
+            for (station_id, transaction_id), old in stored.items():
+                await conn.run_sync(_insert_v2_transaction, station_id, transaction_id, old)
+            await conn.execute(
+                text(
+                    "INSERT INTO transactions (id, station_id, protocol, stale, created_at, "
+                    "updated_at) VALUES ('17', 'CP1', 'ocpp1.6', false, :now, :now)"
+                ),
+                {"now": utcnow()},
+            )
+        await migrate(engine, "main")
+        await migrate(engine, "main")  # a second run changes nothing
+        expected = {v2_transaction_key(s, t) for s, t in stored}
+        assert expected == {"COL,1:X", "CP-7,tx-1", "a~b,9"}
+        async with engine.begin() as conn:
+            ids = {r[0] for r in await conn.execute(text("SELECT id FROM transactions"))}
+            event_ids = {
+                r[0]
+                for r in await conn.execute(text("SELECT transaction_id FROM transaction_events"))
+            }
+            samples = {
+                r[0]: r[1]
+                for r in await conn.execute(
+                    text("SELECT transaction_id, sample_key FROM meter_values")
+                )
+            }
+            # The station whose id held the other's prefix gets its transaction stored now.
+            await conn.run_sync(
+                _insert_v2_transaction, "COL:1", "X", v2_transaction_key("COL:1", "X")
+            )
+            assert await conn.run_sync(_diff, "main", metadata) == []
+        assert ids == expected | {"17"}
+        assert event_ids == expected
+        assert set(samples) == expected
+        for station_id, transaction_id in stored:
+            key = v2_transaction_key(station_id, transaction_id)
+            (resent,) = sample_rows(
+                [
+                    MeterSample(
+                        SAMPLE_TIME, "Energy.Active.Import.Register", None, "Wh", 1234.0, None
+                    )
+                ],
+                station_id=station_id,
+                transaction_id=key,
+                evse_id=1,
+                connector_id=1,
+            )
+            assert samples[key] == resent["sample_key"]
     finally:
         await engine.dispose()

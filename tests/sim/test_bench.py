@@ -83,8 +83,10 @@ def test_memory_of_an_idle_fleet(kind: ServerKind, tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", [ServerKind.BASELINE, ServerKind.VOLTMESH])
 def test_reconnect_storm(kind: ServerKind, tmp_path: Path) -> None:
     started = time.monotonic()
-    record = measure_reconnect(kind, 20, 1, small_options(tmp_path))
-    assert time.monotonic() - started < 200 * UNIT  # it ends once all are back
+    options = small_options(tmp_path)
+    record = measure_reconnect(kind, 20, 1, options)
+    # It ends once all are back, not when the reconnect timeout gives up on them.
+    assert time.monotonic() - started < options.reconnect_timeout
     assert record.booted == 20
     assert record.back == 20
     assert record.transactions == 4

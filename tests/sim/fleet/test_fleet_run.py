@@ -32,7 +32,11 @@ def voltmesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess
 
 
 def _get(server: ServerProcess, path: str) -> Any:
-    with urllib.request.urlopen(f"http://{server.host}:{server.api_port}{path}", timeout=5) as r:
+    request = urllib.request.Request(
+        f"http://{server.host}:{server.api_port}{path}",
+        headers={"Authorization": f"Bearer {server.api_token}"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as r:
         return orjson.loads(r.read())
 
 
@@ -57,7 +61,8 @@ def test_smoke_fleet_against_voltmesh(voltmesh: ServerProcess, tmp_path: Path) -
     )
     api_url = f"http://{voltmesh.host}:{voltmesh.api_port}"
     scenario = dataclasses.replace(
-        scenario, csms=dataclasses.replace(scenario.csms, api_url=api_url)
+        scenario,
+        csms=dataclasses.replace(scenario.csms, api_url=api_url, api_token=voltmesh.api_token),
     )
     seconds: list[Any] = []
     report = run_fleet(scenario, on_second=seconds.append)
