@@ -6,6 +6,11 @@ connection of the OCPP listener therefore has ``timeout`` seconds to complete it
 (the TLS handshake has the same, through asyncio's ``ssl_handshake_timeout``), and one peer address
 may hold at most ``max_per_peer`` such connections at once; beyond it, HTTP 503 and close.
 
+``max_connections`` caps every connection of the OCPP listeners together, upgraded or not: set below
+the process's descriptor limit, it keeps descriptors free for what the chargers already connected
+need and for the API (a node whose ``/readyz`` cannot accept a probe is restarted by Kubernetes,
+which drops every charger).
+
 ``GuardedSite`` serves an aiohttp runner through the guard; the endpoint calls ``upgraded`` once a
 connection is an OCPP websocket, which ends the guard's hold on it.
 """
@@ -24,17 +29,23 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 _BUSY = (
-    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 38\r\n"
-    b"Connection: close\r\n\r\ntoo many pending connections from you\n"
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n"
+    b"Connection: close\r\n\r\ntoo many connections\n"
 )
 
 
 class UpgradeGuard:
     """Counts not-yet-upgraded connections per peer address and times them out."""
 
-    def __init__(self, *, timeout: float = 10.0, max_per_peer: int = 64) -> None:
+    def __init__(
+        self, *, timeout: float = 10.0, max_per_peer: int = 64, max_connections: int | None = None
+    ) -> None:
         self.timeout = timeout
         self.max_per_peer = max_per_peer
+        self.max_connections = max_connections
+        self.connections = 0
+        """Live connections of the guarded listeners, upgraded or not."""
+        self._full_logged = False
         self._pending: Counter[str] = Counter()
         self._guarded: dict[asyncio.BaseTransport, _GuardedProtocol] = {}
         self._refusing: set[str] = set()
@@ -52,6 +63,15 @@ class UpgradeGuard:
                 guarded.release()
 
     def _admit(self, peer: str, protocol: _GuardedProtocol) -> bool:
+        if self.max_connections is not None and self.connections >= self.max_connections:
+            if not self._full_logged:
+                self._full_logged = True
+                log.warning(
+                    "%d connections, the most this node takes; refusing new ones (503)",
+                    self.connections,
+                )
+            return False
+        self._full_logged = False
         if self._pending[peer] >= self.max_per_peer:
             if peer not in self._refusing:
                 self._refusing.add(peer)
@@ -62,6 +82,7 @@ class UpgradeGuard:
                 )
             return False
         self._refusing.discard(peer)
+        self.connections += 1
         self._pending[peer] += 1
         assert protocol.transport is not None
         self._guarded[protocol.transport] = protocol
@@ -125,6 +146,7 @@ class _GuardedProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.release()
         if not self._refused:
+            self._guard.connections -= 1
             self._inner.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:

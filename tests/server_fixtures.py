@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import itertools
+import os
+import re
+import resource
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,3 +167,55 @@ async def server_on_each_db(db_url: str, status_db_url: str, start_server: Start
     if db_url.startswith("sqlite"):
         return await start_server()
     return await start_server(database_url=db_url, status_database_url=status_db_url)
+
+
+_LISTENING = re.compile(rb"OCPP on [^:]+:(\d+), API on [^:]+:(\d+)")
+
+
+@contextlib.asynccontextmanager
+async def voltmesh_process(
+    data_dir: Path, *, open_files: int | None = None
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, int, int]]:
+    """``voltmesh serve`` as its own process on free loopback ports: (process, OCPP port, API
+    port). ``open_files`` sets its descriptor limit, soft and hard, so that it cannot raise it."""
+
+    def limit_open_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
+    env = {
+        **os.environ,
+        "VOLTMESH_OCPP_PORT": "0",
+        "VOLTMESH_API_PORT": "0",
+        "VOLTMESH_HOST": "127.0.0.1",
+        "VOLTMESH_API_TOKEN": TEST_API_TOKEN,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "voltmesh",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        env=env,
+        preexec_fn=limit_open_files,
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stderr is not None
+    log = b""
+    try:
+        while True:
+            line = await asyncio.wait_for(process.stderr.readline(), 600 * UNIT)
+            log += line
+            assert line, f"voltmesh exited early: {log.decode()}"
+            match = _LISTENING.search(line)
+            if match:
+                break
+        drain = asyncio.create_task(process.stderr.read())
+        yield process, int(match.group(1)), int(match.group(2))
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+    drain.cancel()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 import socket
 import ssl
@@ -57,7 +58,7 @@ from persistence.writer import GroupCommitWriter
 from transport.schemas import prepare as prepare_schemas
 from transport.versions import OcppVersion
 from voltmesh.config import Settings
-from voltmesh.limits import raise_open_file_limit
+from voltmesh.limits import charger_capacity, raise_open_file_limit
 
 log = logging.getLogger("voltmesh")
 
@@ -170,7 +171,11 @@ class Node:
             ping_interval=s.ping_interval,
             max_frame_bytes=s.max_frame_bytes,
             on_protocol_violation=self._count_violation,
-            guard=UpgradeGuard(timeout=s.handshake_timeout, max_per_peer=s.max_pending_per_peer),
+            guard=UpgradeGuard(
+                timeout=s.handshake_timeout,
+                max_per_peer=s.max_pending_per_peer,
+                max_connections=charger_capacity(resource.getrlimit(resource.RLIMIT_NOFILE)[0]),
+            ),
         )
         metrics = node_registry(
             NodeGauges(

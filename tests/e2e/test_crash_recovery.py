@@ -3,65 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import signal
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.raw_charger import RawCharger
-from tests.server_fixtures import TEST_API_TOKEN
+from tests.server_fixtures import TEST_API_TOKEN, voltmesh_process
 from tests.timing import UNIT
 
 pytestmark = pytest.mark.slow
-
-_LISTENING = re.compile(rb"OCPP on [^:]+:(\d+), API on [^:]+:(\d+)")
-
-
-@asynccontextmanager
-async def voltmesh_process(
-    data_dir: Path,
-) -> AsyncIterator[tuple[asyncio.subprocess.Process, int, int]]:
-    env = {
-        **os.environ,
-        "VOLTMESH_OCPP_PORT": "0",
-        "VOLTMESH_API_PORT": "0",
-        "VOLTMESH_HOST": "127.0.0.1",
-        "VOLTMESH_API_TOKEN": TEST_API_TOKEN,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "voltmesh",
-        "serve",
-        "--data-dir",
-        str(data_dir),
-        env=env,
-        stderr=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
-    assert process.stderr is not None
-    log = b""
-    try:
-        while True:
-            line = await asyncio.wait_for(process.stderr.readline(), 600 * UNIT)
-            log += line
-            assert line, f"voltmesh exited early: {log.decode()}"
-            match = _LISTENING.search(line)
-            if match:
-                break
-        drain = asyncio.create_task(process.stderr.read())
-        yield process, int(match.group(1)), int(match.group(2))
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
-    drain.cancel()
 
 
 async def test_sigkill_mid_transaction_keeps_everything_acknowledged(tmp_path: Path) -> None:

@@ -4,13 +4,22 @@ failed there with EMFILE, and every Heartbeat got InternalError)."""
 
 from __future__ import annotations
 
+import asyncio
 import resource
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
+import aiohttp
+import orjson
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from tests.server_fixtures import TEST_API_TOKEN, voltmesh_process
 from tests.timing import UNIT
-from voltmesh.limits import raise_open_file_limit
+from voltmesh.limits import charger_capacity, raise_open_file_limit
 
 _EXHAUSTED = textwrap.dedent(
     """
@@ -74,3 +83,47 @@ def test_the_soft_limit_is_raised_to_the_hard_limit() -> None:
         assert raised == hard or (hard == resource.RLIM_INFINITY and raised >= 256)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.slow
+async def test_a_node_at_its_descriptor_limit_keeps_serving(tmp_path: Path) -> None:
+    """A node whose limit is 256 descriptors takes chargers until it keeps only its reserve free,
+    refuses the next cleanly (503), and still answers its probes, its REST API and the chargers it
+    has."""
+    limit = 256
+    chargers: list[ClientConnection] = []
+    async with voltmesh_process(tmp_path, open_files=limit) as (_, ocpp_port, api_port):
+        url = f"ws://127.0.0.1:{ocpp_port}/ocpp"
+        refused: websockets.InvalidStatus | None = None
+        try:
+            for n in range(limit):
+                try:
+                    chargers.append(
+                        await websockets.connect(
+                            f"{url}/CP-FD-{n:03d}",
+                            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                            open_timeout=100 * UNIT,
+                            ping_interval=None,
+                        )
+                    )
+                except websockets.InvalidStatus as exc:
+                    refused = exc
+                    break
+            assert refused is not None, "the node took more chargers than it has descriptors for"
+            assert refused.response.status_code == 503
+            assert len(chargers) == charger_capacity(limit)
+            headers = {"Authorization": f"Bearer {TEST_API_TOKEN}"}
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{api_port}/readyz") as ready:
+                    assert ready.status == 200
+                async with http.get(
+                    f"http://127.0.0.1:{api_port}/api/v1/stations/CP-FD-000", headers=headers
+                ) as station:
+                    assert station.status == 200
+                    assert (await station.json())["connected"] is True
+            await chargers[0].send('[2,"hb","Heartbeat",{}]')
+            async with asyncio.timeout(100 * UNIT):
+                answer = orjson.loads(await chargers[0].recv())
+            assert answer[0] == 3 and answer[1] == "hb"
+        finally:
+            await asyncio.gather(*(c.close() for c in chargers), return_exceptions=True)

@@ -93,9 +93,17 @@ async def test_accepted_rotation(server: Running, version: OcppVersion) -> None:
     # The password is kept nowhere in clear: not in the station's events.
     events = await station_events_of(EngineReads(server.node.engine), station)
     assert new not in str(events) and new.encode().hex() not in str(events)
-    # The old password still works until the new one is used.
+    # The old password still works until the new one is used...
     again = await _connect(server, station, OLD, version)
     await again.close()
+    assert await _pending(server, station) is not None
+    # ...then the new one is the station's password and the old one is refused.
+    renewed = await _connect(server, station, new, version)
+    await renewed.close()
+    assert await _pending(server, station) is None
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await _connect(server, station, OLD, version)
+    assert refused.value.response.status_code == 401
 
 
 @pytest.mark.parametrize("version", [OcppVersion.V16, OcppVersion.V201])
