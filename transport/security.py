@@ -34,6 +34,14 @@ class BasicCredentials:
     username: str
     password: str
 
+    def password_of(self, identity: str) -> str | None:
+        """The password when the username is ``identity``, else None. An OCPP identity may hold
+        ``:`` (2.0.1 identifierString), which basic auth also uses to end the username (RFC 7617
+        section 2), so the split is made after the identity expected, not at the first colon."""
+        decoded = f"{self.username}:{self.password}"
+        prefix = identity + ":"
+        return decoded[len(prefix) :] if decoded.startswith(prefix) else None
+
 
 def parse_basic_auth(header: str | None) -> BasicCredentials | None:
     """The credentials of an Authorization header, or None if absent or not well-formed basic auth."""

@@ -110,14 +110,15 @@ class StationAdmission:
         if credentials is None:
             return Refusal(401, "basic auth required")
         # OCPP security profiles 1-2: the username is the station's own identity.
-        if credentials.username != handshake.station_id:
+        password = credentials.password_of(handshake.station_id)
+        if password is None:
             return Refusal(401, "wrong credentials")
         for encoded in hashes:
-            ok = self.verifier.remembered(handshake.station_id, credentials.password, encoded)
+            ok = self.verifier.remembered(handshake.station_id, password, encoded)
             if ok is None:
                 # scrypt releases the GIL: in a thread it does not stall every other charger.
                 ok = await asyncio.to_thread(
-                    self.verifier.verify, handshake.station_id, credentials.password, encoded
+                    self.verifier.verify, handshake.station_id, password, encoded
                 )
             if ok:
                 if encoded != current:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import pytest
 import websockets
@@ -92,6 +93,22 @@ async def test_basic_auth(server: Running) -> None:
     await server.put("/api/v1/stations/CP-AUTH", {"allowed": True, "password": None})
     charger = await RawCharger.connect(f"{server.ocpp_url}/CP-AUTH")
     await charger.close()
+
+
+async def test_basic_auth_of_an_identity_with_a_colon(server: Running) -> None:
+    """OCPP 2.0.1 identities may hold ':', which basic auth uses to end the username."""
+    status, _ = await server.put("/api/v1/stations/COL:1", {"password": "s3cret:key-0123456"})
+    assert status == 201
+    headers = {"Authorization": "Basic " + base64.b64encode(b"COL:1:s3cret:key-0123456").decode()}
+    charger = await RawCharger.connect(f"{server.ocpp_url}/COL:1", additional_headers=headers)
+    try:
+        assert (await charger.call("BootNotification", BOOT))["status"] == "Accepted"
+    finally:
+        await charger.close()
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"COL:1:key-0123456").decode()}
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await RawCharger.connect(f"{server.ocpp_url}/COL:1", additional_headers=wrong)
+    assert refused.value.response.status_code == 401
 
 
 async def test_lenient_station_gets_broken_payload_accepted(server: Running) -> None:

@@ -38,3 +38,14 @@ def test_verifier_remembers_only_successes_for_that_hash() -> None:
     assert verifier.remembered("CP", "k1-k1-k1-k1", hash_password("k1-k1-k1-k1")) is None
     verifier.forget("CP")
     assert verifier.remembered("CP", "k1-k1-k1-k1", encoded) is None
+
+
+def test_an_identity_with_a_colon_keeps_its_password() -> None:
+    # OCPP 2.0.1 identities may hold ':' (identifierString); basic auth ends the username at one.
+    header = "Basic " + base64.b64encode(b"COL:1:s3cret:with:colons").decode()
+    credentials = parse_basic_auth(header)
+    assert credentials is not None
+    assert credentials.password_of("COL:1") == "s3cret:with:colons"
+    assert credentials.password_of("COL") == "1:s3cret:with:colons"
+    assert credentials.password_of("COL:2") is None
+    assert credentials.password_of("COL:1:s3cret:with") == "colons"
