@@ -5,6 +5,7 @@ accepted, the certificates a station holds kept from its answers, and the A05 up
 from __future__ import annotations
 
 import asyncio
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from persistence.reads import EngineReads
 from tests.raw_charger import RawCharger
 from tests.server_fixtures import Running, StartServer
 from tests.timing import UNIT, eventually
+from tests.tls_certs import make_pki, start_tls_server
 from tests.unit.test_ca import make_csr
 from transport.versions import OcppVersion
 
@@ -234,37 +236,51 @@ async def test_installed_certificates_follow_the_station_answers(
     assert status == 404
 
 
-async def test_a05_upgrade_path(server: Running, ca_files: tuple[Path, Path]) -> None:
-    """OCPP 2.0.1 A05: a profile-1 station gets the CSMS root installed, its profile raised, and
-    reconnects with the higher profile."""
+async def test_a05_upgrade_path(start_server: StartServer, tmp_path: Path) -> None:
+    """OCPP 2.0.1 A05: a profile-1 station gets the CSMS root certificate installed, its profile
+    raised to 2, and reconnects over TLS, verifying the CSMS with the root it was given; plain ws
+    is a downgrade from then on."""
+    pki = make_pki(tmp_path)
+    server, wss_url = await start_tls_server(start_server, pki)
     station, password = "CP-A05", "a05-password-0123456"
     status, _ = await server.put(f"/api/v1/stations/{station}", {"password": password})
     assert status == 201
-    url = server.ocpp_url.replace("ws://", f"ws://{station}:{password}@")
-    charger = await RawCharger.connect(f"{url}/{station}", subprotocols=["ocpp2.0.1"])
+    ws_url = server.ocpp_url.replace("ws://", f"ws://{station}:{password}@")
+    charger = await RawCharger.connect(f"{ws_url}/{station}", subprotocols=["ocpp2.0.1"])
+    installed: list[str] = []
 
-    async def accept(payload: dict[str, Any]) -> dict[str, Any]:
+    async def install(payload: dict[str, Any]) -> dict[str, Any]:
+        installed.append(payload["certificate"])
         return {"status": "Accepted"}
 
-    charger.handlers["InstallCertificate"] = accept
+    charger.handlers["InstallCertificate"] = install
     try:
         await charger.call("BootNotification", BOOT_V2)
         status, body = await server.command(
             station,
             "InstallCertificate",
-            {"certificateType": "CSMSRootCertificate", "certificate": ca_files[0].read_text()},
+            {"certificateType": "CSMSRootCertificate", "certificate": pki.ca.cert_path.read_text()},
         )
         assert status == 200 and body["response"]["status"] == "Accepted"
         status, body = await server.get(f"/api/v1/stations/{station}/certificates")
         assert [i["certificate_type"] for i in body["items"]] == ["CSMSRootCertificate"]
         status, body = await server.put(f"/api/v1/stations/{station}", {"security_profile": 2})
+        assert status == 200 and body["security_profile"] == 2
     finally:
         await charger.close()
-    if status == 400 and "security_profile" in str(body):
-        pytest.skip("security_profile is not settable on this tree yet")
-    assert status == 200
-    assert body.get("security_profile") == 2
+    # The station trusts only the root it was sent, and it verifies the CSMS with it.
+    root = tmp_path / "installed-root.pem"
+    root.write_text(installed[0])
+    trusting = ssl.create_default_context(cafile=str(root))
+    wss_auth = wss_url.replace("wss://", f"wss://{station}:{password}@")
+    upgraded = await RawCharger.connect(
+        f"{wss_auth}/{station}", subprotocols=["ocpp2.0.1"], ssl=trusting
+    )
+    try:
+        assert (await upgraded.call("BootNotification", BOOT_V2))["status"] == "Accepted"
+    finally:
+        await upgraded.close()
     # Profile 2 over plain ws is a downgrade now: refused at the upgrade.
     with pytest.raises(websockets.InvalidStatus) as info:
-        await RawCharger.connect(f"{url}/{station}", subprotocols=["ocpp2.0.1"])
-    assert info.value.response.status_code in (401, 403)
+        await RawCharger.connect(f"{ws_url}/{station}", subprotocols=["ocpp2.0.1"])
+    assert info.value.response.status_code == 403
