@@ -2,6 +2,7 @@
 
     python -m sim.bench --server voltmesh --server baseline --runs 3 --output bench-results
     python -m sim.bench --memory 1000 --memory 10000 --reconnect 5000 --runs 3
+    python -m sim.bench --server voltmesh --tls --reconnect 5000 --runs 3
 
 For every run, scenario and server (servers alternate so that drift on the machine hits both
 alike) it starts the server as a subprocess on free loopback ports, waits until it is ready,
@@ -20,6 +21,11 @@ tree in `/proc`. It prints medians as Markdown tables for BENCHMARKS.md.
   charger does not reboot because its central system restarted). The run ends when every
   charger is back or after `--reconnect-timeout` seconds. voltmesh is then asked through its
   REST API for every transaction it had answered for.
+
+With `--tls` (voltmesh only) every measurement runs twice in a row, over ws and then over wss: the
+harness makes a throwaway CA and a server certificate for 127.0.0.1 (`sim.certs`), voltmesh serves
+wss with it beside ws, and the chargers of the second run connect over wss trusting that CA. The
+tables then have a `voltmesh` and a `voltmesh wss` row and a table of the wss/ws ratios.
 """
 
 from __future__ import annotations
@@ -52,9 +58,11 @@ from sim.benchreport import (
     summarize_memory,
     summarize_reconnect,
 )
+from sim.certs import ServerTls, make_server_tls
 from sim.errors import SimError
 from sim.fdlimit import raise_open_file_limit
 from sim.fleet.conductor import LoadHooks, LoadRun, run_load
+from sim.fleet.figures import markdown_row, number, ratio
 from sim.fleet.load import LoadMode, LoadShape
 from sim.loadgen import exit_on_sigterm
 from sim.procstat import tree_cpu_seconds, tree_rss_bytes
@@ -155,13 +163,31 @@ RESTART_WARMUP = 1.0
 """Seconds the booted fleet idles before the restart."""
 IDLE_DURATION = 0.5
 """Seconds of idle traffic phase after the memory sample (the fleet then disconnects)."""
+WSS = "wss"
+"""Suffix of a server's label in the tables when its chargers connect over wss."""
 
 
-def run_once(kind: ServerKind, scenario: Scenario, run: int, options: BenchOptions) -> RunRecord:
-    """Start a fresh server, load it, sample it, stop it."""
-    name = f"{kind.value}-{scenario.slug}-run{run}"
+def _label(kind: ServerKind, tls: ServerTls | None) -> str:
+    """The server's name in tables and file names: `voltmesh`, or `voltmesh wss` over TLS."""
+    return kind.value if tls is None else f"{kind.value} {WSS}"
+
+
+def _tls_ca(tls: ServerTls | None) -> str | None:
+    return None if tls is None else str(tls.ca_cert)
+
+
+def run_once(
+    kind: ServerKind,
+    scenario: Scenario,
+    run: int,
+    options: BenchOptions,
+    tls: ServerTls | None = None,
+) -> RunRecord:
+    """Start a fresh server, load it (over wss with ``tls``), sample it, stop it."""
+    label = _label(kind, tls)
+    name = f"{label.replace(' ', '-')}-{scenario.slug}-run{run}"
     log_path = _log_path(options.output, name)
-    server = ServerProcess(kind, log_path=log_path)
+    server = ServerProcess(kind, log_path=log_path, tls=tls)
     samples: dict[str, float] = {}
     with server:
         pid = server.pid
@@ -185,7 +211,7 @@ def run_once(kind: ServerKind, scenario: Scenario, run: int, options: BenchOptio
 
         run_ = LoadRun(
             host=HOST,
-            port=server.ocpp_port,
+            port=server.load_port,
             stations=options.stations,
             workers=options.workers,
             warmup=options.warmup,
@@ -197,11 +223,12 @@ def run_once(kind: ServerKind, scenario: Scenario, run: int, options: BenchOptio
             connect_rate=options.connect_rate,
             call_timeout=options.call_timeout,
             boot_timeout=options.boot_timeout,
+            tls_ca=_tls_ca(tls),
         )
         result = run_load(run_, shape, LoadHooks(fleet_ready, window_start, window_end))
         argv = server.argv()
     record = RunRecord(
-        server=kind.value,
+        server=label,
         scenario=scenario.label,
         run=run,
         result=result,
@@ -227,11 +254,15 @@ def _finish(output: Path | None, name: str, log_path: Path, data: dict[str, obje
         log_path.unlink(missing_ok=True)
 
 
-def measure_memory(kind: ServerKind, stations: int, run: int, options: IdleOptions) -> MemoryRecord:
-    """RSS of a fresh server before any charger and with `stations` connected and idle."""
-    name = f"{kind.value}-memory{stations}-run{run}"
+def measure_memory(
+    kind: ServerKind, stations: int, run: int, options: IdleOptions, tls: ServerTls | None = None
+) -> MemoryRecord:
+    """RSS of a fresh server before any charger and with `stations` connected and idle (over
+    wss with ``tls``)."""
+    label = _label(kind, tls)
+    name = f"{label.replace(' ', '-')}-memory{stations}-run{run}"
     log_path = _log_path(options.output, name)
-    server = ServerProcess(kind, log_path=log_path)
+    server = ServerProcess(kind, log_path=log_path, tls=tls)
     samples: dict[str, int] = {}
     with server:
         pid = server.pid
@@ -244,7 +275,7 @@ def measure_memory(kind: ServerKind, stations: int, run: int, options: IdleOptio
 
         run_ = LoadRun(
             host=HOST,
-            port=server.ocpp_port,
+            port=server.load_port,
             stations=stations,
             workers=options.workers(stations),
             warmup=0.0,
@@ -256,11 +287,12 @@ def measure_memory(kind: ServerKind, stations: int, run: int, options: IdleOptio
             call_timeout=options.call_timeout,
             boot_timeout=options.boot_timeout,
             heartbeat_interval=options.heartbeat_interval,
+            tls_ca=_tls_ca(tls),
         )
         idle = run_load(run_, shape, LoadHooks(on_fleet_ready=fleet_idle))
         argv = server.argv()
     record = MemoryRecord(
-        server=kind.value,
+        server=label,
         stations=stations,
         run=run,
         booted=idle.booted,
@@ -277,15 +309,17 @@ def measure_memory(kind: ServerKind, stations: int, run: int, options: IdleOptio
 
 
 def measure_reconnect(
-    kind: ServerKind, stations: int, run: int, options: IdleOptions
+    kind: ServerKind, stations: int, run: int, options: IdleOptions, tls: ServerTls | None = None
 ) -> ReconnectRecord:
-    """Restart a server under `stations` idle chargers and time until they are all back."""
-    name = f"{kind.value}-reconnect{stations}-run{run}"
+    """Restart a server under `stations` idle chargers (over wss with ``tls``: every reconnect
+    is a full TLS handshake) and time until they are all back."""
+    label = _label(kind, tls)
+    name = f"{label.replace(' ', '-')}-reconnect{stations}-run{run}"
     log_path = _log_path(options.output, name)
-    server = ServerProcess(kind, log_path=log_path)
+    server = ServerProcess(kind, log_path=log_path, tls=tls)
     run_ = LoadRun(
         host=HOST,
-        port=server.ocpp_port,
+        port=server.load_port,
         stations=stations,
         workers=options.workers(stations),
         warmup=RESTART_WARMUP,
@@ -301,6 +335,7 @@ def measure_reconnect(
         reconnect=True,
         reconnect_backoff=options.reconnect_backoff,
         reconnect_backoff_max=options.reconnect_backoff_max,
+        tls_ca=_tls_ca(tls),
     )
     restarts: list[Restart] = []
     cpu: dict[str, float] = {}
@@ -328,7 +363,7 @@ def measure_reconnect(
     (restarted,) = restarts
     back = [t - restarted.ready_at for t in idle.back_at]
     record = ReconnectRecord(
-        server=kind.value,
+        server=label,
         stations=stations,
         run=run,
         booted=idle.booted,
@@ -398,7 +433,71 @@ def _markdown(
             "overflows: the kernel's machine-wide count of connections an accept queue "
             "dropped):\n\n" + reconnect_table(summarize_reconnect(storms))
         )
+    comparison = tls_comparison(records, storms)
+    if comparison:
+        text += "\nwss against ws (medians; wss/ws the ratio of the medians):\n\n" + comparison
     return text
+
+
+def tls_comparison(records: Sequence[RunRecord], storms: Sequence[ReconnectRecord]) -> str:
+    """For every server measured over both ws and wss (`--tls`), a table of the figures the
+    transport changes, over ws, over wss and their ratio; "" when nothing was measured twice."""
+    rows: list[str] = []
+
+    def add(scenario: str, figure: str, ws: float | None, wss: float | None, digits: int) -> None:
+        rows.append(
+            markdown_row(
+                [scenario, figure, number(ws, digits), number(wss, digits), ratio(wss, ws)]
+            )
+        )
+
+    for row in summarize(records):
+        over_wss = f"{row.server} {WSS}"
+        twin = next(
+            (r for r in summarize(records) if r.server == over_wss and r.scenario == row.scenario),
+            None,
+        )
+        if twin is None:
+            continue
+        where = f"{row.server} {row.scenario}"
+        add(where, "msgs/s", row.msgs_per_s, twin.msgs_per_s, 0)
+        add(where, "p50 ms", row.p50_ms, twin.p50_ms, 1)
+        add(where, "p99 ms", row.p99_ms, twin.p99_ms, 1)
+        add(where, "server CPU µs/msg", row.cpu_us_per_msg, twin.cpu_us_per_msg, 1)
+    for storm in summarize_reconnect(storms):
+        over_wss = f"{storm.server} {WSS}"
+        others = [r for r in summarize_reconnect(storms) if r.stations == storm.stations]
+        twin_storm = next((r for r in others if r.server == over_wss), None)
+        if twin_storm is None:
+            continue
+        where = f"{storm.server} reconnect {storm.stations:,}"
+        add(where, "all back s", storm.back_max, twin_storm.back_max, 1)
+        add(where, "p50 back s", storm.back_p50, twin_storm.back_p50, 1)
+        add(where, "server CPU s", storm.server_cpu_seconds, twin_storm.server_cpu_seconds, 2)
+        add(
+            where,
+            "server CPU ms per reconnect",
+            _cpu_ms_per_reconnect(storms, storm.server, storm.stations),
+            _cpu_ms_per_reconnect(storms, over_wss, storm.stations),
+            2,
+        )
+    if not rows:
+        return ""
+    header = ["| measurement | figure | ws | wss | wss/ws |", "|---|---|---:|---:|---:|"]
+    return "\n".join(header + rows) + "\n"
+
+
+def _cpu_ms_per_reconnect(
+    storms: Sequence[ReconnectRecord], server: str, stations: int
+) -> float | None:
+    """Median over the runs of the new server's CPU from readiness until all were back, divided
+    by the stations that came back (each one connection, upgrade and Heartbeat)."""
+    per_run = [
+        1000.0 * r.server_cpu_seconds / r.back
+        for r in storms
+        if r.server == server and r.stations == stations and r.back
+    ]
+    return statistics.median(per_run) if per_run else None
 
 
 def _listen_overflows() -> int | None:
@@ -491,6 +590,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.open_transactions,
         help="reconnect storm: share of stations holding an open transaction",
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="voltmesh only: run every measurement over ws and then over wss (a throwaway CA and "
+        "server certificate for 127.0.0.1) and compare them",
+    )
     idle.add_argument(
         "--reconnect-timeout",
         type=float,
@@ -507,7 +612,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    kinds = [ServerKind(v) for v in dict.fromkeys(args.server or ["voltmesh", "baseline"])]
+    default_servers = ["voltmesh"] if args.tls else ["voltmesh", "baseline"]
+    kinds = [ServerKind(v) for v in dict.fromkeys(args.server or default_servers)]
+    if args.tls and kinds != [ServerKind.VOLTMESH]:
+        parser.error("--tls: only voltmesh serves wss (--server voltmesh)")
     memory_sizes = list(dict.fromkeys(args.memory or []))
     reconnect_sizes = list(dict.fromkeys(args.reconnect or []))
     if any(n < 1 for n in memory_sizes + reconnect_sizes):
@@ -560,34 +668,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     def progress(text: str) -> None:
         print(f"[{time.monotonic() - started:5.0f} s] {text}", file=sys.stderr, flush=True)
 
+    certificates = tempfile.TemporaryDirectory(prefix="voltmesh-bench-tls-") if args.tls else None
+    # ws then wss within each run, so that drift on the machine hits both transports alike.
+    transports: list[ServerTls | None] = [None]
+    if certificates is not None:
+        transports.append(make_server_tls(Path(certificates.name)))
+    servers = [(kind, tls) for kind in kinds for tls in transports]
     try:
         for run in range(1, args.runs + 1):
             for scenario in scenarios:
-                for kind in kinds:
-                    record = run_once(kind, scenario, run, options)
+                for kind, tls in servers:
+                    record = run_once(kind, scenario, run, options, tls)
                     records.append(record)
                     progress(
-                        f"{kind.value} {scenario.label} "
+                        f"{record.server} {scenario.label} "
                         f"run {run}: {record.result.msgs_per_s:.0f} msgs/s, "
                         f"cpu {record.cpu_us_per_msg or 0:.0f} µs/msg, "
                         f"failures {record.failures}"
                     )
             for stations in memory_sizes:
-                for kind in kinds:
-                    mem = measure_memory(kind, stations, run, idle_options)
+                for kind, tls in servers:
+                    mem = measure_memory(kind, stations, run, idle_options, tls)
                     memory.append(mem)
                     progress(
-                        f"{kind.value} memory {stations} run {run}: "
+                        f"{mem.server} memory {stations} run {run}: "
                         f"{mem.rss_before_bytes / 2**20:.1f} -> {mem.rss_after_bytes / 2**20:.1f} "
                         f"MiB, {mem.kib_per_station or 0:.1f} KiB/station, "
                         f"failures {mem.failures}"
                     )
             for stations in reconnect_sizes:
-                for kind in kinds:
-                    storm = measure_reconnect(kind, stations, run, idle_options)
+                for kind, tls in servers:
+                    storm = measure_reconnect(kind, stations, run, idle_options, tls)
                     storms.append(storm)
                     progress(
-                        f"{kind.value} reconnect {stations} run {run}: down "
+                        f"{storm.server} reconnect {stations} run {run}: down "
                         f"{storm.down_seconds:.1f} s, {storm.back}/{storm.booted} back "
                         f"{storm.back_max or 0:.1f} s after ready, tx "
                         f"{storm.transaction_check}, failures {storm.failures}"
@@ -595,6 +709,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SimError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if certificates is not None:
+            certificates.cleanup()
     load_after = os.getloadavg()
     notes = []
     if scenarios:
@@ -619,6 +736,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"transaction; reconnect backoff random in 0-{idle_options.reconnect_backoff:g} s, "
             f"doubling to at most {idle_options.reconnect_backoff_max:g} s; limit "
             f"{idle_options.reconnect_timeout:g} s after SIGTERM."
+        )
+    if args.tls:
+        notes.append(
+            "wss: TLS to voltmesh's wss listener with an ECDSA P-256 server certificate from a "
+            "throwaway CA; each run over ws is followed by the same run over wss."
         )
     notes += [
         f"Medians of {args.runs} run(s). Machine: {os.cpu_count()} CPUs, {platform.system()} "

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from sim.certs import ServerTls
 from sim.errors import ServerStartError
 
 HOST = "127.0.0.1"
@@ -149,19 +150,33 @@ class ServerProcess:
     """A server under test. Use as a context manager: enter starts it and waits until it is
     ready, exit sends SIGTERM and waits (then kills). `restart()` replaces the process by a new
     one on the same ports and data directory. Logs go to `log_path` (a restarted process
-    appends)."""
+    appends).
 
-    def __init__(self, kind: ServerKind, *, log_path: Path, host: str = HOST) -> None:
+    With ``tls`` (voltmesh only) the server also serves wss with that certificate on
+    `ocpp_tls_port`, beside ws on `ocpp_port`; `load_port` is the one the chargers use."""
+
+    def __init__(
+        self, kind: ServerKind, *, log_path: Path, host: str = HOST, tls: ServerTls | None = None
+    ) -> None:
+        if tls is not None and kind is not ServerKind.VOLTMESH:
+            raise ValueError("only voltmesh serves wss")
         self.kind = kind
         self.host = host
         self.log_path = log_path
+        self.tls = tls
         self.ocpp_port = free_port(host)
+        self.ocpp_tls_port = free_port(host) if tls is not None else None
         self.api_port = free_port(host) if kind is ServerKind.VOLTMESH else None
         # Every REST request needs a credential: the harness acts with a service token of its own.
         self.api_token = secrets.token_urlsafe(24) if kind is ServerKind.VOLTMESH else None
         self.exit_code: int | None = None
         self._data_dir: tempfile.TemporaryDirectory[str] | None = None
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def load_port(self) -> int:
+        """The port the chargers connect to: wss with ``tls``, else ws."""
+        return self.ocpp_port if self.ocpp_tls_port is None else self.ocpp_tls_port
 
     @property
     def pid(self) -> int:
@@ -175,7 +190,7 @@ class ServerProcess:
         if self.kind is ServerKind.BASELINE:
             return [sys.executable, "-m", "sim.baseline_server", "--host", self.host,
                     "--port", str(self.ocpp_port)]  # fmt: skip
-        return [
+        argv = [
             sys.executable, "-m", "voltmesh", "serve",
             "--host", self.host,
             "--ocpp-port", str(self.ocpp_port),
@@ -183,6 +198,13 @@ class ServerProcess:
             "--data-dir", data_dir or "DATA_DIR",
             "--unknown-stations", "accept",
         ]  # fmt: skip
+        if self.tls is not None:
+            argv += [
+                "--tls-cert", str(self.tls.cert),
+                "--tls-key", str(self.tls.key),
+                "--ocpp-tls-port", str(self.ocpp_tls_port),
+            ]  # fmt: skip
+        return argv
 
     def start(self, *, ready_timeout: float = READY_TIMEOUT) -> None:
         """Start the server and block until it is ready; raises `ServerStartError`."""

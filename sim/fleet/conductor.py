@@ -56,7 +56,8 @@ class LoadRun:
     """OCPP websocket port of the server under test."""
     host: str = "127.0.0.1"
     path: str = "/ocpp/"
-    """Stations connect to ``ws://host:port{path}{station id}``."""
+    """Stations connect to ``ws://host:port{path}{station id}`` (``wss://`` with the shape's
+    ``tls_ca``)."""
     stations: int = 20
     workers: int = 1
     """Worker processes; station ``i`` runs in worker ``i % workers``."""
@@ -89,7 +90,7 @@ class LoadRun:
                 "duration": planned + RUN_SLACK,
                 "workers": self.workers,
                 "station_prefix": self.prefix,
-                "csms": {"url": f"ws://{host}:{self.port}{self.path.rstrip('/')}"},
+                "csms": {"url": f"{shape.scheme}://{host}:{self.port}{self.path.rstrip('/')}"},
                 "fleet": [
                     {
                         "model": "load",

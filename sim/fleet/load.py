@@ -22,6 +22,7 @@ import errno
 import math
 import multiprocessing
 import random
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 
+from sim.certs import client_context
 from sim.fleet.link import CallFailed
 from sim.fleet.plan import StationSpec, stream
 from sim.fleet.station import CsmsCall, LinkLost, SimStation
@@ -103,6 +105,9 @@ class LoadShape:
     """Seconds; reconnect attempt ``n`` (from 0) waits a uniform random time in
     [0, min(reconnect_backoff_max, reconnect_backoff * 2**n)] (exponential, full jitter)."""
     reconnect_backoff_max: float = 4.0
+    tls_ca: str | None = None
+    """PEM file of the CA that issued the server's certificate: the stations then connect over
+    ``wss://`` and verify the server against it (security profile 2); None: ``ws://``."""
 
     def __post_init__(self) -> None:
         if self.mode is LoadMode.RATE and (self.rate is None or self.rate <= 0):
@@ -119,6 +124,15 @@ class LoadShape:
             raise ValueError("reconnect and open_transactions need idle mode")
         if not 0 < self.reconnect_backoff <= self.reconnect_backoff_max:
             raise ValueError("need 0 < reconnect_backoff <= reconnect_backoff_max")
+
+    @property
+    def scheme(self) -> str:
+        """``wss`` with `tls_ca`, else ``ws``."""
+        return "ws" if self.tls_ca is None else "wss"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The stations' TLS context (one per worker process: contexts do not pickle)."""
+        return None if self.tls_ca is None else client_context(self.tls_ca)
 
     def connect_delay(self, index: int) -> float:
         """Seconds after the start at which station ``index`` connects."""

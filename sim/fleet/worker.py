@@ -81,7 +81,8 @@ async def run_worker(
     clock = SimClock(scenario.start, scenario.acceleration, origin=timing.origin)
     tally = FleetTally()
     records: list[SessionRecord] = []
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    tls = None if load is None else load.shape.ssl_context()
+    connector = aiohttp.TCPConnector(limit=0, force_close=False, ssl=True if tls is None else tls)
     sock_connect = 10.0 if load is None else load.shape.call_timeout
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=sock_connect)
     go = asyncio.Event()
