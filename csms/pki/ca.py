@@ -13,7 +13,9 @@ Errors::
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,6 +158,35 @@ class CertificateAuthority:
         """The CA certificate (what InstallCertificate CSMSRootCertificate would not carry: that one
         is the root of the TLS server certificate; this one is the root chargers' leaves chain to)."""
         return self.certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+    def issue_server_certificate(
+        self,
+        host_names: Sequence[str],
+        *,
+        ip_addresses: Sequence[str] = (),
+        now: dt.datetime | None = None,
+    ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        """A TLS server certificate and its new key (P-256, OCPP 2.0.1 A00's ECDHE-ECDSA suites)
+        for the CSMS's wss listener: CN the first host name, SANs every name and address. For trials
+        and benchmarks; an operator's public chargers verify a certificate of the operator's PKI."""
+        now = now or dt.datetime.now(dt.UTC)
+        key = ec.generate_private_key(ec.SECP256R1())
+        names: list[x509.GeneralName] = [x509.DNSName(name) for name in host_names]
+        names += [x509.IPAddress(ipaddress.ip_address(address)) for address in ip_addresses]
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host_names[0])]))
+            .issuer_name(self.certificate.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - CLOCK_SKEW)
+            .not_valid_after(min(now + LEAF_VALIDITY, self.certificate.not_valid_after_utc))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
+        return certificate, key
 
     def sign_csr(self, csr_pem: str, station_id: str, *, now: dt.datetime | None = None) -> str:
         """The chain PEM (leaf, then this CA) of a charger certificate for ``station_id``.
