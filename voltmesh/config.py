@@ -71,8 +71,10 @@ class Settings:
     """PEM private key of ``ca_cert``."""
     handshake_timeout: float = 10.0
     """Seconds a connection has to complete its websocket upgrade."""
-    max_pending_per_peer: int = 64
-    """Connections one peer address may hold before they are authenticated and upgraded."""
+    max_pending_per_peer: int = 512
+    """Connections one peer address may hold before they are authenticated and upgraded. Not
+    lower: after an outage the chargers behind one NAT (a mobile operator's, a depot's) reconnect
+    at once from one address; the handshake timeout and the descriptor reserve bound the rest."""
     subprotocols: tuple[OcppVersion, ...] = (OcppVersion.V21, OcppVersion.V201, OcppVersion.V16)
     """Versions offered, in order of preference (the newest a charger offers wins)."""
     default_subprotocol: OcppVersion = OcppVersion.V16
