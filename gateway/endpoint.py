@@ -300,34 +300,36 @@ class OcppEndpoint:
         previous = self._directory.attach(entry)
         previous_handshake = self._live.get(station_id)
         self._live[station_id] = handshake
-        if previous is not None:
-            old_peer = previous_handshake.remote if previous_handshake else None
-            if handshake.authenticated:
-                log.info(
-                    "%s reconnected from %s; closing its previous socket (from %s)",
-                    station_id,
-                    handshake.remote,
-                    old_peer,
-                )
-            else:
-                # OCPP 2.0.1 A00: without a credential nothing tells a charger from an impostor
-                # claiming its id; the operator gets both addresses and a station event.
-                log.warning(
-                    "%s: unauthenticated connection from %s replaces the one from %s",
-                    station_id,
-                    handshake.remote,
-                    old_peer,
-                )
-                if previous_handshake is not None:
-                    try:
-                        await self._acceptor.replaced(handshake, previous_handshake)
-                    except Exception:
-                        log.exception("%s: replacement not recorded", station_id)
-            _tell_quietly(
-                previous.connection, Close(CLOSE_REPLACED, "replaced by a new connection")
-            )
-        log.info("%s connected (%s)", station_id, handshake.version.value)
+        # Everything after the attach is inside the try: a handler cancelled here must still
+        # detach the entry and stop the actors.
         try:
+            if previous is not None:
+                old_peer = previous_handshake.remote if previous_handshake else None
+                if handshake.authenticated:
+                    log.info(
+                        "%s reconnected from %s; closing its previous socket (from %s)",
+                        station_id,
+                        handshake.remote,
+                        old_peer,
+                    )
+                else:
+                    # OCPP 2.0.1 A00: without a credential nothing tells a charger from an impostor
+                    # claiming its id; the operator gets both addresses and a station event.
+                    log.warning(
+                        "%s: unauthenticated connection from %s replaces the one from %s",
+                        station_id,
+                        handshake.remote,
+                        old_peer,
+                    )
+                    if previous_handshake is not None:
+                        try:
+                            await self._acceptor.replaced(handshake, previous_handshake)
+                        except Exception:
+                            log.exception("%s: replacement not recorded", station_id)
+                _tell_quietly(
+                    previous.connection, Close(CLOSE_REPLACED, "replaced by a new connection")
+                )
+            log.info("%s connected (%s)", station_id, handshake.version.value)
             await self._read(socket, connection)
         finally:
             # In order: the transport actor settles its calls and stops, then the station's actor
