@@ -3,8 +3,6 @@ charger (client) certificates with a chosen CN; PEM files and client ``ssl`` con
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,22 +10,31 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
+from csms.pki.ca import CertificateAuthority
 from tests.server_fixtures import Running, StartServer
 
 
 @dataclass(frozen=True)
 class Issued:
     cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
     cert_path: Path
     key_path: Path
 
+    @property
+    def authority(self) -> CertificateAuthority:
+        """This certificate as the CA that issues others (for a CA made by ``make_ca``)."""
+        return CertificateAuthority(self.cert, self.key)
+
 
 def _write(
-    directory: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
+    directory: Path,
+    name: str,
+    cert: x509.Certificate,
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
 ) -> Issued:
     directory.mkdir(parents=True, exist_ok=True)
     cert_path = directory / f"{name}.pem"
@@ -43,66 +50,33 @@ def _write(
     return Issued(cert, key, cert_path, key_path)
 
 
-def _builder(subject: str, issuer: x509.Name | None) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer or name)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-    )
-
-
 def make_ca(directory: Path, name: str = "ca", common_name: str = "Test CA") -> Issued:
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        _builder(common_name, None)
-        .public_key(key.public_key())
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return _write(directory, name, cert, key)
+    """A CA made the way ``voltmesh ca init`` makes one."""
+    authority = CertificateAuthority.create(common_name)
+    return _write(directory, name, authority.certificate, authority.key)
 
 
 def issue(
     ca: Issued, directory: Path, name: str, common_name: str, *, server: bool = False
 ) -> Issued:
-    """A leaf signed by ``ca``: a server certificate for 127.0.0.1/localhost, or a client one."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    builder = (
-        _builder(common_name, ca.cert.subject)
-        .public_key(key.public_key())
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-    )
+    """A leaf signed by ``ca`` through the CA's own code: a server certificate named
+    ``common_name``, 127.0.0.1 and localhost, or a charger's client certificate for the CSR a
+    station with identity ``common_name`` would send (SignCertificate)."""
     if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-    else:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        cert, key = ca.authority.issue_server_certificate(
+            list(dict.fromkeys([common_name, "localhost"])), ip_addresses=["127.0.0.1"]
         )
-    return _write(directory, name, builder.sign(ca.key, hashes.SHA256()), key)
+        return _write(directory, name, cert, key)
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .sign(key, hashes.SHA256())
+    )
+    chain = ca.authority.sign_csr(
+        csr.public_bytes(serialization.Encoding.PEM).decode(), common_name
+    )
+    return _write(directory, name, x509.load_pem_x509_certificates(chain.encode())[0], key)
 
 
 def client_context(ca: Issued, certificate: Issued | None = None) -> ssl.SSLContext:
