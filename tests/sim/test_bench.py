@@ -11,7 +11,6 @@ import pytest
 
 from sim.bench import (
     BenchOptions,
-    IdleOptions,
     Scenario,
     measure_memory,
     measure_reconnect,
@@ -19,7 +18,7 @@ from sim.bench import (
 )
 from sim.fleet.load import LoadMode
 from sim.servers import ServerKind
-from tests.sim.helpers import UNIT
+from tests.sim.helpers import UNIT, small_options
 
 
 @pytest.mark.slow
@@ -52,18 +51,6 @@ def test_bench_run_against_baseline_process(tmp_path: Path) -> None:
     data = orjson.loads((tmp_path / "baseline-saturate-run1.json").read_bytes())
     assert data["result"]["booted"] == 20
     assert data["server_argv"][1:3] == ["-m", "sim.baseline_server"]
-
-
-def small_options(tmp_path: Path) -> IdleOptions:
-    return IdleOptions(
-        connect_rate=400.0,
-        settle=10 * UNIT,
-        open_transactions=0.2,
-        reconnect_timeout=300 * UNIT,
-        call_timeout=40 * UNIT,
-        boot_timeout=200 * UNIT,
-        output=tmp_path,
-    )
 
 
 @pytest.mark.slow

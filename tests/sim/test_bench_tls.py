@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sim.bench import (
     BenchOptions,
-    IdleOptions,
     Scenario,
     main,
     measure_reconnect,
@@ -26,7 +25,7 @@ from sim.certs import make_server_tls
 from sim.fleet.conductor import LoadRun, run_load
 from sim.fleet.load import LoadMode, LoadShape
 from sim.servers import ServerKind, ServerProcess
-from tests.sim.helpers import UNIT
+from tests.sim.helpers import UNIT, small_options
 
 
 def test_server_certificate_is_issued_by_the_throwaway_ca(tmp_path: Path) -> None:
@@ -109,23 +108,11 @@ def test_stations_verify_the_server_certificate(tmp_path: Path) -> None:
     assert trusted.booted == 2
 
 
-def storm_options(tmp_path: Path) -> IdleOptions:
-    return IdleOptions(
-        connect_rate=400.0,
-        settle=10 * UNIT,
-        open_transactions=0.2,
-        reconnect_timeout=300 * UNIT,
-        call_timeout=40 * UNIT,
-        boot_timeout=200 * UNIT,
-        output=tmp_path,
-    )
-
-
 @pytest.mark.slow
 def test_reconnect_storm_over_wss(tmp_path: Path) -> None:
     started = time.monotonic()
     tls = make_server_tls(tmp_path / "pki")
-    options = storm_options(tmp_path)
+    options = small_options(tmp_path)
     over_ws = measure_reconnect(ServerKind.VOLTMESH, 20, 1, options)
     over_wss = measure_reconnect(ServerKind.VOLTMESH, 20, 1, options, tls)
     assert time.monotonic() - started < 2 * options.reconnect_timeout
@@ -150,6 +137,6 @@ def test_reconnect_storm_over_wss(tmp_path: Path) -> None:
 )
 def test_restart_closes_wss_sockets_with_service_restart(tmp_path: Path) -> None:
     tls = make_server_tls(tmp_path / "pki")
-    record = measure_reconnect(ServerKind.VOLTMESH, 20, 1, storm_options(tmp_path), tls)
+    record = measure_reconnect(ServerKind.VOLTMESH, 20, 1, small_options(tmp_path), tls)
     assert record.back == 20
     assert record.lost == {"1012": 20}  # "service restart", as over ws (test_bench.py)
