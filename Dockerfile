@@ -1,4 +1,5 @@
-# voltmesh node image: `voltmesh serve` on OCPP port 9000 and API port 8080, stores under /data.
+# voltmesh node image: `voltmesh serve` on OCPP ports 9000 (ws) and 9443 (wss, given a certificate),
+# API port 8080 and cluster port 1900 (Thespian, for the other pods only); stores under /data.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,6 +13,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY actors ./actors
 COPY csms ./csms
+COPY cluster ./cluster
 COPY gateway ./gateway
 COPY transport ./transport
 COPY persistence ./persistence
@@ -23,7 +25,7 @@ RUN pip install --no-cache-dir . \
 
 USER 10001
 VOLUME ["/data"]
-EXPOSE 9000 8080
+EXPOSE 9000 9443 8080 1900
 
 # SIGTERM drains: refuse new chargers, close sockets with 1012, flush the writers, exit 0.
 STOPSIGNAL SIGTERM

@@ -11,6 +11,7 @@ from http_api import (
     health,
     id_tags,
     login,
+    nodes,
     openapi,
     passwords,
     stations,
@@ -35,6 +36,6 @@ def create_api(state: ApiState) -> web.Application:
     app[API_STATE] = state
     for module in (health, openapi, login, users, audit, stations, transactions, id_tags, commands):
         app.router.add_routes(module.routes)
-    for module in (certificates, passwords):
+    for module in (certificates, passwords, nodes):
         app.router.add_routes(module.routes)
     return app

@@ -87,7 +87,7 @@ async def put_id_tag(request: web.Request) -> web.Response:
     record = _parse(request.match_info["id_tag"], read_object(await read_json(request)))
     state = request.app[API_STATE]
     created = await id_tokens.put_id_token(state.engine, record)
-    state.forget_id_token(record.id_token)
+    state.id_token_changed(record.id_token)
     return json_response(id_token_view(record), status=201 if created else 200)
 
 
@@ -97,5 +97,5 @@ async def delete_id_tag(request: web.Request) -> web.Response:
     id_tag = id_token_key(request.match_info["id_tag"])
     if not await id_tokens.delete_id_token(state.engine, id_tag):
         raise ApiProblem(404, "Not Found", "no such id tag")
-    state.forget_id_token(id_tag)
+    state.id_token_changed(id_tag)
     return web.Response(status=204)

@@ -496,6 +496,21 @@ SCHEMAS.update(
                 "role": {"enum": _ROLE_NAMES},
             },
         },
+        "Member": {
+            "type": "object",
+            "required": ["name", "pod", "shard", "address", "stations", "alive"],
+            "properties": {
+                "name": {"type": "string", "description": "<pod>/<shard>"},
+                "pod": {"type": "string"},
+                "shard": {"type": "integer"},
+                "pid": {"type": "integer", "description": "process id within its pod"},
+                "address": {"type": "string", "description": "control-plane host:port"},
+                "stations": {"type": "integer", "description": "stations whose socket it holds"},
+                "started_at": {"type": "string", "format": "date-time"},
+                "last_seen": {"type": "string", "format": "date-time"},
+                "alive": {"type": "boolean"},
+            },
+        },
         "AuditEntry": {
             "type": "object",
             "required": ["id", "at", "actor", "role", "method", "path", "status"],
@@ -565,6 +580,27 @@ PATHS.update(
                 "x-required-role": "admin",
                 "responses": {"204": {"description": "deleted"}, "404": _PROBLEM, "409": _PROBLEM},
             },
+        },
+        "/api/v1/nodes": {
+            "get": {
+                "summary": "Cluster members (each shard of each pod): alive, stations held",
+                "x-required-role": "viewer",
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["items"],
+                            "properties": {
+                                "items": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Member"},
+                                }
+                            },
+                        },
+                        "members",
+                    )
+                },
+            }
         },
         "/api/v1/audit": {
             "get": {

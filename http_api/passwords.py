@@ -52,15 +52,13 @@ async def rotate_password(request: web.Request) -> web.Response:
     unknown = set(body) - {"password"}
     if unknown:
         raise ApiProblem(400, "Bad Request", f"unknown fields: {', '.join(sorted(unknown))}")
-    entry = state.directory.get(station_id)
-    if entry is None:
+    version = await state.router.version_of(station_id)
+    if version is None:
         raise ApiProblem(404, "Not Found", f"station {station_id!r} is not connected")
     generated = "password" not in body
     try:
         password = (
-            generate_password(entry.version)
-            if generated
-            else check_password(body["password"], entry.version)
+            generate_password(version) if generated else check_password(body["password"], version)
         )
     except InvalidPassword as exc:
         raise ApiProblem(400, "Bad Request", str(exc)) from None
@@ -69,7 +67,7 @@ async def rotate_password(request: web.Request) -> web.Response:
     found, previous = await swap_pending_password(state.engine, station_id, password_hash)
     if not found:
         raise ApiProblem(404, "Not Found", f"no station {station_id!r}")
-    action, payload = password_command(entry.version, password)
+    action, payload = password_command(version, password)
     try:
         result = await state.router.call(station_id, action, payload, timeout=state.command_timeout)
     except CommandError as exc:

@@ -38,10 +38,11 @@ class ApiState:
     """Signs and verifies operators' access tokens (HS256)."""
     token_ttl: int
     """Seconds an access token stays valid."""
-    forget_password: Callable[[str], None]
-    """Drops a station's remembered credentials after its password changes."""
-    forget_id_token: Callable[[str], None]
-    """Drops a cached id token after it changes."""
+    station_changed: Callable[[str, bool], None]
+    """(station, deleted): an operator changed a station; every member drops its remembered
+    credentials and refreshes its actor (or closes its socket, when deleted)."""
+    id_token_changed: Callable[[str], None]
+    """Every member drops a cached id token after it changes."""
     metrics: CollectorRegistry
     """What /metrics exposes."""
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from aiohttp import web
 
-from actors.errors import ActorError
-from csms.station.charge_point import REFRESH_STATION, ReadConfiguration
-from gateway.connection import Close
-from gateway.endpoint import CLOSE_NORMAL, IDENTITY_RULE, valid_identity
+from gateway.calls import CommandError
+from gateway.endpoint import IDENTITY_RULE, valid_identity
 from http_api.pagination import int_param, page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
@@ -123,12 +119,7 @@ async def put_station(request: web.Request) -> web.Response:
         protocols=protocols,
         security_profile=security_profile,
     )
-    state.forget_password(station_id)
-    entry = state.directory.get(station_id)
-    if entry is not None:
-        # The edit is committed; an actor that cannot take the news reloads on its next start.
-        with contextlib.suppress(ActorError):
-            entry.charge_point.tell(REFRESH_STATION)
+    state.station_changed(station_id, False)
     response = await _view(state, record)
     response.set_status(201 if created else 200)
     return response
@@ -140,12 +131,7 @@ async def delete_station(request: web.Request) -> web.Response:
     station_id = request.match_info["station_id"]
     if not await stations.delete_station(state.engine, station_id):
         raise ApiProblem(404, "Not Found", "no such station")
-    state.forget_password(station_id)
-    entry = state.directory.get(station_id)
-    if entry is not None:
-        # Forgotten means disconnected too; if it comes back, the unknown-station policy applies.
-        with contextlib.suppress(ActorError):
-            entry.connection.tell(Close(CLOSE_NORMAL, "station deleted"))
+    state.station_changed(station_id, True)
     return web.Response(status=204)
 
 
@@ -153,13 +139,11 @@ async def delete_station(request: web.Request) -> web.Response:
 async def get_configuration(request: web.Request) -> web.Response:
     """Last known configuration keys of a connected station (from GetConfiguration and
     ChangeConfiguration answers); send GetConfiguration to fill it."""
-    entry = request.app[API_STATE].directory.get(request.match_info["station_id"])
-    if entry is None:
-        raise ApiProblem(404, "Not Found", "station is not connected to this node")
+    station_id = request.match_info["station_id"]
     try:
-        view = await entry.charge_point.ask(ReadConfiguration(), timeout=5.0)
-    except ActorError:
-        raise ApiProblem(404, "Not Found", "station is not connected to this node") from None
+        view = await request.app[API_STATE].router.configuration(station_id)
+    except CommandError:
+        raise ApiProblem(404, "Not Found", f"station {station_id!r} is not connected") from None
     return json_response(view)
 
 

@@ -53,9 +53,23 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def _begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _no_driver_begin(dbapi_connection: Any, _record: Any) -> None:
+    # The driver would BEGIN (DEFERRED) by itself before the first write; BEGIN IMMEDIATE is ours.
+    dbapi_connection.isolation_level = None
+
+
+def create_engine(url: str, *, immediate: bool = False) -> AsyncEngine:
     """An async engine for ``url``; plain ``sqlite:///`` and ``postgresql://`` URLs get the async
-    drivers. For a SQLite file the parent directory is created. The caller disposes the engine."""
+    drivers. For a SQLite file the parent directory is created. The caller disposes the engine.
+
+    ``immediate`` (SQLite): every transaction takes the write lock at its BEGIN. A writer that reads
+    before it writes (a lease check, an id block) then never finds, at its first write, that
+    another process wrote since its read: in WAL mode that fails at once (SQLITE_BUSY_SNAPSHOT)
+    instead of waiting for the lock."""
     parsed = async_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -63,6 +77,9 @@ def create_engine(url: str) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(parsed, **JSON_CODEC)
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+        if immediate:
+            event.listen(engine.sync_engine, "connect", _no_driver_begin)
+            event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     # pool_pre_ping replaces connections that a server restart closed while they sat in the pool.
     return create_async_engine(parsed, pool_pre_ping=True, **JSON_CODEC)

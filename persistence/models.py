@@ -249,3 +249,33 @@ station_certificates = Table(
     Column("details", JSON(), nullable=True),
     Column("updated_at", UtcDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
 )
+
+# Which cluster member holds each station's websocket. The epoch rises with every connection, so a
+# member that lost the station (a charger that reconnected elsewhere) cannot write over what the new
+# owner wrote: its writes carry the epoch it connected with and are refused once it is stale.
+station_leases = Table(
+    "station_leases",
+    metadata,
+    Column("station_id", String(64), primary_key=True),
+    # None: nobody holds it (closed, or its member died); the epoch stays to keep rising.
+    Column("member", String(128), nullable=True),
+    Column("epoch", BigInteger, nullable=False),
+    Column("protocol", String(16), nullable=True),
+    Column("taken_at", UtcDateTime, nullable=False),
+    Index("ix_station_leases_member", "member"),
+)
+
+# Cluster members (one per shard process of each pod), each refreshing its row while it lives.
+members = Table(
+    "members",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("node", String(128), nullable=False),
+    Column("shard", Integer, nullable=False),
+    Column("pid", Integer, nullable=False),
+    # host:port of the member's control-plane actor (Thespian).
+    Column("address", String(128), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Column("alive", Boolean, nullable=False, server_default=true()),
+)

@@ -22,12 +22,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Table, and_, bindparam
+from sqlalchemy import Table, and_, bindparam, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from persistence.database import dialect_insert
-from persistence.errors import WriterClosed
+from persistence.database import dialect_insert, dialect_name
+from persistence.errors import StaleEpoch, WriterClosed
+from persistence.models import station_leases
 
 log = logging.getLogger(__name__)
 
@@ -175,13 +176,36 @@ class WriterStats:
     """Submissions whose future got an exception."""
     retries: int = 0
     """Transactions retried after a lost connection."""
+    stale: int = 0
+    """Submissions refused because their station had moved on (``StaleEpoch``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """The station lease a submission was made under: it is applied only while the station's
+    lease still has this epoch (or none was ever taken)."""
+
+    station_id: str
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class TakenLease:
+    """What taking a station's lease returns; the writer fences the rest of its batch by it."""
+
+    station_id: str
+    epoch: int
+    previous_member: str | None
+    """Who held the station until now (None: nobody); it may be the taker itself."""
 
 
 @dataclass(slots=True)
 class _Submission:
     ops: tuple[WriteOp, ...]
     future: asyncio.Future[list[Any]]
+    fence: Fence | None = None
     results: list[Any] = field(default_factory=list)
+    stale: bool = False
 
 
 def _same_columns(
@@ -214,6 +238,49 @@ async def _insert(
         index_elements=list(on_conflict_do_nothing)
     )
     await conn.execute(statement, [dict(r) for r in rows])
+
+
+class Writer(Protocol):
+    """What submitters use of a group-commit writer."""
+
+    def submit_nowait(
+        self, *ops: WriteOp, fence: Fence | None = None
+    ) -> asyncio.Future[list[Any]]: ...
+
+    async def submit(self, *ops: WriteOp, fence: Fence | None = None) -> list[Any]: ...
+
+
+class FencedWriter:
+    """A writer whose submissions all carry the fence of one station connection: what the actors
+    of that connection write is refused once the station has connected again elsewhere."""
+
+    __slots__ = ("_writer", "fence")
+
+    def __init__(self, writer: Writer, fence: Fence) -> None:
+        self._writer = writer
+        self.fence = fence
+
+    def submit_nowait(self, *ops: WriteOp, fence: Fence | None = None) -> asyncio.Future[list[Any]]:
+        return self._writer.submit_nowait(*ops, fence=fence or self.fence)
+
+    async def submit(self, *ops: WriteOp, fence: Fence | None = None) -> list[Any]:
+        return await self._writer.submit(*ops, fence=fence or self.fence)
+
+
+async def _lease_epochs(conn: AsyncConnection, batch: list[_Submission]) -> dict[str, int]:
+    """The lease epochs of the stations the batch's fenced submissions write for: one read for
+    the whole batch. On PostgreSQL the lease rows are locked (FOR SHARE) until the commit, so a
+    lease taken meanwhile by another member waits for it; a SQLite writer holds the database's
+    write lock from its BEGIN."""
+    stations = {s.fence.station_id for s in batch if s.fence is not None}
+    if not stations:
+        return {}
+    query = select(station_leases.c.station_id, station_leases.c.epoch).where(
+        station_leases.c.station_id.in_(stations)
+    )
+    if dialect_name(conn) == "postgresql":
+        query = query.with_for_update(read=True)
+    return {row.station_id: int(row.epoch) for row in await conn.execute(query)}
 
 
 # PostgreSQL SQLSTATEs worth retrying: connection exceptions (class 08), the server shutting down
@@ -277,9 +344,11 @@ class GroupCommitWriter:
             raise RuntimeError("writer already started")
         self._task = asyncio.create_task(self._drain(), name="group-commit-writer")
 
-    def submit_nowait(self, *ops: WriteOp) -> asyncio.Future[list[Any]]:
+    def submit_nowait(self, *ops: WriteOp, fence: Fence | None = None) -> asyncio.Future[list[Any]]:
         """Queue ``ops`` (atomic together) and return the future of their results, resolved after
         the commit that includes them. Raises ``WriterClosed`` when the writer is not running.
+        With a ``fence``, the ops are applied only if the station's lease still has its epoch;
+        otherwise the future gets ``StaleEpoch``.
 
         The ops are written even if the caller stops waiting for the future."""
         if not self.running:
@@ -288,19 +357,20 @@ class GroupCommitWriter:
         future: asyncio.Future[list[Any]] = loop.create_future()
         if not self._pending:
             self._first_at = loop.time()
-        self._pending.append(_Submission(ops, future))
+        self._pending.append(_Submission(ops, future, fence))
         self._pending_ops += len(ops)
         # Wake the drain task when it idles, or when the batch it is collecting is full.
         if not self._collecting or self._pending_ops >= self._max_batch:
             self._wake()
         return future
 
-    async def submit(self, *ops: WriteOp) -> list[Any]:
+    async def submit(self, *ops: WriteOp, fence: Fence | None = None) -> list[Any]:
         """Write ``ops`` in one transaction and return each op's result once it is committed.
 
         Raises the database error if this submission failed (other submissions of the same batch
-        still commit), ``WriterClosed`` if the writer is not running."""
-        return await self.submit_nowait(*ops)
+        still commit), ``WriterClosed`` if the writer is not running, ``StaleEpoch`` if the
+        ``fence`` no longer holds."""
+        return await self.submit_nowait(*ops, fence=fence)
 
     async def stop(self) -> None:
         """Refuse new submissions, commit what is queued, end the drain task. Idempotent."""
@@ -413,11 +483,15 @@ class GroupCommitWriter:
     async def _commit(self, batch: list[_Submission]) -> None:
         for submission in batch:
             submission.results = [None] * len(submission.ops)
+            submission.stale = False
         async with self._engine.begin() as conn:
-            await self._apply(conn, batch)
+            epochs = await _lease_epochs(conn, batch)
+            await self._apply(conn, batch, epochs)
         self.stats.commits += 1
 
-    async def _apply(self, conn: AsyncConnection, batch: list[_Submission]) -> None:
+    async def _apply(
+        self, conn: AsyncConnection, batch: list[_Submission], epochs: dict[str, int]
+    ) -> None:
         # Runs of Inserts into the same table with the same columns and conflict option become one
         # executemany; deferred Inserts wait until the end, grouped the same way; mergeable Updates
         # come last, grouped by shape, one executemany each; everything else runs in submission
@@ -427,6 +501,14 @@ class GroupCommitWriter:
         late_inserts: dict[InsertKey, list[Mapping[str, Any]]] = {}
         deferred: dict[tuple[Table, tuple[str, ...], tuple[str, ...]], list[Update]] = {}
         for submission in batch:
+            fence = submission.fence
+            if fence is not None:
+                # A lease taken earlier in this batch counts: a reconnect's take and the old
+                # connection's last write may share a batch.
+                epoch = epochs.get(fence.station_id)
+                submission.stale = epoch is not None and epoch != fence.epoch
+                if submission.stale:
+                    continue
             for index, op in enumerate(submission.ops):
                 if isinstance(op, Update) and op.mergeable:
                     deferred.setdefault(op.shape, []).append(op)
@@ -446,7 +528,9 @@ class GroupCommitWriter:
                 if run_key is not None:
                     await _insert(conn, run_key[0], run_rows, run_key[2])
                     run_key, run_rows = None, []
-                submission.results[index] = await op.apply(conn)
+                result = submission.results[index] = await op.apply(conn)
+                if isinstance(result, TakenLease):
+                    epochs[result.station_id] = result.epoch
         if run_key is not None:
             await _insert(conn, run_key[0], run_rows, run_key[2])
         for (table, _, conflict), rows in late_inserts.items():
@@ -456,6 +540,17 @@ class GroupCommitWriter:
 
     def _resolve(self, batch: list[_Submission]) -> None:
         for submission in batch:
+            if submission.stale:
+                self.stats.stale += 1
+                if not submission.future.done():
+                    assert submission.fence is not None
+                    submission.future.set_exception(
+                        StaleEpoch(
+                            f"{submission.fence.station_id}: lease epoch "
+                            f"{submission.fence.epoch} is no longer current"
+                        )
+                    )
+                continue
             self.stats.ops += len(submission.ops)
             if not submission.future.done():
                 submission.future.set_result(submission.results)

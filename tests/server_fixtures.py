@@ -174,10 +174,15 @@ _LISTENING = re.compile(rb"OCPP on [^:]+:(\d+), API on [^:]+:(\d+)")
 
 @contextlib.asynccontextmanager
 async def voltmesh_process(
-    data_dir: Path, *, open_files: int | None = None
+    data_dir: Path,
+    *,
+    open_files: int | None = None,
+    shards: int = 1,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, int, int]]:
     """``voltmesh serve`` as its own process on free loopback ports: (process, OCPP port, API
-    port). ``open_files`` sets its descriptor limit, soft and hard, so that it cannot raise it."""
+    port). ``open_files`` sets its descriptor limit, soft and hard, so that it cannot raise it.
+    Stopped with SIGTERM (a drain) at the end, unless the test stopped it."""
 
     def limit_open_files() -> None:
         if open_files is not None:
@@ -188,7 +193,10 @@ async def voltmesh_process(
         "VOLTMESH_OCPP_PORT": "0",
         "VOLTMESH_API_PORT": "0",
         "VOLTMESH_HOST": "127.0.0.1",
+        "VOLTMESH_CLUSTER_PORT": "0",
+        "VOLTMESH_SHARDS": str(shards),
         "VOLTMESH_API_TOKEN": TEST_API_TOKEN,
+        **(env or {}),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -216,6 +224,11 @@ async def voltmesh_process(
         yield process, int(match.group(1)), int(match.group(2))
     finally:
         if process.returncode is None:
-            process.kill()
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 600 * UNIT)
+            except TimeoutError:
+                # Its shards follow within a second (they watch the launcher).
+                process.kill()
         await process.wait()
     drain.cancel()

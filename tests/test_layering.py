@@ -3,6 +3,7 @@ another process, behind a cluster boundary) without the ones below following it:
 
     voltmesh (composition root)
     http_api, sim
+    cluster     the control plane between members (processes, pods)
     csms        the OCPP domain
     gateway     the websocket gateway
     persistence, actors, transport   (each knows nothing of the others)
@@ -18,7 +19,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = {"actors", "csms", "gateway", "transport", "persistence", "http_api", "sim", "voltmesh"}
+PROJECT = {
+    "actors",
+    "csms",
+    "gateway",
+    "transport",
+    "persistence",
+    "cluster",
+    "http_api",
+    "sim",
+    "voltmesh",
+}
 
 MAY_IMPORT = {
     "actors": set(),
@@ -26,6 +37,7 @@ MAY_IMPORT = {
     "persistence": set(),
     "gateway": {"actors", "transport"},
     "csms": {"actors", "transport", "persistence", "gateway"},
+    "cluster": {"actors", "transport", "persistence", "gateway", "csms"},
     "http_api": {"actors", "transport", "persistence", "gateway", "csms"},
 }
 IO_LIBRARIES = {"asyncio", "aiohttp", "websockets", "socket", "selectors", "uvloop"}

@@ -9,7 +9,7 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from csms.pki.ca import CaError
 from http_api.accounts import AccountError, check_name, check_password, check_role
@@ -20,7 +20,7 @@ from persistence.migrate import migrate
 from transport.security import hash_password
 from voltmesh.ca_command import add_ca_parser, run_ca
 from voltmesh.config import ConfigError, Settings, load_settings
-from voltmesh.node import serve
+from voltmesh.launcher import run as run_node
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--tls-client-ca",
         help="PEM CA certificates of chargers' client certificates, security profile 3 "
         "(VOLTMESH_TLS_CLIENT_CA)",
+    )
+    run.add_argument(
+        "--shards", help="shard processes of this node (VOLTMESH_SHARDS, default: the CPUs)"
+    )
+    run.add_argument(
+        "--cluster-host",
+        help="this node's own address for the cluster (VOLTMESH_CLUSTER_HOST, default 127.0.0.1)",
+    )
+    run.add_argument(
+        "--cluster-port", help="port of this node's actor system (VOLTMESH_CLUSTER_PORT, 1900)"
+    )
+    run.add_argument(
+        "--cluster-join",
+        help="HOST:PORT of the leading node's actor system (VOLTMESH_CLUSTER_JOIN; none: lead)",
     )
     _add_user_parser(commands)
     add_ca_parser(commands)
@@ -120,15 +134,6 @@ def run_user(args: argparse.Namespace) -> int:
     return 0
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop where installed (it halves the event loop's share of every message), else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "user":
@@ -150,8 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(serve(settings))
+        return run_node(settings)
+    except ConfigError as exc:
+        print(f"voltmesh: {exc}", file=sys.stderr)
+        return 2
     except AccountError as exc:
         print(f"voltmesh: VOLTMESH_ADMIN_PASSWORD: {exc}", file=sys.stderr)
         return 2

@@ -89,9 +89,33 @@ class Settings:
     stale_transaction_hours: float = 72.0
     """An open transaction with no message for this long is marked stale (never deleted)."""
     node_name: str = field(default_factory=lambda: os.uname().nodename)
-    """Name of this node in the status store."""
+    """Name of this node (pod) in the cluster; its shards are members ``<node_name>/<shard>``."""
+    shards: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
+    """Shard processes of this node, each an event loop serving the node's ports (SO_REUSEPORT)."""
+    cluster_host: str = "127.0.0.1"
+    """This node's own address for the cluster's control plane (the pod IP in Kubernetes). The
+    control plane unpickles what it receives: never bind it where others than voltmesh reach."""
+    cluster_port: int = 1900
+    """Port of this node's actor system (0: a free one)."""
+    cluster_join: str | None = None
+    """HOST:PORT of the leading node's actor system; None (or this node's own name as HOST's first
+    label): this node leads."""
+    token_secret: str | None = field(default=None, repr=False)
+    """Signs operators' access tokens; shared by every node of a cluster. None: a random one in
+    ``<data_dir>/token-secret``."""
     log_level: str = "INFO"
     """Python logging level."""
+
+    @property
+    def leader(self) -> tuple[str, int] | None:
+        """The leading node's actor system; None when this node leads (a StatefulSet hands every
+        pod the same join address, pod 0's own name among them)."""
+        if self.cluster_join is None:
+            return None
+        host, _, port = self.cluster_join.rpartition(":")
+        if host.split(".")[0] == self.node_name:
+            return None
+        return host, int(port)
 
     @property
     def main_url(self) -> str:
@@ -111,7 +135,13 @@ def _convert(name: str, raw: Any) -> Any:
     template = Settings()
     current = getattr(template, name)
     try:
-        if name in ("database_url", "status_database_url", "admin_password"):
+        if name in (
+            "database_url",
+            "status_database_url",
+            "admin_password",
+            "cluster_join",
+            "token_secret",
+        ):
             return raw or None
         if name == "api_token":
             if not str(raw):
@@ -143,7 +173,7 @@ def _convert(name: str, raw: Any) -> Any:
             return str(raw)
     except ValueError as exc:
         raise ConfigError(f"{ENV_PREFIX}{name.upper()}: {raw!r} is not valid ({exc})") from None
-    if value <= 0 and name not in ("ocpp_port", "api_port"):
+    if value <= 0 and name not in ("ocpp_port", "api_port", "ocpp_tls_port", "cluster_port"):
         raise ConfigError(f"{ENV_PREFIX}{name.upper()}: must be positive, got {raw!r}")
     if value < 0:
         raise ConfigError(f"{ENV_PREFIX}{name.upper()}: must not be negative, got {raw!r}")
@@ -165,6 +195,17 @@ def load_settings(env: Mapping[str, str], overrides: Mapping[str, Any] | None = 
         raise ConfigError(f"{ENV_PREFIX}TLS_CERT and {ENV_PREFIX}TLS_KEY go together")
     if (settings.ca_cert is None) != (settings.ca_key is None):
         raise ConfigError(f"{ENV_PREFIX}CA_CERT and {ENV_PREFIX}CA_KEY go together")
+    if settings.cluster_join is not None:
+        host, _, port = settings.cluster_join.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(
+                f"{ENV_PREFIX}CLUSTER_JOIN: {settings.cluster_join!r} is not HOST:PORT"
+            )
+    if settings.cluster_host in ("0.0.0.0", "::", ""):
+        raise ConfigError(
+            f"{ENV_PREFIX}CLUSTER_HOST: the control plane binds this node's own address, "
+            "never every interface"
+        )
     if settings.default_subprotocol not in settings.subprotocols:
         raise ConfigError(
             f"{ENV_PREFIX}DEFAULT_SUBPROTOCOL: {settings.default_subprotocol} is not among "

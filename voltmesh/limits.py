@@ -34,6 +34,7 @@ def raise_open_file_limit() -> tuple[int, int]:
 def charger_capacity(soft_limit: int) -> int:
     """How many OCPP connections a process with ``soft_limit`` descriptors takes: the rest stay free
     for the stores, the listeners, the API's clients and probes, and the brief accept of a refused
-    connection (a tenth, at least 32 and at most 1,024)."""
-    reserve = max(32, min(1024, soft_limit // 10))
+    connection (a tenth, at least 64 and at most 1,024). A shard process holds about 40 before its
+    first charger: its actor system's sockets and pipes, the stores' files, the event loop's."""
+    reserve = max(64, min(1024, soft_limit // 10))
     return max(1, soft_limit - reserve)

@@ -17,10 +17,21 @@ import ssl
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 
 from actors import ActorError, Supervisor
+from cluster.bridge import ControlBridge
+from cluster.member import ClusterMember, Identity, LocalEffects
+from cluster.messages import (
+    CommandRequest,
+    ConfigurationRequest,
+    Evict,
+    IdTokenChanged,
+    StationChanged,
+)
+from cluster.router import ClusterRouter
 from csms.handlers.v2 import HANDLERS as HANDLERS_V201
 from csms.handlers.v2 import HANDLERS_V21
 from csms.handlers.v16 import HANDLERS as HANDLERS_V16
@@ -28,7 +39,9 @@ from csms.pki.ca import CertificateAuthority, find_ca
 from csms.session.actor import SessionActor
 from csms.session.directory import SessionDirectory
 from csms.station.admission import StationAdmission
+from csms.station.charge_point import REFRESH_STATION
 from csms.station.command_log import CommandLog
+from csms.station.ownership import StationOwnership
 from csms.station.router import LocalRouter
 from csms.station.services import StationServices
 from csms.station.tokens import TokenCache
@@ -36,6 +49,8 @@ from gateway.connection import Close
 from gateway.directory import StationDirectory
 from gateway.endpoint import (
     CLOSE_INTERNAL_ERROR,
+    CLOSE_NORMAL,
+    CLOSE_REPLACED,
     CLOSE_SERVICE_RESTART,
     OcppEndpoint,
 )
@@ -69,11 +84,14 @@ HANDLERS = {
 }
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket; port 0 picks a free one (tests, benchmarks)."""
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening socket; port 0 picks a free one (tests, benchmarks). ``reuse_port``: the shards
+    of a node share the port, and the kernel spreads new connections among them."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(4096)
     sock.setblocking(False)
@@ -93,8 +111,19 @@ class Ports:
 class Node:
     """One voltmesh process. ``start()`` then ``stop()``; or ``serve()`` until a signal."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        identity: Identity | None = None,
+        bridge: ControlBridge | None = None,
+        reuse_port: bool = False,
+    ) -> None:
         self.settings = settings
+        self.identity = identity or Identity(f"{settings.node_name}/0", settings.node_name, 0, "")
+        """This process as a cluster member (a lone node is member ``<node>/0``)."""
+        self._bridge = bridge
+        self._reuse_port = reuse_port
         self.directory = StationDirectory()
         self._runners: list[web.AppRunner] = []
         self._sweeper: asyncio.Task[None] | None = None
@@ -114,12 +143,16 @@ class Node:
         await migrate(self.engine, "main")
         await ensure_first_admin(self.engine, s.data_dir, s.admin_password)
         await migrate(self.status_engine, "status")
-        self.writer = GroupCommitWriter(self.engine)
+        # Its own engine: every transaction of the writer holds the SQLite write lock from its
+        # BEGIN, so shards sharing the file never fail on a read-then-write.
+        self.writer_engine = create_engine(s.main_url, immediate=True)
+        self.writer = GroupCommitWriter(self.writer_engine)
         await self.writer.start()
-        self.status = StatusStore(self.status_engine, node=s.node_name)
+        me = self.identity
+        self.status = StatusStore(self.status_engine, node=me.name)
         await self.status.start()
-        # Stations this node had connected when it died are not connected any more.
-        await self.status.mark_node_disconnected(s.node_name)
+        # Stations this member had connected when it died are not connected any more.
+        await self.status.mark_node_disconnected(me.name)
         self.reads = hot_path_reads(self.engine)
         self.tokens = TokenCache(self.reads)
         # Tolerant enough to ride out a few seconds of database trouble (restarts back off).
@@ -153,11 +186,13 @@ class Node:
             heartbeat_interval=s.heartbeat_interval,
             boot_retry_interval=s.boot_retry_interval,
         )
+        self.ownership = StationOwnership(self.writer, me.name, on_moved=self._moved)
         self.admission = StationAdmission(
             self.reads,
             self.services,
             self.station_supervisor,
             HANDLERS,
+            ownership=self.ownership,
             status_trigger_delay=s.status_trigger_delay,
             min_security_profile=s.min_security_profile,
         )
@@ -186,18 +221,34 @@ class Node:
                 violations=self.violations,
             )
         )
+        self.local_router = LocalRouter(self.directory)
+        api_reads = EngineReads(self.engine)
+        self.member = ClusterMember(
+            me,
+            self.engine,
+            api_reads,
+            self._bridge,
+            LocalEffects(
+                answer=self._answer,
+                evict=self._evict,
+                station_changed=self._station_changed_here,
+                id_token_changed=self.tokens.invalidate,
+                members_died=self._members_died,
+            ),
+        )
+        await self.member.start()
         self.api_state = ApiState(
             engine=self.engine,
-            reads=EngineReads(self.engine),
+            reads=api_reads,
             status=self.status,
-            router=LocalRouter(self.directory),
+            router=ClusterRouter(self.local_router, self.directory, api_reads, self.member),
             directory=self.directory,
             command_timeout=s.command_timeout,
             api_token=s.api_token,
-            token_secret=load_or_create_secret(s.data_dir / TOKEN_SECRET_FILE),
+            token_secret=token_secret(s),
             token_ttl=s.token_ttl,
-            forget_password=self.admission.verifier.forget,
-            forget_id_token=self.tokens.invalidate,
+            station_changed=self._station_changed,
+            id_token_changed=self._id_token_changed,
             metrics=metrics,
         )
         api_port = await self._serve(create_api(self.api_state), s.host, s.api_port)
@@ -237,7 +288,7 @@ class Node:
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
         await runner.setup()
         self._runners.append(runner)
-        sock = bind(host, port)
+        sock = bind(host, port, reuse_port=self._reuse_port)
         site: web.BaseSite
         if guard is not None:
             site = GuardedSite(runner, sock, guard, ssl_context=ssl_context)
@@ -274,6 +325,57 @@ class Node:
             log.error("%s: actor %s gave up (%s); closing its connection", station_id, name, error)
             with contextlib.suppress(ActorError):
                 entry.connection.tell(Close(CLOSE_INTERNAL_ERROR, "internal error"))
+
+    # -- the cluster ---------------------------------------------------------------------------
+
+    def _moved(self, previous: str, station_id: str, epoch: int) -> None:
+        """The station connected here; the member that held it closes its older socket."""
+        self.member.tell(previous, Evict(station_id, epoch))
+
+    def _evict(self, station_id: str, epoch: int) -> None:
+        held = self.ownership.held(station_id)
+        entry = self.directory.get(station_id)
+        if held is None or held.epoch >= epoch or entry is None:
+            return
+        log.info(
+            "%s: connected to another member (epoch %d); closing this socket", station_id, epoch
+        )
+        with contextlib.suppress(ActorError):
+            entry.connection.tell(Close(CLOSE_REPLACED, "station connected to another node"))
+
+    async def _answer(self, body: CommandRequest | ConfigurationRequest) -> Any:
+        """Another member's request for a station held here (``StationNotConnected`` if not)."""
+        if isinstance(body, CommandRequest):
+            return await self.local_router.call(
+                body.station_id, body.action, body.payload, timeout=body.timeout
+            )
+        return await self.local_router.configuration(body.station_id)
+
+    def _station_changed(self, station_id: str, deleted: bool) -> None:
+        """An operator changed (or deleted) a station: here, and on every other member."""
+        self._station_changed_here(station_id, deleted)
+        self.member.broadcast(StationChanged(station_id, deleted))
+
+    def _station_changed_here(self, station_id: str, deleted: bool) -> None:
+        self.admission.verifier.forget(station_id)
+        entry = self.directory.get(station_id)
+        if entry is None:
+            return
+        with contextlib.suppress(ActorError):
+            if deleted:
+                # Forgotten means disconnected; if it comes back, the unknown-station policy applies.
+                entry.connection.tell(Close(CLOSE_NORMAL, "station deleted"))
+            else:
+                # The edit is committed; an actor that cannot take the news reloads on its next start.
+                entry.charge_point.tell(REFRESH_STATION)
+
+    def _id_token_changed(self, id_token: str) -> None:
+        self.tokens.invalidate(id_token)
+        self.member.broadcast(IdTokenChanged(id_token))
+
+    async def _members_died(self, names: list[str]) -> None:
+        for name in names:
+            await self.status.mark_node_disconnected(name)
 
     def _count_violation(self, code: str) -> None:
         self.violations[code] += 1
@@ -318,11 +420,21 @@ class Node:
             await runner.cleanup()
         await self.status.stop()
         await self.writer.stop()
+        await self.member.stop()
         if isinstance(self.reads, InlineSqliteReads):
             self.reads.close()
+        await self.writer_engine.dispose()
         await self.engine.dispose()
         await self.status_engine.dispose()
         log.info("voltmesh stopped")
+
+
+def token_secret(settings: Settings) -> bytes:
+    """The secret that signs operators' tokens: the cluster's shared one, else this data
+    directory's own."""
+    if settings.token_secret is not None:
+        return settings.token_secret.encode()
+    return load_or_create_secret(settings.data_dir / TOKEN_SECRET_FILE)
 
 
 async def serve(settings: Settings) -> None:

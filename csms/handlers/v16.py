@@ -143,6 +143,7 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
                 dedup_key=dedup_key,
                 reservation_id=p.get("reservationId"),
                 extra={"authorization": auth.status.value},
+                fence=cp.fence,
             ),
             timeout=SESSION_ASK_TIMEOUT,
         )
@@ -165,7 +166,9 @@ async def meter_values(cp: ChargePointActor, call: Call) -> dict[str, Any]:
         if session is not None:
             try:
                 await session.ask(
-                    RecordMeterValues(cp.station_id, samples, evse_id, connector_id),
+                    RecordMeterValues(
+                        cp.station_id, samples, evse_id, connector_id, fence=cp.fence
+                    ),
                     timeout=SESSION_ASK_TIMEOUT,
                 )
                 return {}
@@ -209,6 +212,7 @@ async def stop_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
                     reason=reason,
                     id_token=id_tag,
                     samples=samples,
+                    fence=cp.fence,
                 ),
                 timeout=SESSION_ASK_TIMEOUT,
             )

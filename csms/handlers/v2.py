@@ -96,6 +96,7 @@ async def transaction_event(cp: ChargePointActor, call: Call) -> dict[str, Any]:
         timestamp=payload_time(p, "timestamp"),
         samples=payload_samples(samples_v2, p.get("meterValue") or []),
         id_token=id_token_key(token["idToken"]) if token and token["idToken"] else None,
+        fence=cp.fence,
     )
     key = v2_transaction_key(cp.station_id, p["transactionInfo"]["transactionId"])
     response: dict[str, Any] = {}

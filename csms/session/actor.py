@@ -30,7 +30,7 @@ from persistence.transactions import (
     transaction_started,
     transaction_updated,
 )
-from persistence.writer import GroupCommitWriter, WriteOp
+from persistence.writer import Fence, WriteOp, Writer
 
 
 class ForeignTransaction(LookupError):
@@ -62,6 +62,8 @@ class OpenTransaction:
     """Reservation it used, if any."""
     extra: Mapping[str, Any]
     """Version-specific details (the authorization status answered)."""
+    fence: Fence | None = None
+    """The lease of the connection that sent it: its writes are refused once that is stale."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,8 @@ class RecordMeterValues:
     """Connector they were measured at."""
     updates: Mapping[str, Any] = field(default_factory=dict)
     """Further columns of the transaction to update in the same commit (2.x charging state...)."""
+    fence: Fence | None = None
+    """The lease of the connection that sent it: its writes are refused once that is stale."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,8 @@ class StopSession:
     """Connector of the samples."""
     updates: Mapping[str, Any] = field(default_factory=dict)
     """Further columns to update in the same commit."""
+    fence: Fence | None = None
+    """The lease of the connection that sent it: its writes are refused once that is stale."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +132,7 @@ class SessionActor(Actor):
     def __init__(
         self,
         reads: Reads,
-        writer: GroupCommitWriter,
+        writer: Writer,
         transaction_id: str,
         known: SessionState | None = None,
     ) -> None:
@@ -140,6 +146,7 @@ class SessionActor(Actor):
         self.last_meter_wh: float | None = None
         self.stopped = False
         self.progress = TransactionEventState()
+        self._fence: Fence | None = None
         """Whether the transaction's row exists yet and its protocol, and for a 2.x transaction
         what its TransactionEvents have told so far."""
 
@@ -179,6 +186,8 @@ class SessionActor(Actor):
                 f"transaction {self.transaction_id} belongs to {self.station_id}, "
                 f"not {message.station_id}"
             )
+        # Written under the lease of the connection that sent the message (see ``Fence``).
+        self._fence = message.fence
         try:
             if isinstance(message, OpenTransaction):
                 await self._open(message)
@@ -211,7 +220,8 @@ class SessionActor(Actor):
                     dedup_key=message.dedup_key,
                     reservation_id=message.reservation_id,
                     extra=message.extra,
-                )
+                ),
+                fence=self._fence,
             )
         except IntegrityError:
             # The store's unique (station, dedup key) is the guard against a start stored twice.
@@ -313,6 +323,6 @@ class SessionActor(Actor):
             ops.append(meter_samples_recorded(rows))
         ops.append(transaction_updated(self.transaction_id, **values))
         ops.extend(after)
-        await self.writer.submit(*ops)
+        await self.writer.submit(*ops, fence=self._fence)
         if "last_meter_wh" in values:
             self.last_meter_wh = values["last_meter_wh"]

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from persistence.records import MeterSample
+from persistence.writer import Fence
 
 MAX_GAP_RANGES = 20
 """A charger that numbers events across transactions would otherwise grow the list without bound."""
@@ -72,6 +73,8 @@ class TransactionEventReport:
     """The event as sent less its meter values, for the transaction's event log."""
     details: Mapping[str, Any]
     """Further version-specific fields worth showing (timeSpentCharging, numberOfPhasesUsed...)."""
+    fence: Fence | None = None
+    """The lease of the connection that sent it: its writes are refused once that is stale."""
 
 
 def gap_ranges(seen: Iterable[int]) -> list[list[int]]:
@@ -93,6 +96,7 @@ def report_from_payload(
     timestamp: datetime,
     samples: Sequence[MeterSample],
     id_token: str | None,
+    fence: Fence | None = None,
 ) -> TransactionEventReport:
     """Read the fields of a TransactionEventRequest (validated against its schema)."""
     info = payload["transactionInfo"]
@@ -125,4 +129,5 @@ def report_from_payload(
         reservation_id=payload.get("reservationId"),
         record={k: v for k, v in payload.items() if k != "meterValue"},
         details=details,
+        fence=fence,
     )

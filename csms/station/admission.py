@@ -20,12 +20,14 @@ from collections.abc import Mapping
 
 from actors import ActorError, ActorRef, Supervisor
 from csms.station.charge_point import ChargePointActor, Disconnected, Handler
+from csms.station.ownership import StationOwnership
 from csms.station.services import StationServices
 from gateway.endpoint import IDENTITY_RULE, Admitted, Handshake, Refusal, valid_identity
 from persistence.events import station_event
 from persistence.reads import Reads
 from persistence.records import StationRecord
 from persistence.stations import get_station_credentials, promote_pending_password
+from persistence.writer import Fence
 from transport.security import PasswordVerifier
 from transport.versions import OcppVersion
 
@@ -41,10 +43,12 @@ class StationAdmission:
         supervisor: Supervisor,
         handlers: Mapping[OcppVersion, Mapping[str, Handler]],
         *,
+        ownership: StationOwnership,
         status_trigger_delay: float | None = None,
         min_security_profile: int = 0,
     ) -> None:
         self._reads = reads
+        self.ownership = ownership
         self._services = services
         self._supervisor = supervisor
         self._handlers = handlers
@@ -56,6 +60,8 @@ class StationAdmission:
         # The record read for the handshake, handed to the charge point actor so that a connection
         # costs one read of the station, not two.
         self._admitted: dict[str, StationRecord | None] = {}
+        self._fences: dict[str, Fence] = {}
+        """The lease of each open connection, by its charge point actor's name."""
 
     async def admit(self, handshake: Handshake) -> Refusal | Admitted:
         if self.draining:
@@ -148,6 +154,8 @@ class StationAdmission:
     async def open(self, handshake: Handshake, connection: ActorRef) -> ActorRef:
         """The charge point actor of a station that ``admit`` accepted."""
         first_read = [self._admitted.pop(handshake.station_id, None)]
+        # The lease before the actor: its first write (presence, boot) is made under it.
+        fence = await self.ownership.take(handshake.station_id, handshake.version.value)
 
         def make() -> ChargePointActor:
             # The handshake's read serves the first start only; a restart reads afresh.
@@ -160,18 +168,27 @@ class StationAdmission:
                 self._handlers[handshake.version],
                 station=station,
                 status_trigger_delay=self._status_trigger_delay,
+                fence=fence,
             )
 
         # Named after the connection ("ws:<station>#<socket>"): a replaced connection's actor may
         # still be finishing beside the new one.
         name = "cp:" + connection.name.partition(":")[2]
-        return await self._supervisor.spawn(make, name=name)
+        self._fences[name] = fence
+        try:
+            return await self._supervisor.spawn(make, name=name)
+        except BaseException:
+            self.ownership.release(self._fences.pop(name))
+            raise
 
     async def close(self, handshake: Handshake, station: ActorRef, *, replaced: bool) -> None:
         # Asked, so that what the actor holds (a charger's last call, the answer to one of ours)
         # is handled before it stops; gone already if its supervisor gave up on it.
         with contextlib.suppress(ActorError):
             await station.ask(Disconnected(), timeout=None)
+        fence = self._fences.pop(station.name, None)
+        if fence is not None:
+            self.ownership.release(fence)
         if not replaced:
             self._services.status.set_presence(handshake.station_id, connected=False, protocol=None)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from actors import Actor, ActorRef, ActorStopped, MailboxFull
+from actors import Actor, ActorError, ActorRef, ActorStopped, MailboxFull
 from csms.payloads.fields import PayloadError
 from csms.pki.passwords import redacted
 from csms.station.configuration import ConfigurationCache
@@ -38,11 +39,13 @@ from gateway.calls import (
     StationBusy,
     StationNotAccepted,
 )
-from gateway.connection import Queue, Refuse, Reply, SetLenient
-from persistence.errors import PersistenceError
+from gateway.connection import Close, Queue, Refuse, Reply, SetLenient
+from gateway.endpoint import CLOSE_REPLACED
+from persistence.errors import PersistenceError, StaleEpoch
 from persistence.events import station_event
 from persistence.records import StationRecord
 from persistence.stations import get_station, new_station_record, station_seen
+from persistence.writer import Fence, FencedWriter
 from transport.errors import ErrorCode, wire_code
 from transport.messages import Call, CallError, CallResultError, Send
 from transport.versions import OcppVersion
@@ -131,7 +134,13 @@ class ChargePointActor(Actor):
         *,
         station: StationRecord | None = None,
         status_trigger_delay: float | None = None,
+        fence: Fence | None = None,
     ) -> None:
+        self.fence = fence
+        """The lease of this connection: what its actors write is refused once the station has
+        connected again (to this member or another)."""
+        if fence is not None:
+            services = dataclasses.replace(services, writer=FencedWriter(services.writer, fence))
         self.services = services
         self.station_id = station_id
         self.version = version
@@ -237,6 +246,13 @@ class ChargePointActor(Actor):
         else:
             try:
                 outcome = await self._run(handler, call)
+            except StaleEpoch:
+                # The station connected again after this socket (here or on another member):
+                # nothing of this call was written, and this leftover socket goes.
+                self.services.calls[call.action, self._refuse_internal(call)] += 1
+                with contextlib.suppress(ActorError):
+                    self.connection.tell(Close(CLOSE_REPLACED, "station connected elsewhere"))
+                return
             except STORE_ERRORS:
                 self.services.calls[call.action, self._refuse_internal(call)] += 1
                 raise  # the state is in doubt: the supervisor restarts the actor from the store

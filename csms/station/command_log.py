@@ -11,7 +11,7 @@ from csms.payloads.device_model import get_variables_rows, set_variables_rows
 from csms.pki.answers import certificate_ops
 from persistence.device_model import device_values_changed
 from persistence.events import station_event
-from persistence.writer import GroupCommitWriter, WriteOp
+from persistence.writer import WriteOp, Writer
 
 COMMAND_EVENT_PREFIX = "Command:"
 """Station events of CSMS-initiated calls are named ``Command:<Action>``."""
@@ -20,7 +20,7 @@ COMMAND_EVENT_PREFIX = "Command:"
 class CommandLog:
     """Records the answered commands of one node's stations."""
 
-    def __init__(self, writer: GroupCommitWriter) -> None:
+    def __init__(self, writer: Writer) -> None:
         self._writer = writer
 
     async def answered(

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from actors import ActorStopped, AskTimeout, MailboxFull
-from csms.station.charge_point import Command
+from actors import ActorError, ActorStopped, AskTimeout, MailboxFull
+from csms.station.charge_point import Command, ReadConfiguration
 from gateway.calls import (
     CommandNotSent,
     CommandResult,
@@ -23,6 +23,7 @@ from gateway.calls import (
 from gateway.directory import StationDirectory, StationEntry
 from transport.errors import SchemaViolation, wire_code
 from transport.schemas import schemas_for
+from transport.versions import OcppVersion
 
 
 class CommandRouter(Protocol):
@@ -32,6 +33,14 @@ class CommandRouter(Protocol):
         self, station_id: str, action: str, payload: dict[str, Any], *, timeout: float
     ) -> CommandResult:
         """The charger's response; raises a ``CommandError`` subclass otherwise."""
+        ...
+
+    async def configuration(self, station_id: str) -> dict[str, Any]:
+        """The configuration keys a connected station reported; ``StationNotConnected`` if none."""
+        ...
+
+    async def version_of(self, station_id: str) -> OcppVersion | None:
+        """The OCPP version of the station's connection; None if it is not connected."""
         ...
 
 
@@ -71,6 +80,21 @@ class LocalRouter:
             if fresh is None or fresh is entry:
                 raise
             return await self._send(fresh, OutgoingCall(action, payload, deadline), timeout)
+
+    async def configuration(self, station_id: str) -> dict[str, Any]:
+        entry = self._directory.get(station_id)
+        if entry is None:
+            raise StationNotConnected(f"station {station_id!r} is not connected")
+        try:
+            view = await entry.charge_point.ask(ReadConfiguration(), timeout=5.0)
+        except ActorError:
+            raise StationNotConnected(f"station {station_id!r} is not connected") from None
+        assert isinstance(view, dict)
+        return view
+
+    async def version_of(self, station_id: str) -> OcppVersion | None:
+        entry = self._directory.get(station_id)
+        return None if entry is None else entry.version
 
     async def _send(self, entry: StationEntry, call: OutgoingCall, timeout: float) -> CommandResult:
         try:

@@ -17,7 +17,7 @@ from persistence.ids import IdAllocator
 from persistence.reads import Reads
 from persistence.sqltypes import utcnow
 from persistence.status_store import StatusStore
-from persistence.writer import GroupCommitWriter
+from persistence.writer import Writer
 
 
 class UnknownStationPolicy(StrEnum):
@@ -37,7 +37,7 @@ class StationServices:
 
     reads: Reads
     """Short reads of the main store on the message path (inline for SQLite)."""
-    writer: GroupCommitWriter
+    writer: Writer
     """Group-commit writer of the main store: transaction messages are answered after its commit."""
     status: StatusStore
     """Write-behind status store (heartbeats, connector status, presence)."""

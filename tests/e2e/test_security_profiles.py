@@ -144,6 +144,9 @@ async def test_an_unauthenticated_replacement_is_logged_and_stored(
 ) -> None:
     url = f"{server.ocpp_url}/CP-OPEN"
     first = await RawCharger.connect(url)
+    # A connected station's id is claimed: the first connection holds the station by then (a
+    # connection still starting when a newer one takes the station's lease is refused instead).
+    await eventually(lambda: "CP-OPEN" in server.node.directory)
     second = await RawCharger.connect(url)
     try:
         await first.ws.wait_closed()

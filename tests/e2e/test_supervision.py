@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from persistence.events import station_events_of
-from persistence.writer import GroupCommitWriter, WriteOp
+from persistence.writer import Fence, GroupCommitWriter, WriteOp
 from tests.raw_charger import CallErrorReply, RawCharger
 from tests.server_fixtures import Running
 from tests.timing import eventually
@@ -25,12 +25,12 @@ class FailingWrites:
         self.failures = 0
         self.failed = 0
 
-    async def submit(self, *ops: WriteOp) -> list[Any]:
+    async def submit(self, *ops: WriteOp, fence: Fence | None = None) -> list[Any]:
         if self.failures:
             self.failures -= 1
             self.failed += 1
             raise OperationalError("INSERT", {}, OSError(28, "No space left on device"))
-        return await self._submit(*ops)
+        return await self._submit(*ops, fence=fence)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from persistence.status_models import status_metadata
 VERSION_TABLES = {"main": "alembic_version", "status": "alembic_version_status"}
 METADATA = {"main": metadata, "status": status_metadata}
 TREES: tuple[Tree, ...] = ("main", "status")
-HEADS = {"main": "main_0004", "status": "status_0001"}
+HEADS = {"main": "main_0005", "status": "status_0001"}
 SAMPLE_TIME = parse_timestamp("2026-12-01T10:00:00.250Z")
 
 

@@ -1,0 +1,122 @@
+"""Station leases: which cluster member holds each station's websocket, under a rising epoch.
+
+A charger that connects takes its station's lease with the epoch raised by one; the member that held
+it before (if another) is told to close its socket. Writes made for a station carry the epoch they
+were made under (``persistence.writer.Fence``), so a member that lost the station cannot overwrite
+what the new owner wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from persistence.database import dialect_insert
+from persistence.models import station_leases
+from persistence.reads import Reads
+from persistence.sqltypes import utcnow
+from persistence.writer import Custom, TakenLease, WriteOp
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A station's lease as stored."""
+
+    station_id: str
+    member: str | None
+    """The member holding the station's websocket; None: nobody."""
+    epoch: int
+    protocol: str | None
+    """The OCPP version its connection speaks."""
+
+
+__all__ = ["Lease", "TakenLease", "held_counts", "lease_of", "release_lease", "take_lease"]
+
+
+def take_lease(station_id: str, member: str, protocol: str) -> WriteOp:
+    """Give ``member`` the station's lease with the epoch raised; the op returns a ``TakenLease``.
+
+    Run by the writer: its transaction holds the write lock (SQLite) or the row (PostgreSQL), so two
+    members taking the same station at once get different epochs."""
+
+    async def take(conn: AsyncConnection) -> TakenLease:
+        now = utcnow()
+        # The row first (a station's first take), so that the row lock below serializes every
+        # take, the first ones included.
+        await conn.execute(
+            dialect_insert(conn, station_leases)
+            .values(station_id=station_id, member=None, epoch=0, protocol=None, taken_at=now)
+            .on_conflict_do_nothing(index_elements=["station_id"])
+        )
+        row = (
+            await conn.execute(
+                select(station_leases.c.member, station_leases.c.epoch)
+                .where(station_leases.c.station_id == station_id)
+                .with_for_update()
+            )
+        ).one()
+        epoch = int(row.epoch) + 1
+        await conn.execute(
+            update(station_leases)
+            .where(station_leases.c.station_id == station_id)
+            .values(member=member, epoch=epoch, protocol=protocol, taken_at=now)
+        )
+        return TakenLease(station_id, epoch, row.member)
+
+    return Custom(take)
+
+
+def release_lease(station_id: str, member: str, epoch: int) -> WriteOp:
+    """The member's connection of the station closed: nobody holds it (unless it moved on)."""
+
+    async def release(conn: AsyncConnection) -> None:
+        await conn.execute(
+            update(station_leases)
+            .where(
+                station_leases.c.station_id == station_id,
+                station_leases.c.member == member,
+                station_leases.c.epoch == epoch,
+            )
+            .values(member=None)
+        )
+
+    return Custom(release)
+
+
+async def release_member_leases(engine: AsyncEngine, member: str) -> list[str]:
+    """A member died or restarted: its stations are held by nobody. Returns their ids."""
+    async with engine.begin() as conn:
+        held = (
+            await conn.execute(
+                select(station_leases.c.station_id).where(station_leases.c.member == member)
+            )
+        ).scalars()
+        stations = list(held)
+        if stations:
+            await conn.execute(
+                update(station_leases).where(station_leases.c.member == member).values(member=None)
+            )
+    return stations
+
+
+async def lease_of(db: Reads, station_id: str) -> Lease | None:
+    row = await db.first(
+        select(station_leases.c.member, station_leases.c.epoch, station_leases.c.protocol).where(
+            station_leases.c.station_id == station_id
+        )
+    )
+    if row is None:
+        return None
+    return Lease(station_id, row["member"], int(row["epoch"]), row["protocol"])
+
+
+async def held_counts(db: Reads) -> dict[str, int]:
+    """Stations held, per member."""
+    rows = await db.all(
+        select(station_leases.c.member, func.count().label("held"))
+        .where(station_leases.c.member.is_not(None))
+        .group_by(station_leases.c.member)
+    )
+    return {row["member"]: int(row["held"]) for row in rows}
