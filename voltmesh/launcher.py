@@ -10,6 +10,8 @@ flushed) and stop the actor system; SIGHUP reloads the wss certificate in every 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import dataclasses
 import logging
 import os
@@ -80,22 +82,37 @@ def settle_ports(settings: Settings) -> Settings:
     return dataclasses.replace(settings, **changes)
 
 
-def _cluster_port_free(settings: Settings) -> None:
-    """Thespian attaches to an actor system already on its port (perhaps an older one's): refuse."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((settings.cluster_host, settings.cluster_port))
-        except OSError as exc:
-            raise ConfigError(
-                f"VOLTMESH_CLUSTER_PORT: {settings.cluster_host}:{settings.cluster_port} is in use "
-                f"({exc.strerror}); is another voltmesh node running here?"
-            ) from None
+def _cluster_port_free(settings: Settings, *, wait: float = 10.0) -> None:
+    """Thespian attaches to an actor system already on its port (perhaps an older one's): refuse,
+    after giving a node that is just stopping on this machine (a restart) time to let it go."""
+    deadline = time.monotonic() + wait
+    while True:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((settings.cluster_host, settings.cluster_port))
+                return
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    raise ConfigError(
+                        f"VOLTMESH_CLUSTER_PORT: {settings.cluster_host}:{settings.cluster_port} "
+                        f"is in use ({exc.strerror}); is another voltmesh node running here?"
+                    ) from None
+        time.sleep(0.2)
+
+
+def _adopt_the_actor_system() -> None:
+    """Linux: the actor system's admin process detaches itself (a double fork); as a subreaper
+    the launcher stays its parent, so the whole node is one process tree (for ``ps``, for
+    measuring its CPU and memory, and for a container's init)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
 def run(settings: Settings) -> int:
     """Run the node until a signal; returns the exit status."""
     raise_open_file_limit()
+    _adopt_the_actor_system()
     asyncio.run(prepare_stores(settings))
     settings = settle_ports(settings)
     _cluster_port_free(settings)

@@ -259,8 +259,14 @@ class Node:
         self._sweeper = asyncio.create_task(self._sweep_stale_transactions(), name="stale-sweeper")
         self.api_state.ready = True
         self.ports = Ports(ocpp=ocpp_port, api=api_port, ocpp_tls=ocpp_tls_port)
+        # Not the launcher's "voltmesh listening" line: that one says the whole node is ready.
         log.info(
-            "voltmesh listening: OCPP on %s:%d, API on %s:%d", s.host, ocpp_port, s.host, api_port
+            "%s serves OCPP at %s:%d and the API at %s:%d",
+            me.name,
+            s.host,
+            ocpp_port,
+            s.host,
+            api_port,
         )
         if ocpp_tls_port is not None:
             log.info("OCPP over TLS (wss) on %s:%d", s.host, ocpp_tls_port)

@@ -98,26 +98,21 @@ def _die_with_parent() -> None:
 
 
 def _log_to_stderr(level: str, member: str) -> None:
-    """The shard's records straight to standard error. Thespian's own root logger forwards each
-    record through the actor system, from whatever thread logs: not from the event loop's."""
-    root = logging.RootLogger(logging.WARNING)
+    """The shard's records straight to standard error, as the launcher writes its own. Thespian
+    gives each actor process a root logger that forwards every record through the actor system,
+    from whatever thread logs (the event loop's too); the launcher's logging, inherited with the
+    fork, is put back, and names the member."""
+    manager = log.manager  # made before the fork: the launcher's
+    root = manager.root
+    formatter = logging.Formatter(f"%(asctime)s %(levelname)s [{member}] %(name)s: %(message)s")
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler(sys.stderr))
+    for handler in root.handlers:
+        handler.setFormatter(formatter)
     root.setLevel(level)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)s [{member}] %(name)s: %(message)s")
-    )
-    root.addHandler(handler)
-    manager = logging.Logger.manager
-    for logger in manager.loggerDict.values():
-        if isinstance(logger, logging.Logger) and (
-            logger.parent is None or logger.parent.name == "root"
-        ):
-            logger.parent = root
-    manager.root = root
     logging.root = root
     logging.Logger.root = root
-    # As SQLAlchemy sets it for itself: statements are logged only when asked for.
-    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    logging.Logger.manager = manager
 
 
 class NodeSupervisor(Actor):  # type: ignore[misc]
