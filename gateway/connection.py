@@ -106,7 +106,8 @@ class SetLenient:
 @dataclass(frozen=True, slots=True)
 class Close:
     """Close the socket (1000: replaced by a newer connection, 1012: service restart, 1011: the
-    station's actors gave up). Pending calls fail at once; the peer's close is not waited for."""
+    station's actors gave up). Pending calls fail at once; the actor does not wait for the peer's
+    Close (the socket's reader does: ``gateway.endpoint.ReaderClosedWebSocket``)."""
 
     code: int
     reason: str

@@ -72,6 +72,39 @@ CLOSE_NORMAL = 1000
 CLOSE_REPLACED = CLOSE_NORMAL
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_POLICY_VIOLATION = 1008
+# How long a socket we close waits for the charger's Close before the connection is cut. A live
+# charger answers within a round trip, even over a slow cellular link; one that does not is taken
+# for gone. A dead socket holds a node's drain (and the descriptor of a replaced one) this long.
+CLOSE_HANDSHAKE_TIMEOUT = 2.0
+
+
+class ReaderClosedWebSocket(web.WebSocketResponse):
+    """A websocket whose close, asked for by another task while its reader waits for a frame, is
+    run by the reader (``OcppEndpoint._read``), so that the closing handshake completes.
+
+    RFC 6455 section 7.1.2: the connection is closed once a Close frame went each way. aiohttp does
+    so only when ``close()`` runs on the task that reads the socket; from another task (the transport
+    actor's) it wakes the reader and closes the connection right after writing the Close frame. Over
+    TLS the charger then reads the Close frame and the TLS close_notify together, its TLS layer shuts
+    down before it can answer, and a client such as aiohttp's reports 1006 (closed without a Close
+    frame) instead of the code it read (1012 on a node's restart)."""
+
+    reading: asyncio.Task[object] | None = None
+    """The reader's task while it waits for frames."""
+    requested_close: tuple[int, bytes] | None = None
+    """(code, reason) of the close asked for by another task, for the reader to run."""
+
+    async def close(
+        self, *, code: int = CLOSE_NORMAL, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        reading = self.reading
+        if reading is None or reading is asyncio.current_task():
+            return await super().close(code=code, message=message, drain=drain)
+        if self.requested_close is None:
+            self.requested_close = (code, message)
+            # The only way to end the reader's wait for a frame; it then closes (``_read``).
+            reading.cancel()
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +276,8 @@ class OcppEndpoint:
         else:
             handshake = dataclasses.replace(handshake, version=decision)
         version = handshake.version
-        socket = web.WebSocketResponse(
+        socket = ReaderClosedWebSocket(
+            timeout=CLOSE_HANDSHAKE_TIMEOUT,
             protocols=(version.value,) if offered else (),
             heartbeat=self._ping_interval,
             max_msg_size=self._max_frame_bytes,
@@ -273,7 +307,7 @@ class OcppEndpoint:
                 await asyncio.sleep(delay)
         return web.Response(status=refusal.status, text=refusal.reason, headers=headers)
 
-    async def _serve(self, handshake: Handshake, socket: web.WebSocketResponse) -> None:
+    async def _serve(self, handshake: Handshake, socket: ReaderClosedWebSocket) -> None:
         station_id = handshake.station_id
         # Names carry the socket's id: a replaced connection's actors may still be finishing.
         suffix = f"{station_id}#{id(socket):x}"
@@ -343,32 +377,47 @@ class OcppEndpoint:
             await self._acceptor.close(handshake, station, replaced=replaced)
             log.info("%s disconnected", station_id)
 
-    async def _read(self, socket: web.WebSocketResponse, connection: LocalActorRef) -> None:
-        """Hand every frame to the transport actor until the socket or the actor ends."""
-        async for message in socket:
-            if message.type is WSMsgType.TEXT:
-                text = message.data
-            elif message.type is WSMsgType.BINARY:
-                # OCPP-J uses text frames only; a binary frame is read as its UTF-8 text so that it
-                # gets the same CALLERROR a bad text frame gets.
-                text = message.data.decode("utf-8", errors="replace")
-            else:
-                continue
-            try:
-                connection.tell(Frame(text))
-            except MailboxFull:
-                # Frames arrive faster than the socket takes our answers: a peer that does not
-                # read. The transport actor is stuck writing to it, so the reader closes instead
-                # (the only write it ever makes).
-                log.warning(
-                    "%s: %d frames unanswered; closing", connection.name, self._max_queued_frames
-                )
-                await socket.close(code=CLOSE_POLICY_VIOLATION, message=b"too many frames")
-                return
-            except ActorStopped:
-                # The transport actor crashed (a bug): nobody writes to the socket any more.
-                await socket.close(code=CLOSE_INTERNAL_ERROR, message=b"internal error")
-                return
+    async def _read(self, socket: ReaderClosedWebSocket, connection: LocalActorRef) -> None:
+        """Hand every frame to the transport actor until the socket or the actor ends; then run
+        the close the transport actor asked for, waiting for the charger's Close."""
+        reader = asyncio.current_task()
+        socket.reading = reader
+        try:
+            async for message in socket:
+                if message.type is WSMsgType.TEXT:
+                    text = message.data
+                elif message.type is WSMsgType.BINARY:
+                    # OCPP-J uses text frames only; a binary frame is read as its UTF-8 text so
+                    # that it gets the same CALLERROR a bad text frame gets.
+                    text = message.data.decode("utf-8", errors="replace")
+                else:
+                    continue
+                try:
+                    connection.tell(Frame(text))
+                except MailboxFull:
+                    # Frames arrive faster than the socket takes our answers: a peer that does
+                    # not read. The transport actor is stuck writing to it, so the reader closes
+                    # instead (its only writes are closes).
+                    log.warning(
+                        "%s: %d frames unanswered; closing",
+                        connection.name,
+                        self._max_queued_frames,
+                    )
+                    await socket.close(code=CLOSE_POLICY_VIOLATION, message=b"too many frames")
+                    return
+                except ActorStopped:
+                    # The transport actor crashed (a bug): nobody writes to the socket any more.
+                    await socket.close(code=CLOSE_INTERNAL_ERROR, message=b"internal error")
+                    return
+        except asyncio.CancelledError:
+            # The wake-up of a requested close is ours to take; any other cancellation goes on.
+            if socket.requested_close is None or (reader is not None and reader.uncancel() > 0):
+                raise
+        finally:
+            socket.reading = None
+        if socket.requested_close is not None:
+            code, reason = socket.requested_close
+            await socket.close(code=code, message=reason)
 
 
 def _tell_quietly(ref: ActorRef, message: object) -> None:

@@ -1,5 +1,6 @@
 """OCPP over TLS (wss): the listener beside ws, TLS versions and cipher suites (OCPP 2.0.1 Part 2 A00,
-1.6 security whitepaper), and a renewed certificate served to new connections while old ones stay."""
+1.6 security whitepaper), a renewed certificate served to new connections while old ones stay, and
+the drain's close (1012) reaching chargers over TLS as over ws."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import contextlib
 import os
 import ssl
 import warnings
+from functools import partial
 from pathlib import Path
+from threading import Event
 
+import aiohttp
 import pytest
 from cryptography import x509
 
@@ -174,3 +178,47 @@ async def test_a_broken_renewal_keeps_the_served_certificate(
         assert served_serial(charger) == pki.server.cert.serial_number
     finally:
         await charger.close()
+
+
+def close_codes_of_chargers(
+    urls: list[str], context: ssl.SSLContext, connected: Event
+) -> list[int]:
+    """Connect one aiohttp client per URL, set ``connected``, and return each one's close code once
+    the server has closed them all. In a thread of its own, with its own event loop: as a charger,
+    the client is not scheduled in step with the server."""
+
+    async def run() -> list[int]:
+        async with aiohttp.ClientSession() as http:
+            sockets = [
+                await http.ws_connect(url, protocols=["ocpp1.6"], ssl=context) for url in urls
+            ]
+            raw = [socket.get_extra_info("socket") for socket in sockets]
+            connected.set()
+            async with asyncio.timeout(200 * UNIT):
+                await asyncio.gather(*(socket.receive() for socket in sockets))
+        # The TLS shutdowns finish before this loop ends, or their transports are left unclosed.
+        await eventually(lambda: all(sock.fileno() == -1 for sock in raw))
+        return [socket.close_code or 0 for socket in sockets]
+
+    return asyncio.run(run())
+
+
+async def test_shutdown_closes_wss_chargers_with_1012(start_server: StartServer, pki: Pki) -> None:
+    """The node waits for each charger's Close before it ends the TLS session. Cut right after our
+    Close frame, the charger's TLS layer reads the close_notify with it and shuts down before the
+    charger can answer, and aiohttp's client (as some chargers' stacks) then reports 1006."""
+    server, wss = await start_tls_server(start_server, pki)
+    ids = [f"CP-DRAIN-{i}" for i in range(20)]
+    connected = Event()
+    chargers = asyncio.create_task(
+        asyncio.to_thread(
+            close_codes_of_chargers, [f"{wss}/{i}" for i in ids], client_context(pki.ca), connected
+        )
+    )
+    await eventually(connected.is_set)
+    for station_id in ids:
+        await eventually(partial(server.is_connected, station_id))
+    await server.node.stop()
+    async with asyncio.timeout(300 * UNIT):
+        codes = await chargers
+    assert codes == [1012] * len(ids)
