@@ -139,6 +139,8 @@ class Node:
         # Before any store opens: a CA that cannot be loaded stops the start with nothing to undo.
         ca = self._certificate_authority()
         self.engine = create_engine(s.main_url)
+        # Shards share the status file too; its transactions write first (upserts, updates), so
+        # a deferred BEGIN waits for the lock instead of failing on a stale read.
         self.status_engine = create_engine(s.status_url)
         await migrate(self.engine, "main")
         await ensure_first_admin(self.engine, s.data_dir, s.admin_password)
