@@ -54,11 +54,21 @@ class ClusterRouter:
         self, station_id: str, action: str, payload: dict[str, Any], *, timeout: float
     ) -> CommandResult:
         request = CommandRequest(station_id, action, payload, timeout)
+        moved = False
         for _ in range(FOLLOW_MOVES):
-            if station_id in self._directory:
-                return await self._local.call(station_id, action, payload, timeout=timeout)
+            if not moved and station_id in self._directory:
+                try:
+                    return await self._local.call(station_id, action, payload, timeout=timeout)
+                except CommandNotSent:
+                    # Its socket here closed before the command was sent (the lease says where
+                    # it went; the old entry may linger here while it closes).
+                    moved = True
+                    continue
             holder = await self.holder(station_id)
             if holder is None:
+                if moved and station_id in self._directory:
+                    moved = False  # it came back here
+                    continue
                 raise StationNotConnected(f"station {station_id!r} is not connected")
             outcome = await self._ask(holder, request, timeout)
             if outcome.error in ("StationNotConnected", "CommandNotSent"):

@@ -339,9 +339,9 @@ async def test_an_open_control_plane_address_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 async def test_a_command_not_yet_sent_follows_its_station_to_another_pod(tmp_path: Path) -> None:
-    """Reset is in flight on pod A (the charger sits on it); ClearCache, given to pod B, waits
-    behind it at A. The charger reconnects to pod B: the Reset sent on the old socket ends with
-    the socket (404), the ClearCache that was never sent goes out from pod B."""
+    """Reset is in flight on pod A (the charger sits on it); ClearCache, given to pod B, and
+    DataTransfer, given to pod A, wait behind it at A. The charger reconnects to pod B: the Reset
+    sent on the old socket ends with the socket (404), the commands never sent go out from pod B."""
     async with two_pods(tmp_path) as (pod_a, pod_b):
         await eventually(lambda: _alive(pod_a.api, 2), what="both pods alive")
         never = asyncio.Event()
@@ -359,20 +359,24 @@ async def test_a_command_not_yet_sent_follows_its_station_to_another_pod(tmp_pat
         reset = asyncio.create_task(pod_a.api.command("CL-MOVE", "Reset", {"type": "Soft"}))
         await eventually(lambda: [a for a, _ in first.received_calls] == ["Reset"])
         clear = asyncio.create_task(pod_b.api.command("CL-MOVE", "ClearCache", {}))
-        await asyncio.sleep(40 * UNIT)  # queued at pod A behind the Reset
+        transfer = asyncio.create_task(
+            pod_a.api.command("CL-MOVE", "DataTransfer", {"vendorId": "acme"})
+        )
+        await asyncio.sleep(40 * UNIT)  # both queued at pod A behind the Reset
         second = await RawCharger.connect(f"ws://127.0.0.1:{pod_b.ocpp_port}/ocpp/CL-MOVE")
-        second.handlers = {"ClearCache": accept}
+        second.handlers = {"ClearCache": accept, "DataTransfer": accept}
         try:
             await second.call(
                 "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}
             )
-            status, body = await clear
-            assert status == 200, body
-            assert body["response"] == {"status": "Accepted"}
+            for command in (clear, transfer):  # given to pod B, and to pod A itself
+                status, body = await command
+                assert status == 200, body
+                assert body["response"] == {"status": "Accepted"}
             status, body = await reset
             assert status == 404, body
             assert [a for a, _ in first.received_calls] == ["Reset"]
-            assert [a for a, _ in second.received_calls] == ["ClearCache"]
+            assert sorted(a for a, _ in second.received_calls) == ["ClearCache", "DataTransfer"]
         finally:
             await first.close()
             await second.close()
