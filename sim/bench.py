@@ -25,7 +25,10 @@ tree in `/proc`. It prints medians as Markdown tables for BENCHMARKS.md.
 With `--tls` (voltmesh only) every measurement runs twice in a row, over ws and then over wss: the
 harness makes a throwaway CA and a server certificate for 127.0.0.1 (`sim.certs`), voltmesh serves
 wss with it beside ws, and the chargers of the second run connect over wss trusting that CA. The
-tables then have a `voltmesh` and a `voltmesh wss` row and a table of the wss/ws ratios.
+tables then have a `voltmesh` and a `voltmesh wss` row and a table of the wss/ws ratios. The load
+workers of a `--tls` invocation run on asyncio's own event loop, over ws and wss alike (see
+`sim.fleet.load.EventLoop`: uvloop's transports fail in a storm of TLS reconnects); `--load-loop`
+chooses.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ from sim.errors import SimError
 from sim.fdlimit import raise_open_file_limit
 from sim.fleet.conductor import LoadHooks, LoadRun, run_load
 from sim.fleet.figures import markdown_row, number, ratio
-from sim.fleet.load import LoadMode, LoadShape
+from sim.fleet.load import EventLoop, LoadMode, LoadShape
 from sim.loadgen import exit_on_sigterm
 from sim.procstat import tree_cpu_seconds, tree_rss_bytes
 from sim.servers import (
@@ -121,6 +124,8 @@ class BenchOptions:
     """Directory for per-run JSON and server logs."""
     idle_settle: float = 1.0
     """Seconds the booted fleet stays idle before the server's RSS is read."""
+    event_loop: EventLoop = EventLoop.UVLOOP
+    """The load workers' event loop."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,6 +156,8 @@ class IdleOptions:
     """Seconds the fleet may take to boot, on top of the connect ramp."""
     output: Path | None = None
     """Directory for per-run JSON and server logs."""
+    event_loop: EventLoop = EventLoop.UVLOOP
+    """The load workers' event loop."""
 
     def workers(self, stations: int) -> int:
         """Load-driver worker processes for a fleet of `stations`."""
@@ -224,6 +231,7 @@ def run_once(
             call_timeout=options.call_timeout,
             boot_timeout=options.boot_timeout,
             tls_ca=_tls_ca(tls),
+            event_loop=options.event_loop,
         )
         result = run_load(run_, shape, LoadHooks(fleet_ready, window_start, window_end))
         argv = server.argv()
@@ -288,6 +296,7 @@ def measure_memory(
             boot_timeout=options.boot_timeout,
             heartbeat_interval=options.heartbeat_interval,
             tls_ca=_tls_ca(tls),
+            event_loop=options.event_loop,
         )
         idle = run_load(run_, shape, LoadHooks(on_fleet_ready=fleet_idle))
         argv = server.argv()
@@ -336,6 +345,7 @@ def measure_reconnect(
         reconnect_backoff=options.reconnect_backoff,
         reconnect_backoff_max=options.reconnect_backoff_max,
         tls_ca=_tls_ca(tls),
+        event_loop=options.event_loop,
     )
     restarts: list[Restart] = []
     cpu: dict[str, float] = {}
@@ -522,6 +532,15 @@ def _loopback_ports() -> int | None:
     return int(high) - int(low) + 1
 
 
+def load_event_loop(choice: str | None, *, tls: bool) -> EventLoop:
+    """The load workers' event loop: ``choice`` if given, else asyncio's for a ``tls`` invocation
+    (over ws as over wss, so that the wss/ws ratios compare the transports only) and uvloop
+    otherwise."""
+    if choice is not None:
+        return EventLoop(choice)
+    return EventLoop.ASYNCIO if tls else EventLoop.UVLOOP
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m sim.bench` argument parser."""
     parser = argparse.ArgumentParser(
@@ -596,6 +615,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="voltmesh only: run every measurement over ws and then over wss (a throwaway CA and "
         "server certificate for 127.0.0.1) and compare them",
     )
+    parser.add_argument(
+        "--load-loop",
+        choices=[loop.value for loop in EventLoop],
+        help="the load workers' event loop (default: asyncio with --tls, whose storms of TLS "
+        "handshakes uvloop's transports do not survive, else uvloop)",
+    )
     idle.add_argument(
         "--reconnect-timeout",
         type=float,
@@ -626,6 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if LoadMode.IDLE in modes:
         parser.error("--mode idle: use --memory or --reconnect")
     scenarios = [Scenario(m, args.rate if m is LoadMode.RATE else None) for m in modes]
+    event_loop = load_event_loop(args.load_loop, tls=args.tls)
     idle_options = IdleOptions(
         connect_rate=args.idle_connect_rate,
         stations_per_worker=args.stations_per_worker,
@@ -633,6 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         open_transactions=args.open_transactions,
         reconnect_timeout=args.reconnect_timeout,
         output=args.output,
+        event_loop=event_loop,
     )
     options = BenchOptions(
         stations=args.stations,
@@ -643,6 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         call_timeout=args.call_timeout,
         boot_timeout=args.boot_timeout,
         output=args.output,
+        event_loop=event_loop,
     )
     if options.output is not None:
         options.output.mkdir(parents=True, exist_ok=True)
@@ -742,6 +770,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "wss: TLS to voltmesh's wss listener with an ECDSA P-256 server certificate from a "
             "throwaway CA; each run over ws is followed by the same run over wss."
         )
+    if event_loop is not EventLoop.UVLOOP:
+        notes.append(f"Load workers on the {event_loop.value} event loop.")
     notes += [
         f"Medians of {args.runs} run(s). Machine: {os.cpu_count()} CPUs, {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}; load average "

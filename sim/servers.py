@@ -227,6 +227,14 @@ class ServerProcess:
         self._launch("ab", ready_timeout)
         return Restart(sigterm_at, exited_at, time.monotonic(), exit_code)
 
+    def _environment(self) -> dict[str, str] | None:
+        """The server's environment: voltmesh gets the harness's API token and a free port for
+        its actor system (a node's default, 1900, may belong to another voltmesh on the machine;
+        a tree without a cluster ignores the variable)."""
+        if self.api_token is None:
+            return None
+        return {**os.environ, "VOLTMESH_API_TOKEN": self.api_token, "VOLTMESH_CLUSTER_PORT": "0"}
+
     def _launch(self, log_mode: str, ready_timeout: float) -> None:
         data_dir = self._data_dir.name if self._data_dir is not None else None
         with open(self.log_path, log_mode) as log:
@@ -236,9 +244,7 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=os.getcwd(),
-                env={**os.environ, "VOLTMESH_API_TOKEN": self.api_token}
-                if self.api_token is not None
-                else None,
+                env=self._environment(),
             )
         deadline = time.monotonic() + ready_timeout
         while not self._ready():

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import aiohttp
 
 from sim.certs import client_context
-from sim.fleet.link import CallFailed
+from sim.fleet.link import CallFailed, Link
 from sim.fleet.plan import StationSpec, stream
 from sim.fleet.station import CsmsCall, LinkLost, SimStation
 from sim.traffic import HEARTBEAT, Request, SessionScript, fleet_id_tag, start_transaction
@@ -52,6 +52,19 @@ class LoadMode(enum.Enum):
     SATURATE = "saturate"
     RATE = "rate"
     IDLE = "idle"
+
+
+class EventLoop(enum.Enum):
+    """The event loop a load run's workers run on."""
+
+    UVLOOP = "uvloop"
+    """uvloop where installed (else asyncio's): the cheaper loop, so the load generator leaves
+    more of the machine to the server under test."""
+    ASYNCIO = "asyncio"
+    """asyncio's own loop, which survives a reconnect storm over wss: there thousands of TLS
+    handshakes are cut off by the restart, and a uvloop worker has failed with "File descriptor N
+    is used by transport" (a socket numbered like one whose transport uvloop had not released) and,
+    on uvloop 0.23, died in one storm of two without a report."""
 
 
 class Script(Protocol):
@@ -108,6 +121,8 @@ class LoadShape:
     tls_ca: str | None = None
     """PEM file of the CA that issued the server's certificate: the stations then connect over
     ``wss://`` and verify the server against it (security profile 2); None: ``ws://``."""
+    event_loop: EventLoop = EventLoop.UVLOOP
+    """The workers' event loop."""
 
     def __post_init__(self) -> None:
         if self.mode is LoadMode.RATE and (self.rate is None or self.rate <= 0):
@@ -403,15 +418,24 @@ class LoadStation(SimStation):
             if isinstance(message, CsmsCall):
                 await self._answer(message)
             elif isinstance(message, LinkLost) and message.link is link:
-                code = link.ws.close_code
-                self.counts.lost["no close frame" if code is None else str(code)] += 1
-                await self._drop_link()
-                if self.shape.reconnect:
-                    await self._come_back()
+                await self._lost_link(link)
                 return
             if time.monotonic() >= heartbeat_at:
                 await self._exchange(_Once(HEARTBEAT), heartbeat_at)
                 heartbeat_at += interval
+                if self.link is None:
+                    # Lost while the Heartbeat was out: `_send` has dropped the link already, and
+                    # the station comes back like any other whose connection was lost.
+                    await self._lost_link(link)
+                    return
+
+    async def _lost_link(self, link: Link) -> None:
+        """Count a lost connection by its close code, drop it and, with reconnect, come back."""
+        code = link.ws.close_code
+        self.counts.lost["no close frame" if code is None else str(code)] += 1
+        await self._drop_link()
+        if self.shape.reconnect:
+            await self._come_back()
 
     async def _come_back(self) -> None:
         """Reconnect without booting until a Heartbeat is answered (or the run ends)."""

@@ -205,7 +205,12 @@ def _run_processes(
                 process.terminate()
                 process.join(timeout=5)
     if len(finals) != scenario.workers:
-        raise RuntimeError(f"{scenario.workers - len(finals)} workers did not report")
+        # A worker that died without a word (a signal, a crash inside the event loop) is known
+        # only by its exit code: a negative one names the signal.
+        codes = sorted({p.exitcode for p in processes if p.exitcode != 0}, key=str)
+        raise RuntimeError(
+            f"{scenario.workers - len(finals)} workers did not report (exit codes {codes})"
+        )
     return finals
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from sim.fleet.clock import SimClock
-from sim.fleet.load import LoadPlan, LoadStation, follow_phases
+from sim.fleet.load import EventLoop, LoadPlan, LoadStation, follow_phases
 from sim.fleet.plan import fleet, stream
 from sim.fleet.results import SessionRecord, Violation
 from sim.fleet.station import SimStation
@@ -173,6 +173,17 @@ async def _tick(tally: FleetTally, timing: Timing, report: Callable[[Snapshot], 
         report(tally.snapshot(second))
 
 
+def worker_loop_factory(load: LoadPlan | None) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where installed, unless the load run asks for asyncio's own loop (None)."""
+    if load is not None and load.shape.event_loop is EventLoop.ASYNCIO:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def worker_process(
     scenario: Scenario, worker: int, timing: Timing, pipe: Any, load: LoadPlan | None = None
 ) -> None:
@@ -181,13 +192,7 @@ def worker_process(
 
     raise_open_file_limit()
     try:
-        import uvloop
-
-        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
-    except ImportError:
-        loop_factory = None
-    try:
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
+        with asyncio.Runner(loop_factory=worker_loop_factory(load)) as runner:
             final = runner.run(run_worker(scenario, worker, timing, pipe.send, load))
         pipe.send(final)
     except BaseException as exc:

@@ -3,6 +3,7 @@ the server sampled in /proc (throughput, memory of an idle fleet, a reconnect st
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -12,13 +13,22 @@ import pytest
 from sim.bench import (
     BenchOptions,
     Scenario,
+    load_event_loop,
     measure_memory,
     measure_reconnect,
     run_once,
 )
-from sim.fleet.load import LoadMode
+from sim.fleet.load import EventLoop, LoadMode
 from sim.servers import ServerKind
 from tests.sim.helpers import UNIT, small_options
+
+
+def test_tls_runs_load_on_asyncios_own_loop_unless_told() -> None:
+    assert load_event_loop(None, tls=False) is EventLoop.UVLOOP
+    # Over ws and wss alike: the wss/ws ratios then compare the transports only.
+    assert load_event_loop(None, tls=True) is EventLoop.ASYNCIO
+    assert load_event_loop("uvloop", tls=True) is EventLoop.UVLOOP
+    assert load_event_loop("asyncio", tls=False) is EventLoop.ASYNCIO
 
 
 @pytest.mark.slow
@@ -89,4 +99,15 @@ def test_reconnect_storm(kind: ServerKind, tmp_path: Path) -> None:
     else:
         assert sum(record.lost.values()) == 20
         assert record.transaction_check is None
+    assert record.failures == 0
+
+
+@pytest.mark.slow
+def test_stations_whose_heartbeat_was_out_at_the_restart_come_back(tmp_path: Path) -> None:
+    # Twenty stations heartbeating every time unit: some Heartbeats are out when the server goes.
+    options = dataclasses.replace(small_options(tmp_path), heartbeat_interval=UNIT)
+    record = measure_reconnect(ServerKind.BASELINE, 20, 1, options)
+    assert record.booted == 20
+    assert sum(record.lost.values()) == 20
+    assert record.back == 20
     assert record.failures == 0

@@ -12,8 +12,9 @@ import pytest
 from sim.errors import RemoteTargetRefused
 from sim.fleet.conductor import LoadResult, LoadRun, run_load
 from sim.fleet.latency import Histogram
-from sim.fleet.load import LoadMode, LoadShape
+from sim.fleet.load import EventLoop, LoadMode, LoadPlan, LoadShape, Phases
 from sim.fleet.tally import LoadCounts
+from sim.fleet.worker import worker_loop_factory
 from sim.loadgen import main
 from sim.servers import ServerKind, ServerProcess
 from tests.sim.helpers import UNIT
@@ -135,6 +136,26 @@ def test_two_workers_share_the_fleet(baseline: ServerProcess) -> None:
     result = run_load(run, LoadShape(mode=LoadMode.SATURATE, call_timeout=40 * UNIT))
     assert_clean(result)
     assert result.workers == 2
+
+
+def test_workers_run_on_the_event_loop_the_shape_names() -> None:
+    def factory(loop: EventLoop) -> object:
+        return worker_loop_factory(
+            LoadPlan(LoadShape(mode=LoadMode.IDLE, event_loop=loop), Phases())
+        )
+
+    assert factory(EventLoop.ASYNCIO) is None  # asyncio.Runner's default: asyncio's own loop
+    uvloop = pytest.importorskip("uvloop")
+    assert factory(EventLoop.UVLOOP) is uvloop.new_event_loop
+    assert worker_loop_factory(None) is uvloop.new_event_loop  # a fleet run without a load
+
+
+def test_saturate_on_asyncios_own_loop(baseline: ServerProcess) -> None:
+    run = LoadRun(port=baseline.ocpp_port, stations=10, workers=2, duration=10 * UNIT)
+    shape = LoadShape(mode=LoadMode.SATURATE, call_timeout=40 * UNIT, event_loop=EventLoop.ASYNCIO)
+    result = run_load(run, shape)
+    assert_clean(result)
+    assert result.messages > 10
 
 
 def test_idle_fleet_heartbeats_and_keeps_its_transactions(baseline: ServerProcess) -> None:
