@@ -56,6 +56,23 @@ def make_ca(directory: Path, name: str = "ca", common_name: str = "Test CA") -> 
     return _write(directory, name, authority.certificate, authority.key)
 
 
+def make_csr(
+    common_name: str | None,
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None = None,
+) -> str:
+    """The PEM CSR a station sends with SignCertificate (no CN with ``common_name`` None)."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example CSO")]
+    if common_name is not None:
+        attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name(attributes))
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
 def issue(
     ca: Issued, directory: Path, name: str, common_name: str, *, server: bool = False
 ) -> Issued:
@@ -68,14 +85,7 @@ def issue(
         )
         return _write(directory, name, cert, key)
     key = ec.generate_private_key(ec.SECP256R1())
-    csr = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .sign(key, hashes.SHA256())
-    )
-    chain = ca.authority.sign_csr(
-        csr.public_bytes(serialization.Encoding.PEM).decode(), common_name
-    )
+    chain = ca.authority.sign_csr(make_csr(common_name, key), common_name)
     return _write(directory, name, x509.load_pem_x509_certificates(chain.encode())[0], key)
 
 

@@ -22,8 +22,7 @@ from persistence.reads import EngineReads
 from tests.raw_charger import RawCharger
 from tests.server_fixtures import Running, StartServer
 from tests.timing import UNIT, eventually
-from tests.tls_certs import make_pki, start_tls_server
-from tests.unit.test_ca import make_csr
+from tests.tls_certs import make_csr, make_pki, start_tls_server
 from transport.versions import OcppVersion
 
 BOOT_V2 = {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}

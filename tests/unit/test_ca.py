@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -23,6 +23,7 @@ from csms.pki.passwords import (
     password_command,
     redacted,
 )
+from tests import tls_certs
 from transport.versions import OcppVersion
 
 STATION = "CP-1"
@@ -32,16 +33,7 @@ def make_csr(
     common_name: str | None = STATION,
     key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None = None,
 ) -> str:
-    key = key or ec.generate_private_key(ec.SECP256R1())
-    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example CSO")]
-    if common_name is not None:
-        attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
-    csr = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name(attributes))
-        .sign(key, hashes.SHA256())
-    )
-    return csr.public_bytes(serialization.Encoding.PEM).decode()
+    return tls_certs.make_csr(common_name, key)
 
 
 @pytest.fixture(scope="module")
