@@ -5,6 +5,12 @@ dispatches what other members send it.
 A member is one shard process of one pod. Its row in the main store carries the address of its
 Thespian actor, which is how the others reach it; the row's ``last_seen`` is refreshed every
 ``heartbeat`` seconds, and a member silent for ``dead_after`` seconds is dead to every other one.
+
+The operators' events a member publishes reach the others in batches (every ``EVENT_BATCH_SECONDS``,
+or sooner once ``EVENT_BATCH_MAX`` are waiting), so that a client of any member sees the whole
+cluster's events within a second, at a few control messages a second. A member announces itself
+(``node.joined``) when it starts and its leaving when it stops; the member that declares another
+dead announces that one's leaving.
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ from cluster.bridge import ControlBridge
 from cluster.messages import (
     CommandRequest,
     ConfigurationRequest,
+    EventBatch,
     Evict,
     IdTokenChanged,
     Outcome,
     Request,
     StationChanged,
 )
+from csms.events import Event, EventBus
 from persistence.leases import release_member_leases
 from persistence.members import (
     MemberRecord,
@@ -40,6 +48,7 @@ from persistence.members import (
     register_member,
 )
 from persistence.reads import Reads
+from persistence.sqltypes import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,10 @@ HEARTBEAT_SECONDS = 2.0
 """How often a member refreshes its row."""
 DEAD_AFTER_SECONDS = 6.0
 """A member silent this long is dead: with the heartbeat, noticed within 8 s (10 s promised)."""
+EVENT_BATCH_SECONDS = 0.15
+"""Longest an event waits before it is sent to the other members (1 s promised)."""
+EVENT_BATCH_MAX = 500
+"""Events sent in one message at most: a burst goes out at once, in messages of bounded size."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +88,9 @@ class LocalEffects:
     """Drop a cached id token."""
     members_died: Callable[[list[str]], Awaitable[None]]
     """Members just declared dead (their leases are released already)."""
+    reclaim: Callable[[], Awaitable[None]]
+    """This member was declared dead while it lived (a stalled event loop): take back the leases
+    of the sockets it still holds, which the others released."""
 
 
 class ClusterMember:
@@ -90,6 +106,7 @@ class ClusterMember:
         *,
         heartbeat: float = HEARTBEAT_SECONDS,
         dead_after: float = DEAD_AFTER_SECONDS,
+        events: EventBus | None = None,
     ) -> None:
         self.identity = identity
         self._engine = engine
@@ -103,8 +120,14 @@ class ClusterMember:
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._serving: set[asyncio.Task[None]] = set()
+        self._events = events
+        self._outgoing_events: list[Event] = []
+        self._event_timer: asyncio.TimerHandle | None = None
+        self._refreshing: asyncio.Task[None] | None = None
         if bridge is not None:
             bridge.receiver = self._receive
+            if events is not None:
+                events.forward = self._forward_event
 
     @property
     def name(self) -> str:
@@ -121,6 +144,7 @@ class ClusterMember:
             self._engine, name=me.name, node=me.node, shard=me.shard, address=me.address
         )
         await self.refresh_peers()
+        self._announce("node.joined", me.name)
         self._task = asyncio.create_task(self._beat(), name="cluster-heartbeat")
 
     async def stop(self) -> None:
@@ -128,15 +152,25 @@ class ClusterMember:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for task in list(self._serving):
-            task.cancel()
+        for task in [*self._serving, self._refreshing]:
+            if task is not None:
+                task.cancel()
+        self._announce("node.left", self.name)
+        self._send_events()
         await release_member_leases(self._engine, self.name)
         await mark_dead(self._engine, self.name)
         for future in self._waiting.values():
             future.cancel()
 
     async def refresh_peers(self) -> None:
-        self._peers = {m.name: m for m in await list_members(self._reads) if m.alive}
+        """The members alive: on record, and heard of within ``dead_after`` (one that went silent
+        is not asked, even before a heartbeat has declared it dead)."""
+        cutoff = utcnow() - timedelta(seconds=self._dead_after)
+        self._peers = {
+            m.name: m
+            for m in await list_members(self._reads)
+            if m.alive and (m.last_seen >= cutoff or m.name == self.name)
+        }
 
     def peer(self, name: str) -> MemberRecord | None:
         return self._peers.get(name)
@@ -156,6 +190,8 @@ class ClusterMember:
                     await register_member(
                         self._engine, name=me.name, node=me.node, shard=me.shard, address=me.address
                     )
+                    self._announce("node.joined", me.name)
+                    await self._effects.reclaim()
                 dead = await declare_dead(
                     self._engine, silent_for=timedelta(seconds=self._dead_after)
                 )
@@ -167,6 +203,7 @@ class ClusterMember:
                         self._dead_after,
                         len(released),
                     )
+                    self._announce("node.left", name)
                 if dead:
                     await self._effects.members_died(dead)
                 await self.refresh_peers()
@@ -212,6 +249,32 @@ class ClusterMember:
         finally:
             self._waiting.pop(request_id, None)
 
+    # -- operator events ------------------------------------------------------------------------
+
+    def _announce(self, type: str, member: str) -> None:
+        if self._events is not None:
+            self._events.publish(type, None, {"member": member})
+
+    def _forward_event(self, event: Event) -> None:
+        """Called by the bus for each event published here; never waits."""
+        if len(self._peers) < 2:
+            return  # alone in the cluster (this member is one of its peers)
+        self._outgoing_events.append(event)
+        if len(self._outgoing_events) >= EVENT_BATCH_MAX:
+            self._send_events()
+        elif self._event_timer is None:
+            self._event_timer = asyncio.get_running_loop().call_later(
+                EVENT_BATCH_SECONDS, self._send_events
+            )
+
+    def _send_events(self) -> None:
+        if self._event_timer is not None:
+            self._event_timer.cancel()
+            self._event_timer = None
+        events, self._outgoing_events = self._outgoing_events, []
+        if events:
+            self.broadcast(EventBatch(self.name, tuple(e.plain() for e in events)))
+
     # -- receiving ------------------------------------------------------------------------------
 
     def _receive(self, message: object) -> None:
@@ -229,8 +292,28 @@ class ClusterMember:
             self._effects.station_changed(message.station_id, message.deleted)
         elif isinstance(message, IdTokenChanged):
             self._effects.id_token_changed(message.id_token)
+        elif isinstance(message, EventBatch):
+            if message.member not in self._peers:
+                # A member that just started (its node.joined): it gets our events from now on,
+                # not from the next heartbeat.
+                self._refresh_soon()
+            if self._events is not None and message.member != self.name:
+                for plain in message.events:
+                    self._events.accept(Event.of_plain(plain))
         else:
             log.warning("unexpected cluster message %s", type(message).__name__)
+
+    def _refresh_soon(self) -> None:
+        if self._refreshing is None:
+            self._refreshing = asyncio.create_task(self._refresh(), name="cluster-refresh")
+
+    async def _refresh(self) -> None:
+        try:
+            await self.refresh_peers()
+        except Exception:
+            log.exception("cluster members not read")
+        finally:
+            self._refreshing = None
 
     async def _serve(self, request: Request) -> None:
         try:

@@ -67,3 +67,13 @@ class IdTokenChanged:
     """An operator changed or deleted an id token: drop it from the caches."""
 
     id_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """Operator events a member published lately, for the other members' live streams: each
+    (id, type, at in µs, station id, data), as ``csms.events.PlainEvent``."""
+
+    member: str
+    """The member that published them."""
+    events: tuple[tuple[int, str, int, str | None, dict[str, Any]], ...]

@@ -53,6 +53,17 @@ def _path_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
+def _time_range(since: str, until: str) -> list[dict[str, Any]]:
+    """``since`` (inclusive) and ``until`` (exclusive), RFC 3339 date-times with an offset."""
+    return [
+        {"name": name, "in": "query", "description": f"{what} (RFC 3339)", "schema": _DATE_TIME}
+        for name, what in (("since", since), ("until", until))
+    ]
+
+
+_DATE_TIME = {"type": "string", "format": "date-time"}
+
+
 SCHEMAS: dict[str, Any] = {
     "Problem": {
         "type": "object",
@@ -284,6 +295,16 @@ SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "StationEvent": {
+        "type": "object",
+        "required": ["id", "type", "at", "payload"],
+        "properties": {
+            "id": {"type": "integer"},
+            "type": {"type": "string", "description": "the OCPP action, or Command:<Action>"},
+            "at": {"type": "string", "format": "date-time", "description": "when it was received"},
+            "payload": {"type": "object", "description": "as received (passwords as ***)"},
+        },
+    },
     "CommandResult": {
         "type": "object",
         "required": ["action", "response"],
@@ -406,17 +427,60 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/api/v1/stations/{station_id}/events": {
+        "parameters": [_path_param("station_id")],
+        "get": {
+            "x-required-role": "viewer",
+            "summary": "What the station reported or answered, as stored, newest first: "
+            "notifications, security events, firmware and log status, connections taken over "
+            "(ConnectionReplaced), answered commands (Command:<Action>)",
+            "parameters": [
+                *_PAGING,
+                {
+                    "name": "type",
+                    "in": "query",
+                    "description": "comma-separated kinds; a trailing * matches every kind that "
+                    "starts with what precedes it (Command:*)",
+                    "schema": {"type": "string"},
+                },
+                *_time_range("received at or after", "received before"),
+            ],
+            "responses": {
+                "200": _json(_page("StationEvent"), "events"),
+                "400": _PROBLEM,
+                "404": _PROBLEM,
+            },
+        },
+    },
     "/api/v1/transactions": {
         "get": {
             "x-required-role": "viewer",
-            "summary": "List transactions, newest first",
+            "summary": "List transactions, newest first; with Accept: text/csv, all of them as "
+            "one CSV attachment (limit and cursor do not apply)",
             "parameters": [
                 *_PAGING,
                 {"name": "station_id", "in": "query", "schema": {"type": "string"}},
                 {"name": "active", "in": "query", "schema": {"type": "boolean"}},
                 {"name": "remote_start_id", "in": "query", "schema": {"type": "integer"}},
+                *_time_range("started at or after", "started before"),
             ],
-            "responses": {"200": _json(_page("Transaction"), "transactions"), "400": _PROBLEM},
+            "responses": {
+                "200": {
+                    "description": "transactions",
+                    "content": {
+                        "application/json": {"schema": _page("Transaction")},
+                        "text/csv": {
+                            "schema": {
+                                "type": "string",
+                                "description": "header row: id, station_id, evse_id, "
+                                "connector_id, id_token, start_time, stop_time, energy_kwh, "
+                                "stop_reason, status",
+                            }
+                        },
+                    },
+                },
+                "400": _PROBLEM,
+            },
         }
     },
     "/api/v1/transactions/{transaction_id}": {
@@ -602,6 +666,41 @@ PATHS.update(
                 },
             }
         },
+        "/api/v1/events": {
+            "get": {
+                "summary": "Live events of the cluster (stations, status, transactions, commands, "
+                "members): a WebSocket (one text frame per event) when the request is an upgrade, "
+                "Server-Sent Events with Accept: text/event-stream",
+                "x-required-role": "viewer",
+                "parameters": [
+                    {"name": "station_id", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "type",
+                        "in": "query",
+                        "description": "comma-separated event types; an item ending in . is a "
+                        "prefix (transaction.)",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "after",
+                        "in": "query",
+                        "description": "an event id: first the buffered events after it (SSE: "
+                        "the Last-Event-ID header does the same)",
+                        "schema": {"type": "integer"},
+                    },
+                ],
+                "responses": {
+                    "101": {"description": "WebSocket: one JSON event per text frame"},
+                    "200": {
+                        "description": "Server-Sent Events: id, event (the type), data (the JSON "
+                        "event)",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "400": _PROBLEM,
+                    "406": _PROBLEM,
+                },
+            }
+        },
         "/api/v1/audit": {
             "get": {
                 "summary": "State-changing requests, newest first",
@@ -637,6 +736,22 @@ PATHS.update(
                     "503": _json({"type": "object"}, "not ready"),
                 },
             }
+        },
+        "/": {
+            "get": {
+                "summary": "The operator dashboard (open: its files hold no data; the page "
+                "reads /api/v1 with the operator's token)",
+                "security": [],
+                "responses": {"200": {"description": "the dashboard's HTML page"}},
+            }
+        },
+        "/dashboard/{name}": {
+            "parameters": [_path_param("name")],
+            "get": {
+                "summary": "A file of the dashboard: script module, style sheet, icon (open)",
+                "security": [],
+                "responses": {"200": {"description": "the file"}, "404": _PROBLEM},
+            },
         },
         "/metrics": {
             "get": {

@@ -1,6 +1,9 @@
-"""``limit`` and cursor query parameters of list endpoints."""
+"""Query parameters of list endpoints: ``limit`` and cursor, filters, and time ranges."""
 
 from __future__ import annotations
+
+import re
+from datetime import datetime
 
 from aiohttp import web
 
@@ -40,3 +43,48 @@ def int_param(request: web.Request, name: str) -> int | None:
         return int(raw)
     except ValueError:
         raise ApiProblem(400, "Bad Request", f"{name} must be an integer, got {raw!r}") from None
+
+
+# RFC 3339 section 5.6 date-time: a full date and time with an offset, nothing looser (no bare date,
+# no local time), so that a range never depends on the server's time zone.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.(?P<fraction>\d+))?(?:[Zz]|[+-]\d{2}:\d{2})",
+    re.ASCII,
+)
+
+
+def time_param(request: web.Request, name: str) -> datetime | None:
+    """An RFC 3339 date-time parameter (``2026-12-01T00:00:00Z``, ``...+01:00``), aware."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    match = _RFC3339.fullmatch(raw)
+    if match is None:
+        hint = ""
+        if re.search(r"\d \d{2}:\d{2}$", raw):
+            # A literal "+" in a query string is decoded as a space.
+            hint = " (send a + offset as %2B)"
+        raise ApiProblem(
+            400,
+            "Bad Request",
+            f"{name} must be an RFC 3339 date-time such as 2026-12-01T08:00:00Z, got {raw!r}{hint}",
+        )
+    text = raw.upper()
+    fraction = match.group("fraction")
+    if fraction is not None and len(fraction) > 6:
+        # Python keeps microseconds; finer digits cannot change a comparison with stored times.
+        text = text.replace("." + fraction, "." + fraction[:6], 1)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ApiProblem(
+            400, "Bad Request", f"{name} is not a valid RFC 3339 date-time: {exc}"
+        ) from None
+
+
+def time_range(request: web.Request) -> tuple[datetime | None, datetime | None]:
+    """``since`` (inclusive) and ``until`` (exclusive); 400 when the range is empty."""
+    since, until = time_param(request, "since"), time_param(request, "until")
+    if since is not None and until is not None and until <= since:
+        raise ApiProblem(400, "Bad Request", "until must be later than since")
+    return since, until

@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from csms.events import EventBus
 from csms.station.router import CommandRouter
 from gateway.directory import StationDirectory
 from http_api.throttle import LoginThrottle
@@ -49,6 +50,8 @@ class ApiState:
     """Failed logins by user name and peer address."""
     ready: bool = False
     """Readiness: stores migrated, writer running, OCPP listener bound, not draining."""
+    events: EventBus = field(default_factory=EventBus)
+    """This member's operator events (``GET /api/v1/events``)."""
 
 
 API_STATE = web.AppKey("api_state", ApiState)

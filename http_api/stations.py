@@ -6,11 +6,11 @@ from aiohttp import web
 
 from gateway.calls import CommandError
 from gateway.endpoint import IDENTITY_RULE, valid_identity
-from http_api.pagination import int_param, page_params
+from http_api.pagination import int_param, page_params, time_range
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
 from http_api.views import station_view, variable_view
-from persistence import device_model, stations
+from persistence import device_model, events, stations
 from persistence.records import StationRecord
 from transport.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
 from transport.versions import OcppVersion
@@ -168,3 +168,41 @@ async def get_variables(request: web.Request) -> web.Response:
         after=cursor,
     )
     return json_response({"items": [variable_view(v) for v in page.items], "next": page.next})
+
+
+def kind_filter(raw: str | None) -> events.KindFilter:
+    """``type``: comma-separated event kinds; one that ends in ``*`` stands for every kind that
+    starts with what precedes it (``Command:*``, ``Notify*``)."""
+    wanted = [part.strip() for part in (raw or "").split(",") if part.strip()]
+    return events.KindFilter(
+        exact=[kind for kind in wanted if not kind.endswith("*")],
+        prefixes=[kind[:-1] for kind in wanted if kind.endswith("*")],
+    )
+
+
+def event_view(event: events.StationEvent) -> dict[str, object]:
+    return {"id": event.id, "type": event.kind, "at": event.received_at, "payload": event.payload}
+
+
+@routes.get("/api/v1/stations/{station_id}/events")
+async def list_events(request: web.Request) -> web.Response:
+    """What a station reported or answered, as stored, newest first: notifications, security
+    events, firmware and log status, connections taken over, and the commands it answered
+    (``Command:<Action>``); filtered by ``type``, ``since`` and ``until`` (time received)."""
+    state = request.app[API_STATE]
+    station_id = request.match_info["station_id"]
+    limit, cursor = page_params(request)
+    since, until = time_range(request)
+    kinds = kind_filter(request.query.get("type"))
+    if await stations.get_station(state.reads, station_id) is None:
+        raise ApiProblem(404, "Not Found", "no such station")
+    page = await events.list_station_events(
+        state.reads,
+        station_id,
+        kinds=kinds,
+        since=since,
+        until=until,
+        limit=limit,
+        after=cursor,
+    )
+    return json_response({"items": [event_view(e) for e in page.items], "next": page.next})

@@ -3,13 +3,15 @@ status reports, answered commands), kept as received for operators and audits.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, RowMapping, Select, or_, select
 
 from persistence.models import station_events
+from persistence.pages import BadCursor, Page, decode_cursor, page_of
 from persistence.reads import Reads
 from persistence.sqltypes import utcnow
 from persistence.writer import Insert, WriteOp
@@ -56,3 +58,70 @@ async def latest_station_event(
         if matches(row["payload"]):
             return row["payload"], row["received_at"]
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class StationEvent:
+    """One stored event of a station."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KindFilter:
+    """Which kinds of event a listing wants: exact kinds, or kinds that start with a prefix
+    (``Command:`` for every answered command). Empty: every kind."""
+
+    exact: Sequence[str] = ()
+    prefixes: Sequence[str] = ()
+
+    def clause(self) -> ColumnElement[bool] | None:
+        kind = station_events.c.kind
+        terms: list[ColumnElement[bool]] = []
+        if self.exact:
+            terms.append(kind.in_(list(self.exact)))
+        # autoescape: a "_" or "%" in a prefix is matched as itself, not as a LIKE wildcard.
+        terms.extend(kind.startswith(prefix, autoescape=True) for prefix in self.prefixes)
+        return or_(*terms) if terms else None
+
+
+def _event(row: RowMapping) -> StationEvent:
+    return StationEvent(
+        id=row["id"], kind=row["kind"], payload=row["payload"], received_at=row["received_at"]
+    )
+
+
+async def list_station_events(
+    db: Reads,
+    station_id: str,
+    *,
+    kinds: KindFilter,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    after: str | None,
+) -> Page[StationEvent]:
+    """A station's events, newest first (by id, the order they were stored in), received at or
+    after ``since`` and before ``until``; ``after`` is the cursor of the previous page."""
+    query: Select[Any] = (
+        select(station_events)
+        .where(station_events.c.station_id == station_id)
+        .order_by(station_events.c.id.desc())
+        .limit(limit + 1)
+    )
+    kind_clause = kinds.clause()
+    if kind_clause is not None:
+        query = query.where(kind_clause)
+    if since is not None:
+        query = query.where(station_events.c.received_at >= since)
+    if until is not None:
+        query = query.where(station_events.c.received_at < until)
+    if after:
+        (last,) = decode_cursor(after, 1)
+        if not last.isdigit():
+            raise BadCursor(after)
+        query = query.where(station_events.c.id < int(last))
+    return page_of(await db.all(query), limit, _event, lambda e: (str(e.id),))

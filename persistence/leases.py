@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from persistence.database import dialect_insert
@@ -32,7 +32,15 @@ class Lease:
     """The OCPP version its connection speaks."""
 
 
-__all__ = ["Lease", "TakenLease", "held_counts", "lease_of", "release_lease", "take_lease"]
+__all__ = [
+    "Lease",
+    "TakenLease",
+    "held_counts",
+    "lease_of",
+    "reclaim_leases",
+    "release_lease",
+    "take_lease",
+]
 
 
 def take_lease(station_id: str, member: str, protocol: str) -> WriteOp:
@@ -120,3 +128,22 @@ async def held_counts(db: Reads) -> dict[str, int]:
         .group_by(station_leases.c.member)
     )
     return {row["member"]: int(row["held"]) for row in rows}
+
+
+async def reclaim_leases(engine: AsyncEngine, member: str, held: list[tuple[str, int]]) -> int:
+    """``member`` still holds these (station, epoch) sockets after being taken for dead: its
+    leases come back, unless the station connected elsewhere since (a newer epoch)."""
+    if not held:
+        return 0
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(station_leases)
+            .where(
+                station_leases.c.station_id == bindparam("station"),
+                station_leases.c.epoch == bindparam("held_epoch"),
+                station_leases.c.member.is_(None),
+            )
+            .values(member=member),
+            [{"station": station, "held_epoch": epoch} for station, epoch in held],
+        )
+    return int(result.rowcount)

@@ -142,8 +142,12 @@ async def list_transactions(
     limit: int,
     after: str | None,
     remote_start_id: int | None = None,
+    started_since: datetime | None = None,
+    started_until: datetime | None = None,
 ) -> Page[TransactionRecord]:
-    """Newest first, by (created_at, id)."""
+    """Newest first, by (created_at, id). ``started_since`` and ``started_until`` keep those whose
+    start time is at or after the one and before the other (a transaction with no known start,
+    an orphan stop, is then left out)."""
     query: Select[Any] = (
         select(transactions)
         .order_by(transactions.c.created_at.desc(), transactions.c.id.desc())
@@ -153,6 +157,10 @@ async def list_transactions(
         query = query.where(transactions.c.station_id == station_id)
     if remote_start_id is not None:
         query = query.where(transactions.c.remote_start_id == remote_start_id)
+    if started_since is not None:
+        query = query.where(transactions.c.start_time >= started_since)
+    if started_until is not None:
+        query = query.where(transactions.c.start_time < started_until)
     if active is True:
         query = query.where(
             transactions.c.stop_time.is_(None), transactions.c.start_time.isnot(None)

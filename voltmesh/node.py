@@ -32,6 +32,7 @@ from cluster.messages import (
     StationChanged,
 )
 from cluster.router import ClusterRouter
+from csms.events import EventBus
 from csms.handlers.v2 import HANDLERS as HANDLERS_V201
 from csms.handlers.v2 import HANDLERS_V21
 from csms.handlers.v16 import HANDLERS as HANDLERS_V16
@@ -64,9 +65,11 @@ from http_api.tokens import SECRET_FILE as TOKEN_SECRET_FILE
 from http_api.tokens import load_or_create_secret
 from persistence.database import create_engine
 from persistence.ids import IdAllocator
+from persistence.leases import reclaim_leases
 from persistence.migrate import migrate
 from persistence.reads import EngineReads, InlineSqliteReads, hot_path_reads
 from persistence.sqltypes import utcnow
+from persistence.stations import get_station
 from persistence.status_store import StatusStore
 from persistence.transactions import mark_stale_transactions, transaction_exists
 from persistence.writer import GroupCommitWriter
@@ -130,6 +133,7 @@ class Node:
         self._tls_reloader: CertificateReloader | None = None
         self._tls_watcher: asyncio.Task[None] | None = None
         self._stopped = False
+        self._publishing: set[asyncio.Task[None]] = set()
         self.ports: Ports | None = None
 
     async def start(self) -> Ports:
@@ -157,6 +161,8 @@ class Node:
         await self.status.mark_node_disconnected(me.name)
         self.reads = hot_path_reads(self.engine)
         self.tokens = TokenCache(self.reads)
+        self.events = EventBus(me.name)
+        """The operators' live stream of this member (``GET /api/v1/events``)."""
         # Tolerant enough to ride out a few seconds of database trouble (restarts back off).
         self.session_supervisor = Supervisor(name="sessions", max_restarts=5, within_seconds=30)
         self.station_supervisor = Supervisor(
@@ -171,7 +177,7 @@ class Node:
         sessions = SessionDirectory(
             self.session_supervisor,
             lambda transaction_id, known: SessionActor(
-                self.reads, self.writer, transaction_id, known
+                self.reads, self.writer, transaction_id, known, events=self.events
             ),
             stored=lambda transaction_id: transaction_exists(self.reads, transaction_id),
         )
@@ -187,6 +193,7 @@ class Node:
             unknown_stations=s.unknown_stations,
             heartbeat_interval=s.heartbeat_interval,
             boot_retry_interval=s.boot_retry_interval,
+            events=self.events,
         )
         self.ownership = StationOwnership(self.writer, me.name, on_moved=self._moved)
         self.admission = StationAdmission(
@@ -236,7 +243,9 @@ class Node:
                 station_changed=self._station_changed_here,
                 id_token_changed=self.tokens.invalidate,
                 members_died=self._members_died,
+                reclaim=self._reclaim,
             ),
+            events=self.events,
         )
         await self.member.start()
         self.api_state = ApiState(
@@ -252,6 +261,7 @@ class Node:
             station_changed=self._station_changed,
             id_token_changed=self._id_token_changed,
             metrics=metrics,
+            events=self.events,
         )
         api_port = await self._serve(create_api(self.api_state), s.host, s.api_port)
         ocpp_app = web.Application()
@@ -363,6 +373,27 @@ class Node:
         """An operator changed (or deleted) a station: here, and on every other member."""
         self._station_changed_here(station_id, deleted)
         self.member.broadcast(StationChanged(station_id, deleted))
+        if deleted:
+            self.events.publish("station.registration", station_id, {"deleted": True})
+        else:
+            task = asyncio.create_task(self._publish_registration(station_id))
+            self._publishing.add(task)
+            task.add_done_callback(self._publishing.discard)
+
+    async def _publish_registration(self, station_id: str) -> None:
+        """The registration as the operator's committed edit left it, on the live stream."""
+        try:
+            station = await get_station(self.api_state.reads, station_id)
+        except Exception:
+            log.exception("%s: registration not read for the event stream", station_id)
+            return
+        if station is not None:
+            data = {
+                "registered": station.registered,
+                "allowed": station.allowed,
+                "security_profile": station.security_profile,
+            }
+            self.events.publish("station.registration", station_id, data)
 
     def _station_changed_here(self, station_id: str, deleted: bool) -> None:
         self.admission.verifier.forget(station_id)
@@ -384,6 +415,20 @@ class Node:
     async def _members_died(self, names: list[str]) -> None:
         for name in names:
             await self.status.mark_node_disconnected(name)
+
+    async def _reclaim(self) -> None:
+        held = self.ownership.all_held()
+        count = await reclaim_leases(
+            self.engine, self.identity.name, [(f.station_id, f.epoch) for f in held]
+        )
+        for fence in held:
+            entry = self.directory.get(fence.station_id)
+            if entry is not None:
+                # The others marked it disconnected when they released it.
+                self.status.set_presence(
+                    fence.station_id, connected=True, protocol=entry.version.value
+                )
+        log.warning("%s: %d of %d stations taken back", self.identity.name, count, len(held))
 
     def _count_violation(self, code: str) -> None:
         self.violations[code] += 1
@@ -409,11 +454,13 @@ class Node:
         self.api_state.ready = False
         self.admission.draining = True
         self.endpoint.accepting = False
-        for task in (self._sweeper, self._tls_watcher):
+        for task in (self._sweeper, self._tls_watcher, *self._publishing):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        # Operators' streams end now; their clients reconnect to another member.
+        self.events.close()
         for entry in self.directory.entries():
             with contextlib.suppress(ActorError):
                 entry.connection.tell(Close(CLOSE_SERVICE_RESTART, "service restart"))

@@ -31,14 +31,14 @@ from thespian.actors import (
 
 from cluster.bridge import ControlBridge
 from cluster.member import Identity
-from cluster.messages import Evict, IdTokenChanged, Outcome, Request, StationChanged
+from cluster.messages import EventBatch, Evict, IdTokenChanged, Outcome, Request, StationChanged
 from voltmesh.config import Settings
 from voltmesh.control_plane import actor_address, actor_address_text
 from voltmesh.loops import new_event_loop
 
 log = logging.getLogger("voltmesh.shard")
 
-CONTROL_MESSAGES = (Request, Outcome, Evict, StationChanged, IdTokenChanged)
+CONTROL_MESSAGES = (Request, Outcome, Evict, StationChanged, IdTokenChanged, EventBatch)
 RESTART_LIMIT = 5
 """Shard restarts within ``RESTART_WINDOW`` seconds before the node gives up."""
 RESTART_WINDOW = 60.0

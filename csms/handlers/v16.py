@@ -13,6 +13,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from csms.handlers import live
 from csms.handlers.sign_certificate import sign_certificate
 from csms.payloads.fields import payload_samples, payload_time
 from csms.payloads.metering import energy_register_wh, sample_rows, samples_v16
@@ -89,11 +90,13 @@ async def status_notification(cp: ChargePointActor, call: Call) -> dict[str, Any
         vendor_error_code=p.get("vendorErrorCode"),
         timestamp=payload_time(p, "timestamp") if "timestamp" in p else None,
     )
+    live.status(cp, evse_id, connector_id, p["status"], p["errorCode"])
     return {}
 
 
 async def authorize_request(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     auth = await _authorize(cp, call.payload["idTag"])
+    live.authorization(cp, call.payload["idTag"], auth.status.value)
     return {"idTagInfo": auth.as_v16()}
 
 
@@ -273,6 +276,7 @@ async def _record_orphan_stop(
 
 async def data_transfer(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     await cp.services.writer.submit(station_event(cp.station_id, call.action, call.payload))
+    live.notification(cp, call.action, call.payload)
     # OCPP 1.6 section 4.3: a vendorId without an implementation here is answered UnknownVendorId;
     # the data itself is kept.
     return {"status": "UnknownVendorId"}
@@ -281,6 +285,7 @@ async def data_transfer(cp: ChargePointActor, call: Call) -> dict[str, Any]:
 async def recorded_notification(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     """Diagnostics, firmware, log and security notifications: stored, answered with an empty payload."""
     await cp.services.writer.submit(station_event(cp.station_id, call.action, call.payload))
+    live.notification(cp, call.action, call.payload)
     return {}
 
 

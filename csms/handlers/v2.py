@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from csms.handlers import live
 from csms.handlers.sign_certificate import sign_certificate
 from csms.payloads.device_model import event_rows, report_rows
 from csms.payloads.fields import payload_samples, payload_time
@@ -78,12 +79,15 @@ async def status_notification(cp: ChargePointActor, call: Call) -> dict[str, Any
         vendor_error_code=None,
         timestamp=payload_time(p, "timestamp"),
     )
+    live.status(cp, p["evseId"], p["connectorId"], p["connectorStatus"], None)
     return {}
 
 
 async def authorize_request(cp: ChargePointActor, call: Call) -> dict[str, Any]:
-    auth = await _authorize(cp, call.payload["idToken"])
-    return {"idTokenInfo": auth.as_v2()}
+    token = call.payload["idToken"]
+    info = (await _authorize(cp, token)).as_v2()
+    live.authorization(cp, token["idToken"], info["status"])
+    return {"idTokenInfo": info}
 
 
 async def transaction_event(cp: ChargePointActor, call: Call) -> dict[str, Any]:
@@ -158,6 +162,7 @@ async def notify_report(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     if rows:
         ops.extend(device_variables_reported(rows))
     await cp.services.writer.submit(*ops)
+    live.notification(cp, call.action, p)
     if not p.get("tbc", False):
         # The last part of a report that a GetBaseReport/GetReport asked for.
         cp.requested.discard(call.action)
@@ -171,6 +176,7 @@ async def notify_event(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     if rows:
         ops.extend(device_values_changed(rows))
     await cp.services.writer.submit(*ops)
+    live.notification(cp, call.action, p)
     return {}
 
 
@@ -186,6 +192,7 @@ def recorded(response: dict[str, Any]) -> Handler:
 
     async def handle(cp: ChargePointActor, call: Call) -> dict[str, Any]:
         await cp.services.writer.submit(station_event(cp.station_id, call.action, call.payload))
+        live.notification(cp, call.action, call.payload)
         return dict(response)
 
     return handle
@@ -198,6 +205,7 @@ def _data_transfer(cp: ChargePointActor, call: Call) -> dict[str, Any]:
 def _stored(answer: Callable[[ChargePointActor, Call], dict[str, Any]]) -> Handler:
     async def handle(cp: ChargePointActor, call: Call) -> dict[str, Any]:
         await cp.services.writer.submit(station_event(cp.station_id, call.action, call.payload))
+        live.notification(cp, call.action, call.payload)
         return answer(cp, call)
 
     return handle

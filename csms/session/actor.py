@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from actors import Actor
+from csms.events import EventBus
 from csms.payloads.metering import energy_register_wh, sample_rows
 from csms.session.transaction_event import EventType, TransactionEventReport
 from csms.session.transaction_state import TransactionEventState
@@ -135,10 +136,13 @@ class SessionActor(Actor):
         writer: Writer,
         transaction_id: str,
         known: SessionState | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self.reads = reads
         self.writer = writer
         self.transaction_id = transaction_id
+        self.events = events
+        """The operators' live stream: start, meter readings and end, once committed."""
         self.known = known
         """State just committed by StartTransaction (None: read it from the store)."""
         self.station_id = ""
@@ -228,9 +232,11 @@ class SessionActor(Actor):
             self.stopped = True
             raise DuplicateStart(f"start of {self.transaction_id} is stored already") from None
         self.progress.persisted = True
+        self._started(message.evse_id, message.connector_id, message.id_token)
 
     async def _record(self, message: RecordMeterValues) -> None:
         await self._write(message.samples, message.evse_id, message.connector_id, message.updates)
+        self._metered(message.samples)
 
     async def _stop(self, message: StopSession) -> None:
         if self.stopped:
@@ -244,6 +250,7 @@ class SessionActor(Actor):
         }
         await self._write(message.samples, message.evse_id, message.connector_id, updates)
         self.stopped = True
+        self._ended(message.meter_stop_wh, message.reason)
 
     async def _event(self, message: TransactionEventReport) -> None:
         """A 2.x TransactionEvent: the columns it changes, its samples and its log entry in one
@@ -290,8 +297,15 @@ class SessionActor(Actor):
             after=[event_row],
         )
         progress.commit(message, updates)
-        if message.event_type is EventType.ENDED:
+        if before:
+            self._started(progress.evse_id, progress.connector_id, progress.id_token)
+        if "stop_time" in updates:
             self.stopped = True
+            self._ended(updates["meter_stop_wh"], updates["stop_reason"])
+        elif message.event_type is EventType.ENDED:
+            self.stopped = True
+        else:
+            self._metered(message.samples)
 
     async def _write(
         self,
@@ -326,3 +340,74 @@ class SessionActor(Actor):
         await self.writer.submit(*ops, fence=self._fence)
         if "last_meter_wh" in values:
             self.last_meter_wh = values["last_meter_wh"]
+
+    # -- the live stream -----------------------------------------------------------------------
+
+    def _publish(self, type: str, data: dict[str, Any]) -> None:
+        if self.events is not None:
+            self.events.publish(
+                type, self.station_id, {"transaction_id": self.transaction_id, **data}
+            )
+
+    def _started(self, evse_id: int | None, connector_id: int | None, id_token: str | None) -> None:
+        self._publish(
+            "transaction.started",
+            {
+                "evse_id": evse_id,
+                "connector_id": connector_id,
+                "id_token": id_token,
+                "meter_start_wh": self.meter_start_wh,
+            },
+        )
+
+    def _metered(self, samples: Sequence[MeterSample]) -> None:
+        if samples:
+            self._publish(
+                "transaction.meter",
+                {"power_w": power_w(samples), "energy_wh": self._delivered(self.last_meter_wh)},
+            )
+
+    def _ended(self, meter_stop_wh: float | None, reason: str | None) -> None:
+        self._publish(
+            "transaction.ended", {"energy_wh": self._delivered(meter_stop_wh), "reason": reason}
+        )
+
+    def _delivered(self, register_wh: float | None) -> float | None:
+        """Energy delivered up to ``register_wh`` (None when either end is unknown)."""
+        if register_wh is None or self.meter_start_wh is None:
+            return None
+        return register_wh - self.meter_start_wh
+
+
+POWER = "Power.Active.Import"
+_TO_W = {"W": 1.0, "kW": 1000.0}
+_LINE_PHASES = ("L1", "L2", "L3", "L1-N", "L2-N", "L3-N")
+
+
+def power_w(samples: Sequence[MeterSample]) -> float | None:
+    """The latest active power imported, in W: the total if reported, else the sum of the line
+    phases; None without one. Readings located at the EV measure the car, not the charger."""
+    readings = [
+        (s.timestamp, s.phase, s.value * _TO_W[s.unit])
+        for s in samples
+        if s.measurand == POWER
+        and s.value is not None
+        and s.unit is not None
+        and s.unit in _TO_W
+        and s.location != "EV"
+    ]
+    if not readings:
+        return None
+    latest = max(timestamp for timestamp, _, _ in readings)
+    total: float | None = None
+    phases: dict[str, float] = {}
+    for timestamp, phase, watts in readings:
+        if timestamp != latest:
+            continue
+        if phase is None:
+            total = watts
+        elif phase in _LINE_PHASES:
+            phases[phase] = watts
+    if total is not None:
+        return total
+    return sum(phases.values()) if phases else None

@@ -176,10 +176,22 @@ class StationAdmission:
         name = "cp:" + connection.name.partition(":")[2]
         self._fences[name] = fence
         try:
-            return await self._supervisor.spawn(make, name=name)
+            actor = await self._supervisor.spawn(make, name=name)
         except BaseException:
             self.ownership.release(self._fences.pop(name))
             raise
+        events = self._services.events
+        events.publish(
+            "station.connected",
+            handshake.station_id,
+            {
+                "protocol": handshake.version.value,
+                "remote": handshake.remote,
+                "tls": handshake.tls,
+                "member": events.member,
+            },
+        )
+        return actor
 
     async def close(self, handshake: Handshake, station: ActorRef, *, replaced: bool) -> None:
         # Asked, so that what the actor holds (a charger's last call, the answer to one of ours)
@@ -190,7 +202,11 @@ class StationAdmission:
         if fence is not None:
             self.ownership.release(fence)
         if not replaced:
+            # A replaced socket's station is still connected, by its newer socket. The member
+            # tells a client which connection ended (the station may have moved to another).
             self._services.status.set_presence(handshake.station_id, connected=False, protocol=None)
+            events = self._services.events
+            events.publish("station.disconnected", handshake.station_id, {"member": events.member})
 
 
 def _version_for(handshake: Handshake, station: StationRecord | None) -> OcppVersion | Refusal:

@@ -43,5 +43,15 @@ async def boot(
     )
     cp.accepted = status == "Accepted"
     cp.booted = True
+    ctx.events.publish(
+        "station.booted",
+        cp.station_id,
+        {
+            "vendor": info.get("vendor"),
+            "model": info.get("model"),
+            "firmware_version": info.get("firmware_version"),
+            "boot_status": status,
+        },
+    )
     interval = ctx.heartbeat_interval if cp.accepted else ctx.boot_retry_interval
     return {"status": status, "currentTime": ocpp_time(ctx.clock()), "interval": interval}

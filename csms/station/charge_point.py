@@ -35,9 +35,11 @@ from gateway.calls import (
     CommandNotSent,
     CommandRejected,
     CommandResult,
+    CommandTimeout,
     OutgoingCall,
     StationBusy,
     StationNotAccepted,
+    StationNotConnected,
 )
 from gateway.connection import Close, Queue, Refuse, Reply, SetLenient
 from gateway.endpoint import CLOSE_REPLACED
@@ -360,6 +362,13 @@ class ChargePointActor(Actor):
             raise StationBusy(f"connection of {self.station_id!r} is overloaded") from None
         except ActorStopped:
             raise CommandNotSent("connection closed before the command was sent") from None
+        # Handed to the connection, which sends it once the call before it is answered.
+        self.services.events.publish("command.sent", self.station_id, {"action": call.action})
+        call.outcome.add_done_callback(
+            lambda outcome: self.services.events.publish(
+                "command.answered", self.station_id, command_outcome(call.action, outcome)
+            )
+        )
 
     async def _answered(self, message: CallAnswered) -> None:
         """Learn from the charger's answer, record it, then settle the call."""
@@ -440,3 +449,24 @@ class ChargePointActor(Actor):
                 },
             )
         )
+
+
+def command_outcome(action: str, outcome: asyncio.Future[CommandResult]) -> dict[str, Any]:
+    """The data of a ``command.answered`` event: ``outcome`` is "result" (with the answer's
+    ``status`` when it has one), "error" (a CALLERROR, with its ``code``), "timeout", "not_sent"
+    or "cancelled"."""
+    if outcome.cancelled():
+        return {"action": action, "outcome": "cancelled"}
+    error = outcome.exception()
+    if error is None:
+        status = outcome.result().payload.get("status")
+        if isinstance(status, str):
+            return {"action": action, "outcome": "result", "status": status}
+        return {"action": action, "outcome": "result"}
+    if isinstance(error, CommandRejected):
+        return {"action": action, "outcome": "error", "code": error.code}
+    if isinstance(error, CommandTimeout):
+        return {"action": action, "outcome": "timeout"}
+    if isinstance(error, StationNotConnected):
+        return {"action": action, "outcome": "not_sent"}
+    return {"action": action, "outcome": type(error).__name__}

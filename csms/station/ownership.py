@@ -55,6 +55,10 @@ class StationOwnership:
             )
             future.add_done_callback(_log_failure)
 
+    def all_held(self) -> list[Fence]:
+        """The leases of this member's open connections."""
+        return list(self._held.values())
+
     def held(self, station_id: str) -> Fence | None:
         """The lease of this member's current connection of the station."""
         return self._held.get(station_id)

@@ -1,5 +1,5 @@
 """What the charge point actors of one node and their handlers use: stores, writer, id allocator,
-sessions, id tokens, the command log, policies and the clock."""
+sessions, id tokens, the command log, policies, the clock and the operators' event stream."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from csms.events import EventBus
 from csms.pki.ca import CertificateAuthority
 from csms.session.directory import SessionDirectory
 from csms.station.command_log import CommandLog
@@ -61,3 +62,5 @@ class StationServices:
     """Current time (swappable in tests)."""
     calls: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(action, outcome) -> charger calls answered: "result" or the CALLERROR's code (metrics)."""
+    events: EventBus = field(default_factory=EventBus)
+    """The operators' live event stream of this member."""

@@ -380,3 +380,42 @@ async def test_a_command_not_yet_sent_follows_its_station_to_another_pod(tmp_pat
         finally:
             await first.close()
             await second.close()
+
+
+@pytest.mark.postgres
+async def test_a_client_of_one_pod_sees_a_charger_connect_to_the_other(tmp_path: Path) -> None:
+    """Operator events cross pods in batches: a client of pod B's live stream sees a charger
+    connect to pod A within 1 s."""
+    async with two_pods(tmp_path) as (pod_a, pod_b):
+        await eventually(lambda: _alive(pod_b.api, 2), what="both pods alive")
+        headers = {"Authorization": f"Bearer {TEST_API_TOKEN}"}
+        async with (
+            aiohttp.ClientSession(headers=headers) as http,
+            http.ws_connect(
+                pod_b.api.url + "/api/v1/events", params={"station_id": "CL-LIVE"}
+            ) as b,
+        ):
+
+            async def next_of(type: str) -> dict[str, Any]:
+                while True:
+                    event: dict[str, Any] = (await b.receive(timeout=100 * UNIT)).json()
+                    if event["type"] == type:
+                        return event
+
+            async def edit_seen_on_b() -> bool:
+                status, _ = await pod_a.api.send("PUT", "/api/v1/stations/CL-LIVE", {})
+                assert status in (200, 201)
+                with contextlib.suppress(TimeoutError):
+                    return bool(await asyncio.wait_for(next_of("station.registration"), 20 * UNIT))
+                return False
+
+            # Pod A sends its events to pod B once it knows B as a member.
+            await eventually(edit_seen_on_b, within=200 * UNIT, what="pod A's events on pod B")
+            loop = asyncio.get_running_loop()
+            async with charger16(f"ws://127.0.0.1:{pod_a.ocpp_port}/ocpp", "CL-LIVE") as cp:
+                connected_at = loop.time()
+                event = await next_of("station.connected")
+                assert loop.time() - connected_at < 1.0
+                assert event["data"]["member"].startswith("pod-a/")
+                await boot(cp)
+                assert (await next_of("station.booted"))["data"]["boot_status"] == "Accepted"

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -366,8 +367,8 @@ async def test_entrypoint_runs_as_a_plain_command(tmp_path: Path) -> None:
                 line = (await process.stderr.readline()).decode()
                 assert line, "the entrypoint exited early:\n" + "".join(logged[-20:])
                 logged.append(line)
-                if "API on" in line:
-                    api_port = int(line.rsplit(":", 1)[1])
+                if listening := re.search(r"API on [^:]+:(\d+)", line):
+                    api_port = int(listening.group(1))
                 if "(wss) on" in line:
                     wss_port = int(line.rsplit(":", 1)[1])
         async with aiohttp.ClientSession() as http:
