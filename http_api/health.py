@@ -21,6 +21,9 @@ async def readyz(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     if not state.ready:
         return json_response({"status": "not ready"}, status=503)
+    if state.writes_failing():
+        # Nothing could be acknowledged: chargers and operators are better served elsewhere.
+        return json_response({"status": "not ready", "reason": "store writes fail"}, status=503)
     return json_response({"status": "ready", "connected_stations": len(state.directory)})
 
 

@@ -48,6 +48,8 @@ class ApiState:
     """What /metrics exposes."""
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     """Failed logins by user name and peer address."""
+    writes_failing: Callable[[], bool] = lambda: False
+    """Whether the main store's writes fail now (a full disk, a lost database): not ready."""
     ready: bool = False
     """Readiness: stores migrated, writer running, OCPP listener bound, not draining."""
     events: EventBus = field(default_factory=EventBus)

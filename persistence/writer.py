@@ -332,6 +332,9 @@ class GroupCommitWriter:
         self._closing = False
         self.stats = WriterStats()
         """Counters for metrics."""
+        self.failing_since: float | None = None
+        """Event-loop time of the first of the latest run of failed commits that the store itself
+        caused (a lost connection, a full disk, a lock timeout); None once a commit succeeds."""
 
     @property
     def running(self) -> bool:
@@ -448,7 +451,10 @@ class GroupCommitWriter:
         except Exception as exc:
             # Only an error one submission's data can cause is worth isolating; a lock timeout, a
             # full disk or a statement timeout would fail every submission again, one by one.
-            if len(batch) == 1 or is_transient(exc) or isinstance(exc, OperationalError):
+            store_failed = is_transient(exc) or isinstance(exc, OperationalError | OSError)
+            if store_failed and self.failing_since is None:
+                self.failing_since = asyncio.get_running_loop().time()
+            if len(batch) == 1 or store_failed:
                 self._fail(batch, exc)
                 return
             # One bad write must fail only its own submitter: run each submission alone.
@@ -488,6 +494,7 @@ class GroupCommitWriter:
             epochs = await _lease_epochs(conn, batch)
             await self._apply(conn, batch, epochs)
         self.stats.commits += 1
+        self.failing_since = None
 
     async def _apply(
         self, conn: AsyncConnection, batch: list[_Submission], epochs: dict[str, int]

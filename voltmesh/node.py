@@ -269,6 +269,7 @@ class Node:
         ocpp_port = await self._serve(ocpp_app, s.host, s.ocpp_port, guard=self.endpoint.guard)
         ocpp_tls_port = await self._serve_tls()
         self._sweeper = asyncio.create_task(self._sweep_stale_transactions(), name="stale-sweeper")
+        self.api_state.writes_failing = lambda: self.writer.failing_since is not None
         self.api_state.ready = True
         self.ports = Ports(ocpp=ocpp_port, api=api_port, ocpp_tls=ocpp_tls_port)
         # Not the launcher's "voltmesh listening" line: that one says the whole node is ready.

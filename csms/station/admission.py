@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Mapping
 
 from actors import ActorError, ActorRef, Supervisor
@@ -23,6 +24,7 @@ from csms.station.charge_point import ChargePointActor, Disconnected, Handler
 from csms.station.ownership import StationOwnership
 from csms.station.services import StationServices
 from gateway.endpoint import IDENTITY_RULE, Admitted, Handshake, Refusal, valid_identity
+from persistence.errors import PersistenceError
 from persistence.events import station_event
 from persistence.reads import Reads
 from persistence.records import StationRecord
@@ -30,6 +32,8 @@ from persistence.stations import get_station_credentials, promote_pending_passwo
 from persistence.writer import Fence
 from transport.security import PasswordVerifier
 from transport.versions import OcppVersion
+
+log = logging.getLogger(__name__)
 
 
 class StationAdmission:
@@ -181,16 +185,14 @@ class StationAdmission:
             self.ownership.release(self._fences.pop(name))
             raise
         events = self._services.events
-        events.publish(
-            "station.connected",
-            handshake.station_id,
-            {
-                "protocol": handshake.version.value,
-                "remote": handshake.remote,
-                "tls": handshake.tls,
-                "member": events.member,
-            },
-        )
+        connected = {
+            "protocol": handshake.version.value,
+            "remote": handshake.remote,
+            "tls": handshake.tls,
+            "member": events.member,
+        }
+        events.publish("station.connected", handshake.station_id, connected)
+        self._remember(handshake.station_id, "Connected", {**connected, "epoch": fence.epoch})
         return actor
 
     async def close(self, handshake: Handshake, station: ActorRef, *, replaced: bool) -> None:
@@ -207,6 +209,23 @@ class StationAdmission:
             self._services.status.set_presence(handshake.station_id, connected=False, protocol=None)
             events = self._services.events
             events.publish("station.disconnected", handshake.station_id, {"member": events.member})
+            self._remember(
+                handshake.station_id,
+                "Disconnected",
+                {"remote": handshake.remote, "member": events.member},
+            )
+
+    def _remember(self, station_id: str, kind: str, payload: dict[str, object]) -> None:
+        """The station's connection history, kept as station events. Not awaited: a socket's
+        open or close does not wait for the store (a failed write is logged)."""
+        with contextlib.suppress(PersistenceError):
+            future = self._services.writer.submit_nowait(station_event(station_id, kind, payload))
+            future.add_done_callback(_log_failed_history)
+
+
+def _log_failed_history(future: asyncio.Future[list[object]]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("connection history not stored: %r", future.exception())
 
 
 def _version_for(handshake: Handshake, station: StationRecord | None) -> OcppVersion | Refusal:

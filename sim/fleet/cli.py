@@ -15,6 +15,10 @@ import time
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", help="scenario file (.toml, .yaml) or shipped name (smoke)")
     parser.add_argument("--url", help="the central system's OCPP websocket URL (csms.url)")
+    parser.add_argument(
+        "--api-url",
+        help="the central system's REST API, where the id tags are registered (csms.api_url)",
+    )
     parser.add_argument("--output", help="directory of the reports (output.dir)")
     parser.add_argument("--duration", type=float, help="wall-clock seconds to run (duration)")
     parser.add_argument("--workers", type=int, help="worker processes (workers)")
@@ -39,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         scenario = load_scenario(
             args.scenario,
             url=args.url,
+            api_url=args.api_url,
             output=args.output,
             duration=args.duration,
             workers=args.workers,

@@ -11,8 +11,10 @@ capability); this runner keeps to one machine.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import multiprocessing
 import os
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -100,8 +102,28 @@ class Timeline:
         return [self._seconds[s].interval(s) for s in sorted(self._seconds)]
 
 
-async def register_id_tags(scenario: Scenario) -> None:
-    """Make the driver pool known to the CSMS through its REST API (when the scenario names it)."""
+ID_TAG_LENGTH = 20
+"""The longest id tag (an IdToken is CiString20 in 1.6)."""
+RUN_TAG_CHARACTERS = 6
+"""Random hex characters a run adds to its id-tag prefix when it registers the tags."""
+
+
+def with_run_id_tags(scenario: Scenario) -> Scenario:
+    """A run that registers its driver pool in the central system gets tags of its own, which
+    nobody can guess from the scenario file (the tags it registers are Accepted there until the
+    run deletes them). Scenarios that register nothing keep their tags."""
+    sessions = scenario.sessions
+    room = ID_TAG_LENGTH - len(sessions.id_tag_prefix) - 5
+    if not scenario.csms.api_url or room <= 0:
+        return scenario
+    random = secrets.token_hex(RUN_TAG_CHARACTERS)[: min(room, RUN_TAG_CHARACTERS)].upper()
+    prefix = sessions.id_tag_prefix + random
+    return dataclasses.replace(
+        scenario, sessions=dataclasses.replace(sessions, id_tag_prefix=prefix)
+    )
+
+
+async def _each_id_tag(scenario: Scenario, method: str, body: dict[str, str] | None) -> None:
     csms = scenario.csms
     api_url = csms.api_url
     if not api_url:
@@ -113,18 +135,24 @@ async def register_id_tags(scenario: Scenario) -> None:
     async with aiohttp.ClientSession(headers=headers) as http:
         semaphore = asyncio.Semaphore(16)
 
-        async def put(n: int) -> None:
-            tag = f"{sessions.id_tag_prefix}{n:05d}"
-            async with (
-                semaphore,
-                http.put(
-                    f"{api_url.rstrip('/')}/api/v1/id-tags/{tag}", json={"status": "Accepted"}
-                ) as response,
-            ):
-                if response.status >= 400:
-                    raise RuntimeError(f"registering {tag}: HTTP {response.status}")
+        async def one(n: int) -> None:
+            tag = sessions.id_tag(n)
+            url = f"{api_url.rstrip('/')}/api/v1/id-tags/{tag}"
+            async with semaphore, http.request(method, url, json=body) as response:
+                if response.status >= 400 and not (method == "DELETE" and response.status == 404):
+                    raise RuntimeError(f"{method} {tag}: HTTP {response.status}")
 
-        await asyncio.gather(*(put(n) for n in range(sessions.id_tags)))
+        await asyncio.gather(*(one(n) for n in range(sessions.id_tags)))
+
+
+async def register_id_tags(scenario: Scenario) -> None:
+    """Make the driver pool known to the CSMS through its REST API (when the scenario names it)."""
+    await _each_id_tag(scenario, "PUT", {"status": "Accepted"})
+
+
+async def unregister_id_tags(scenario: Scenario) -> None:
+    """Delete the driver pool a run registered: nothing of the run stays Accepted there."""
+    await _each_id_tag(scenario, "DELETE", None)
 
 
 def _timing(scenario: Scenario) -> Timing:
@@ -151,13 +179,17 @@ def run_fleet(
     host = urlsplit(scenario.csms.url).hostname or ""
     ensure_target_allowed(host, allow_remote=allow_remote)
     started_at = datetime.now(UTC)
+    scenario = with_run_id_tags(scenario)
     asyncio.run(register_id_tags(scenario))
-    timeline = Timeline(scenario.workers, on_second)
-    timing = _timing(scenario)
-    if not (scenario.workers > 1 if processes is None else processes):
-        finals = [asyncio.run(run_worker(scenario, 0, timing, timeline.add, load))]
-    else:
-        finals = _run_processes(scenario, timing, timeline, load)
+    try:
+        timeline = Timeline(scenario.workers, on_second)
+        timing = _timing(scenario)
+        if not (scenario.workers > 1 if processes is None else processes):
+            finals = [asyncio.run(run_worker(scenario, 0, timing, timeline.add, load))]
+        else:
+            finals = _run_processes(scenario, timing, timeline, load)
+    finally:
+        asyncio.run(unregister_id_tags(scenario))
     return _report(scenario, started_at, timing, timeline, finals)
 
 

@@ -414,6 +414,7 @@ def load_scenario(
     path: str | Path,
     *,
     url: str | None = None,
+    api_url: str | None = None,
     output: str | None = None,
     duration: float | None = None,
     workers: int | None = None,
@@ -423,8 +424,10 @@ def load_scenario(
     (``--url``, ``--output``, ``--duration``, ``--workers``, ``--seed``), None when not given. A
     given option replaces the file's ``csms.url``, ``output.dir`` (also a template),
     ``duration``, ``workers`` or ``seed`` and is validated the same way, its errors naming the
-    option. A bare name without a suffix that is not a file (``smoke``) means the shipped
-    scenario of that name (`builtin_scenarios`).
+    option. ``--api-url`` replaces ``csms.api_url``; a ``--url`` naming another central system
+    than the file's, without ``--api-url``, drops the file's ``csms.api_url`` (it belongs to the
+    file's central system: no id tags are registered then). A bare name without a suffix that is
+    not a file (``smoke``) means the shipped scenario of that name (`builtin_scenarios`).
 
     Raises `ScenarioError` for every problem, including a file that cannot be read or parsed.
     """
@@ -432,6 +435,7 @@ def load_scenario(
     data = read_scenario_file(path)
     options = {
         "csms.url": ("--url", url),
+        "csms.api_url": ("--api-url", api_url),
         "output.dir": ("--output", output),
         "duration": ("--duration", duration),
         "workers": ("--workers", workers),
@@ -439,6 +443,16 @@ def load_scenario(
     }
     given = {key: (option, value) for key, (option, value) in options.items() if value is not None}
     if isinstance(data, dict):
+        csms = data.get("csms")
+        if (
+            url is not None
+            and api_url is None
+            and isinstance(csms, dict)
+            and csms.get("url") != url
+            and csms.get("api_url") is not None
+        ):
+            csms["api_url"] = None
+            csms.pop("api_token", None)
         for key, (_, value) in given.items():
             _override(data, key, value)
     try:

@@ -18,7 +18,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from tests.server_fixtures import TEST_API_TOKEN, voltmesh_process
-from tests.timing import UNIT
+from tests.timing import UNIT, eventually
 from voltmesh.limits import charger_capacity, raise_open_file_limit
 
 _EXHAUSTED = textwrap.dedent(
@@ -116,11 +116,17 @@ async def test_a_node_at_its_descriptor_limit_keeps_serving(tmp_path: Path) -> N
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"http://127.0.0.1:{api_port}/readyz") as ready:
                     assert ready.status == 200
-                async with http.get(
-                    f"http://127.0.0.1:{api_port}/api/v1/stations/CP-FD-000", headers=headers
-                ) as station:
-                    assert station.status == 200
-                    assert (await station.json())["connected"] is True
+
+                async def shown_connected() -> bool:
+                    # An unknown station is registered by its actor's first write, just after
+                    # its socket opened: the API answers 404 until that commit.
+                    async with http.get(
+                        f"http://127.0.0.1:{api_port}/api/v1/stations/CP-FD-000", headers=headers
+                    ) as station:
+                        assert station.status in (200, 404), await station.text()
+                        return station.status == 200 and (await station.json())["connected"]
+
+                await eventually(shown_connected, what="CP-FD-000 shown connected")
             await chargers[0].send('[2,"hb","Heartbeat",{}]')
             async with asyncio.timeout(100 * UNIT):
                 answer = orjson.loads(await chargers[0].recv())

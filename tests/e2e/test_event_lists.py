@@ -95,29 +95,39 @@ async def test_a_stations_events_newest_first_by_type_and_time(db_server: Runnin
                 lambda: _kinds_of(server, events_path, "ConnectionReplaced"),
                 what="the replacement stored",
             )
+    # The connection history: both sockets opened, the claimant's closed (the first one was
+    # replaced, which is its end).
+    await eventually(
+        lambda: _kinds_of(server, events_path, "Disconnected"), what="the close stored"
+    )
 
     status, page = await server.get(events_path)
     assert status == 200, page
     assert page["next"] is None
     listed = page["items"]
-    assert [e["type"] for e in listed] == [
+    history = [e for e in listed if e["type"] in ("Connected", "Disconnected")]
+    assert sorted(e["type"] for e in history) == ["Connected", "Connected", "Disconnected"]
+    assert listed[0]["type"] == "Disconnected" and listed[-1]["type"] == "Connected"
+    assert {e["payload"]["remote"] for e in history} == {"127.0.0.1"}
+    others = [e for e in listed if e not in history]
+    assert [e["type"] for e in others] == [
         "ConnectionReplaced",
         "LogStatusNotification",
         "Command:ClearCache",
         "FirmwareStatusNotification",
         "SecurityEventNotification",
     ]
-    assert events == listed[:1]
+    assert events == others[:1]
     ids = [e["id"] for e in listed]
     assert ids == sorted(ids, reverse=True)
     times = [at(e["at"]) for e in listed]
     assert times == sorted(times, reverse=True)
     assert all(e["at"].endswith("Z") for e in listed)
-    security = listed[-1]
+    security = others[-1]
     assert set(security) == {"id", "type", "at", "payload"}
     assert security["payload"] == {"type": "FirmwareUpdated", "timestamp": ts(0)}
-    assert listed[2]["payload"] == {"request": {}, "response": {"status": "Accepted"}}
-    assert listed[0]["payload"]["previous_remote"] == "127.0.0.1"
+    assert others[2]["payload"] == {"request": {}, "response": {"status": "Accepted"}}
+    assert others[0]["payload"]["previous_remote"] == "127.0.0.1"
 
     # Pages of two, through the cursors: the same events, once each.
     assert await all_pages(server, events_path, 2) == listed
@@ -138,10 +148,11 @@ async def test_a_stations_events_newest_first_by_type_and_time(db_server: Runnin
     assert page["items"] == []  # "_" is itself, not LIKE's any-character
 
     # since (inclusive) and until (exclusive), by the time received, in any offset.
-    middle = times[2]
-    status, page = await server.get(events_path, params={"since": listed[2]["at"]})
+    command = others[2]
+    middle = at(command["at"])
+    status, page = await server.get(events_path, params={"since": command["at"]})
     assert page["items"] == [e for e in listed if at(e["at"]) >= middle]
-    status, page = await server.get(events_path, params={"until": listed[2]["at"]})
+    status, page = await server.get(events_path, params={"until": command["at"]})
     assert page["items"] == [e for e in listed if at(e["at"]) < middle]
     in_paris = middle.astimezone(timezone(timedelta(hours=1)))
     status, page = await server.get(

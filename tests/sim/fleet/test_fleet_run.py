@@ -100,12 +100,30 @@ def test_smoke_fleet_against_voltmesh(voltmesh: ServerProcess, tmp_path: Path) -
         assert tx["energy_wh"] == pytest.approx(session.energy_wh, abs=1.5), session
     assert matched >= max(1, len(finished) // 2), (matched, len(finished))
 
+    # The run's drivers had tags of its own, which nobody could guess from the scenario file, and
+    # the run deleted them from the central system when it ended.
+    tags = {session.id_tag for session in report.sessions}
+    assert tags and all(len(tag) == len("SIMTAG") + 6 + 5 for tag in tags), tags
+    assert not tags & {f"SIMTAG{n:05d}" for n in range(scenario.sessions.id_tags)}
+    assert _get(voltmesh, "/api/v1/id-tags?limit=1000")["items"] == []
+
     files = write_reports(report, scenario.output_dir)
     summary = orjson.loads(files.summary.read_bytes())
     assert summary["messages"] == report.messages
     with files.sessions.open() as f:
         assert len(list(csv.DictReader(f))) == len(report.sessions)
     assert files.report.read_text().count("<svg") >= 6
+
+
+def test_another_central_system_gets_no_id_tags_meant_for_the_files_one() -> None:
+    """``--url`` to another central system than the scenario's drops the scenario's api_url (it
+    points at the file's central system); ``--api-url`` names the other one's."""
+    elsewhere = "ws://127.0.0.1:9100/ocpp"
+    assert load_scenario("smoke", url=elsewhere).csms.api_url is None
+    other_api = "http://127.0.0.1:9180"
+    assert load_scenario("smoke", url=elsewhere, api_url=other_api).csms.api_url == other_api
+    same = load_scenario("smoke", url="ws://127.0.0.1:9000/ocpp")
+    assert same.csms.api_url == "http://127.0.0.1:8080"
 
 
 def test_cli_rejects_a_bad_scenario_naming_the_field(tmp_path: Path) -> None:

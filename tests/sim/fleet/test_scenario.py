@@ -692,7 +692,8 @@ def test_overrides_win() -> None:
         seed=9,
     )
     assert s.csms.url == "wss://csms.example/ocpp"
-    assert s.csms.api_url == "http://127.0.0.1:8080"  # untouched
+    # The file's api_url is its own central system's: not the one --url names.
+    assert s.csms.api_url is None
     assert (s.duration, s.workers, s.seed) == (2.5, 3, 9)
     assert s.output_dir == Path("elsewhere/smoke-9")
     # Not given: the file's values.
