@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Executable, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from persistence.database import dialect_insert
+from persistence.database import dialect_insert, dialect_name
 from persistence.models import station_leases
 from persistence.reads import Reads
 from persistence.sqltypes import utcnow
@@ -43,35 +43,51 @@ __all__ = [
 ]
 
 
+_HOLDER = select(station_leases.c.member).where(station_leases.c.station_id == bindparam("station"))
+_TAKE: dict[str, Executable] = {}
+
+
+def _take_statement(dialect: str) -> Executable:
+    """One statement that takes a lease: the first epoch is 1, each take after raises it by one,
+    atomically (the row is locked by the upsert itself), and returns it. Built once per dialect."""
+    statement = _TAKE.get(dialect)
+    if statement is None:
+        insert = dialect_insert(dialect, station_leases).values(
+            station_id=bindparam("station"),
+            member=bindparam("member"),
+            epoch=1,
+            protocol=bindparam("protocol"),
+            taken_at=bindparam("now"),
+        )
+        statement = _TAKE[dialect] = insert.on_conflict_do_update(
+            index_elements=["station_id"],
+            set_={
+                "member": insert.excluded.member,
+                "epoch": station_leases.c.epoch + 1,
+                "protocol": insert.excluded.protocol,
+                "taken_at": insert.excluded.taken_at,
+            },
+        ).returning(station_leases.c.epoch)
+    return statement
+
+
 def take_lease(station_id: str, member: str, protocol: str) -> WriteOp:
     """Give ``member`` the station's lease with the epoch raised; the op returns a ``TakenLease``.
 
-    Run by the writer: its transaction holds the write lock (SQLite) or the row (PostgreSQL), so two
-    members taking the same station at once get different epochs."""
+    Two members taking the same station at once get different epochs: the upsert raises it in
+    place (SQLite's writer holds the write lock from its BEGIN; PostgreSQL locks the row)."""
 
     async def take(conn: AsyncConnection) -> TakenLease:
-        now = utcnow()
-        # The row first (a station's first take), so that the row lock below serializes every
-        # take, the first ones included.
-        await conn.execute(
-            dialect_insert(conn, station_leases)
-            .values(station_id=station_id, member=None, epoch=0, protocol=None, taken_at=now)
-            .on_conflict_do_nothing(index_elements=["station_id"])
-        )
-        row = (
+        # Whom to tell: read without a lock. Two takes racing may both name the same previous
+        # holder; the one they do not name learns it from its next write (``StaleEpoch``).
+        previous = (await conn.execute(_HOLDER, {"station": station_id})).scalar()
+        epoch = (
             await conn.execute(
-                select(station_leases.c.member, station_leases.c.epoch)
-                .where(station_leases.c.station_id == station_id)
-                .with_for_update()
+                _take_statement(dialect_name(conn)),
+                {"station": station_id, "member": member, "protocol": protocol, "now": utcnow()},
             )
-        ).one()
-        epoch = int(row.epoch) + 1
-        await conn.execute(
-            update(station_leases)
-            .where(station_leases.c.station_id == station_id)
-            .values(member=member, epoch=epoch, protocol=protocol, taken_at=now)
-        )
-        return TakenLease(station_id, epoch, row.member)
+        ).scalar_one()
+        return TakenLease(station_id, int(epoch), previous)
 
     return Custom(take)
 
