@@ -201,8 +201,13 @@ class NodeSupervisor(Actor):  # type: ignore[misc]
             os.kill(self.launcher_pid, 0)
         except ProcessLookupError:
             # The launcher was killed (SIGKILL): nobody will shut this actor system down, so the
-            # whole of it goes, as a pod's processes would.
-            os.killpg(os.getpgrp(), signal.SIGKILL)
+            # whole of it goes, as a pod's processes would. Its admin leads a session of its own
+            # (it detached with setsid), which every process of the actor system shares; anything
+            # else (no such session) is left alone: this actor exits, and its shards with it (they
+            # die with their parent).
+            if os.getpgrp() == os.getsid(0):
+                os.killpg(os.getpgrp(), signal.SIGKILL)
+            os._exit(1)
         self.wakeupAfter(LAUNCHER_CHECK)
 
 
