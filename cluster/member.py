@@ -195,17 +195,16 @@ class ClusterMember:
                 dead = await declare_dead(
                     self._engine, silent_for=timedelta(seconds=self._dead_after)
                 )
-                for name in dead:
-                    released = await release_member_leases(self._engine, name)
+                for name, released in dead.items():
                     log.warning(
                         "member %s silent for %g s: dead; %d of its stations released",
                         name,
                         self._dead_after,
-                        len(released),
+                        released,
                     )
                     self._announce("node.left", name)
                 if dead:
-                    await self._effects.members_died(dead)
+                    await self._effects.members_died(list(dead))
                 await self.refresh_peers()
             except Exception:
                 log.exception("cluster heartbeat failed")

@@ -14,6 +14,7 @@ from cluster.member import ClusterMember
 from cluster.messages import CommandRequest, ConfigurationRequest, Outcome
 from csms.station.router import LocalRouter
 from gateway.calls import (
+    AnswerLost,
     CommandError,
     CommandNotSent,
     CommandRejected,
@@ -72,7 +73,10 @@ class ClusterRouter:
                 raise StationNotConnected(f"station {station_id!r} is not connected")
             outcome = await self._ask(holder, request, timeout)
             if outcome.error in ("StationNotConnected", "CommandNotSent"):
-                continue  # it moved on the way, and the command was not sent: follow it
+                # Not held there, or its socket there closed before the command was sent: follow
+                # the station. (A command whose socket closed after it was sent ends as
+                # ``AnswerLost``: the charger may have acted on it, so it is never sent again.)
+                continue
             value = _result(outcome)
             assert isinstance(value, CommandResult)
             return value
@@ -131,6 +135,7 @@ _ERRORS: dict[str, type[CommandError]] = {
     for cls in (
         StationNotConnected,
         CommandNotSent,
+        AnswerLost,
         StationNotAccepted,
         StationBusy,
         CommandTimeout,

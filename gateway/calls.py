@@ -5,7 +5,8 @@ Tree::
 
     CommandError
     ├── StationNotConnected   no live connection for the station (REST 404)
-    │   └── CommandNotSent    its connection closed while the command waited in the queue
+    │   ├── CommandNotSent    its connection closed while the command waited in the queue
+    │   └── AnswerLost        its connection closed after the command was sent, before the answer
     ├── InvalidCommand        unknown action or payload breaking the schema (REST 400)
     ├── StationNotAccepted    not allowed before the station is accepted (REST 409)
     ├── StationBusy           its queue of commands is full (REST 503)
@@ -32,6 +33,11 @@ class StationNotConnected(CommandError):
 
 class CommandNotSent(StationNotConnected):
     """The connection closed while the command waited: it never reached the charger."""
+
+
+class AnswerLost(StationNotConnected):
+    """The connection closed after the command was sent and before the charger answered: the
+    charger may have acted on it, so it is never sent again."""
 
 
 class StationNotAccepted(CommandError):

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from actors import Actor, ActorRef, ActorStopped, MailboxFull
 from gateway.calls import (
+    AnswerLost,
     CallAnswered,
     CommandNotSent,
     CommandRejected,
@@ -27,7 +28,6 @@ from gateway.calls import (
     CommandTimeout,
     OutgoingCall,
     StationBusy,
-    StationNotConnected,
 )
 from transport.codec import OcppCodec
 from transport.errors import ErrorCode, LocalProtocolError, SchemaViolation
@@ -336,9 +336,7 @@ class ConnectionActor(Actor):
         if self.in_flight is not None:
             call = self.in_flight[1]
             self._end_flight()
-            call.fail(
-                StationNotConnected(f"station {self.station_id!r} disconnected before answering")
-            )
+            call.fail(AnswerLost(f"station {self.station_id!r} disconnected before answering"))
         while self.queued:
             # Never sent: the router may send it on the station's new connection.
             self.queued.pop(0).fail(CommandNotSent("connection closed before the command was sent"))

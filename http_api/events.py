@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import WSMsgType, web
 
 from csms.events import TOO_SLOW, Event, EventBus, EventFilter, Subscription, notice
+from http_api.auth import authenticate, bearer_of
 from http_api.problems import ApiProblem
 from http_api.state import API_STATE
 
@@ -51,6 +52,24 @@ def _after(query: str | None, header: str | None) -> int | None:
     return None
 
 
+CREDENTIAL_RECHECK_SECONDS = 30.0
+"""How often an open stream checks that its credential still holds (expired, user deleted, password
+changed): a stream never outlives its token by more than this."""
+CLOSE_CREDENTIAL_ENDED = 1008
+MAX_STREAMS = 256
+"""Streams a member serves at once: each one costs every publish on the chargers' event loop."""
+
+
+async def _credential_ended(request: web.Request) -> None:
+    """Returns once the request's bearer credential no longer authenticates."""
+    state = request.app[API_STATE]
+    credential = bearer_of(request) or ""
+    while True:
+        await asyncio.sleep(CREDENTIAL_RECHECK_SECONDS)
+        if await authenticate(state, credential) is None:
+            return
+
+
 @routes.get("/api/v1/events")
 async def event_stream(request: web.Request) -> web.StreamResponse:
     types = [t.strip() for item in request.query.getall("type", []) for t in item.split(",")]
@@ -61,6 +80,10 @@ async def event_stream(request: web.Request) -> web.StreamResponse:
         request.query.get("after"), request.headers.get("Last-Event-ID") if sse else None
     )
     bus = request.app[API_STATE].events
+    if bus.subscriber_count() >= MAX_STREAMS:
+        raise ApiProblem(
+            503, "Service Unavailable", f"{MAX_STREAMS} event streams are open on this node"
+        )
     if websocket:
         return await _websocket(request, bus, wanted, after)
     if sse:
@@ -93,9 +116,12 @@ async def _websocket(
                 break
 
     subscription = bus.subscribe(wanted, after=after)
-    dropped = await _stream(subscription, send, client_left(), keepalive=None)
+    ended = asyncio.ensure_future(_credential_ended(request))
+    dropped = await _stream(subscription, send, client_left(), keepalive=None, ended=ended)
     if dropped:
         await _farewell(request, send, close_too_slow)
+    elif ended.done() and not ended.cancelled():
+        await ws.close(code=CLOSE_CREDENTIAL_ENDED, message=b"credential no longer valid")
     else:
         await ws.close()
     return ws
@@ -121,7 +147,8 @@ async def _server_sent_events(
         await response.write(b": keepalive\n\n")
 
     subscription = bus.subscribe(wanted, after=after)
-    dropped = await _stream(subscription, send, None, keepalive=keepalive)
+    ended = asyncio.ensure_future(_credential_ended(request))
+    dropped = await _stream(subscription, send, None, keepalive=keepalive, ended=ended)
     if dropped:
         await _farewell(request, send, None)
     else:
@@ -142,12 +169,14 @@ async def _stream(
     client_left: Awaitable[None] | None,
     *,
     keepalive: Callable[[], Awaitable[None]] | None,
+    ended: asyncio.Future[None],
 ) -> bool:
-    """Send the subscription's events until the client leaves or is dropped (True)."""
+    """Send the subscription's events until the client leaves, its credential ends (``ended``)
+    or it is dropped (True)."""
     pump = asyncio.create_task(_pump(subscription, send, keepalive))
     # The pump may be stuck writing to a client that does not read: the drop cuts it short.
     subscription.on_drop = lambda _: pump.cancel()
-    watchers = {pump}
+    watchers: set[asyncio.Future[None]] = {pump, ended}
     if client_left is not None:
         watchers.add(asyncio.ensure_future(client_left))
     try:
@@ -155,7 +184,8 @@ async def _stream(
     finally:
         subscription.close()
         for task in watchers:
-            task.cancel()
+            if task is not ended or not task.done():
+                task.cancel()
         for task in watchers:
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await task

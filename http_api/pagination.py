@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -75,8 +75,10 @@ def time_param(request: web.Request, name: str) -> datetime | None:
         # Python keeps microseconds; finer digits cannot change a comparison with stored times.
         text = text.replace("." + fraction, "." + fraction[:6], 1)
     try:
-        return datetime.fromisoformat(text)
-    except ValueError as exc:
+        # In UTC here, as the store compares them: a year-1 or year-9999 time with an offset
+        # overflows there.
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise ApiProblem(
             400, "Bad Request", f"{name} is not a valid RFC 3339 date-time: {exc}"
         ) from None

@@ -107,17 +107,27 @@ def transaction_status(tx: TransactionRecord) -> str:
     return "active" if tx.start_time is not None else "not_started"
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """A text a charger or an operator chose, made inert for spreadsheets: a cell that starts
+    like a formula (``=HYPERLINK(...)`` in an id tag a charger sent) is prefixed with ``'``
+    (OWASP, CSV injection)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def csv_row(tx: TransactionRecord) -> list[object]:
     return [
-        tx.id,
-        tx.station_id,
+        _cell(tx.id),
+        _cell(tx.station_id),
         "" if tx.evse_id is None else tx.evse_id,
         "" if tx.connector_id is None else tx.connector_id,
-        tx.id_token or "",
+        _cell(tx.id_token or ""),
         _csv_time(tx.start_time),
         _csv_time(tx.stop_time),
         _kwh(tx.energy_wh),
-        tx.stop_reason or "",
+        _cell(tx.stop_reason or ""),
         transaction_status(tx),
     ]
 
@@ -127,7 +137,8 @@ async def _export_csv(
 ) -> web.StreamResponse:
     """Every transaction the filters select, newest first, streamed page by page. Keyset pages
     never repeat or skip a row while transactions are added meanwhile (those appear in a later
-    export). A store error after the first page cuts the response short (no final chunk)."""
+    export). The first page is read before the response starts, so a failing store gets an error
+    response; a store error after it cuts the response short (no final chunk)."""
     if "limit" in request.query or "cursor" in request.query:
         raise ApiProblem(
             400,
@@ -135,6 +146,7 @@ async def _export_csv(
             "limit and cursor do not apply to a text/csv export: it holds every matching "
             "transaction",
         )
+    page = await transactions.list_transactions(state.reads, limit=CSV_PAGE, after=None, **filters)
     response = web.StreamResponse(
         headers={
             "Content-Type": f"{CSV_TYPE}; charset=utf-8; header=present",
@@ -145,18 +157,16 @@ async def _export_csv(
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    cursor: str | None = None
     while True:
-        page = await transactions.list_transactions(
-            state.reads, limit=CSV_PAGE, after=cursor, **filters
-        )
         writer.writerows(csv_row(tx) for tx in page.items)
         await response.write(buffer.getvalue().encode())
         buffer.seek(0)
         buffer.truncate()
         if page.next is None:
             break
-        cursor = page.next
+        page = await transactions.list_transactions(
+            state.reads, limit=CSV_PAGE, after=page.next, **filters
+        )
     await response.write_eof()
     return response
 

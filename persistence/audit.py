@@ -9,7 +9,7 @@ from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.models import audit_log
-from persistence.pages import BadCursor, Page, decode_cursor, page_of
+from persistence.pages import Page, id_of_cursor, page_of
 from persistence.reads import Reads
 from persistence.sqltypes import utcnow
 
@@ -84,10 +84,7 @@ async def list_audit(
     """Newest first; ``after`` is the cursor of the previous page."""
     query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit + 1)
     if after:
-        (last,) = decode_cursor(after, 1)
-        if not last.isdigit():
-            raise BadCursor(after)
-        query = query.where(audit_log.c.id < int(last))
+        query = query.where(audit_log.c.id < id_of_cursor(after))
     if actor is not None:
         query = query.where(audit_log.c.actor == actor)
     if station_id is not None:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, RowMapping, Select, or_, select
 
 from persistence.models import station_events
-from persistence.pages import BadCursor, Page, decode_cursor, page_of
+from persistence.pages import Page, id_of_cursor, page_of
 from persistence.reads import Reads
 from persistence.sqltypes import utcnow
 from persistence.writer import Insert, WriteOp
@@ -120,8 +120,5 @@ async def list_station_events(
     if until is not None:
         query = query.where(station_events.c.received_at < until)
     if after:
-        (last,) = decode_cursor(after, 1)
-        if not last.isdigit():
-            raise BadCursor(after)
-        query = query.where(station_events.c.id < int(last))
+        query = query.where(station_events.c.id < id_of_cursor(after))
     return page_of(await db.all(query), limit, _event, lambda e: (str(e.id),))

@@ -146,20 +146,24 @@ async def held_counts(db: Reads) -> dict[str, int]:
     return {row["member"]: int(row["held"]) for row in rows}
 
 
-async def reclaim_leases(engine: AsyncEngine, member: str, held: list[tuple[str, int]]) -> int:
+async def reclaim_leases(engine: AsyncEngine, member: str, held: list[tuple[str, int]]) -> set[str]:
     """``member`` still holds these (station, epoch) sockets after being taken for dead: its
-    leases come back, unless the station connected elsewhere since (a newer epoch)."""
+    leases come back, unless the station connected elsewhere since (a newer epoch). Returns the
+    stations taken back."""
+    taken: set[str] = set()
     if not held:
-        return 0
+        return taken
     async with engine.begin() as conn:
-        result = await conn.execute(
-            update(station_leases)
-            .where(
-                station_leases.c.station_id == bindparam("station"),
-                station_leases.c.epoch == bindparam("held_epoch"),
-                station_leases.c.member.is_(None),
+        for station, epoch in held:
+            result = await conn.execute(
+                update(station_leases)
+                .where(
+                    station_leases.c.station_id == station,
+                    station_leases.c.epoch == epoch,
+                    station_leases.c.member.is_(None),
+                )
+                .values(member=member)
             )
-            .values(member=member),
-            [{"station": station, "held_epoch": epoch} for station, epoch in held],
-        )
-    return int(result.rowcount)
+            if result.rowcount:
+                taken.add(station)
+    return taken

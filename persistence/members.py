@@ -7,13 +7,14 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from persistence.database import dialect_insert
-from persistence.models import members
+from persistence.models import members, station_leases
 from persistence.reads import Reads
 from persistence.sqltypes import utcnow
+from persistence.writer import Custom, WriteOp
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,27 +65,39 @@ async def refresh_member(engine: AsyncEngine, name: str) -> bool:
     return bool(result.rowcount)
 
 
-async def declare_dead(engine: AsyncEngine, *, silent_for: timedelta) -> list[str]:
-    """Members alive on record whose row was not refreshed for ``silent_for``: marked dead, and
-    returned (the caller releases their leases)."""
+async def declare_dead(engine: AsyncEngine, *, silent_for: timedelta) -> dict[str, int]:
+    """Members alive on record whose row was not refreshed for ``silent_for`` are marked dead and
+    their leases released, in one transaction: a member that comes back meanwhile finds either
+    both done (and takes its stations back) or neither. Returns stations released per member.
+
+    The statement that marks them writes first, so on SQLite it takes the write lock before it
+    reads anything another process could change."""
     cutoff = utcnow() - silent_for
     async with engine.begin() as conn:
         names = list(
             (
                 await conn.execute(
-                    select(members.c.name).where(
-                        members.c.alive.is_(True), members.c.last_seen < cutoff
-                    )
+                    update(members)
+                    .where(members.c.alive.is_(True), members.c.last_seen < cutoff)
+                    .values(alive=False)
+                    .returning(members.c.name)
                 )
             ).scalars()
         )
-        if names:
-            await conn.execute(
-                update(members)
-                .where(members.c.name.in_(names), members.c.last_seen < cutoff)
-                .values(alive=False)
-            )
-    return names
+        if not names:
+            return {}
+        counts = dict.fromkeys(names, 0)
+        held = await conn.execute(
+            select(station_leases.c.member, func.count())
+            .where(station_leases.c.member.in_(names))
+            .group_by(station_leases.c.member)
+        )
+        for member, count in held:
+            counts[member] = int(count)
+        await conn.execute(
+            update(station_leases).where(station_leases.c.member.in_(names)).values(member=None)
+        )
+    return counts
 
 
 async def mark_dead(engine: AsyncEngine, name: str) -> None:
@@ -108,3 +121,12 @@ async def list_members(db: Reads) -> list[MemberRecord]:
         )
         for r in rows
     ]
+
+
+def member_seen(name: str) -> WriteOp:
+    """A real write, for a writer to find out whether the store takes writes again."""
+
+    async def seen(conn: AsyncConnection) -> None:
+        await conn.execute(update(members).where(members.c.name == name).values(last_seen=utcnow()))
+
+    return Custom(seen)

@@ -80,3 +80,12 @@ async def page_by_key(
         (last,) = decode_cursor(after, 1)
         query = query.where(key > last)
     return page_of(await db.all(query), limit, item, lambda it: (key_of(it),))
+
+
+def id_of_cursor(cursor: str) -> int:
+    """The row id a one-part cursor holds; ``BadCursor`` for anything but 1-18 ASCII digits (a
+    crafted one must not reach the database as an out-of-range integer)."""
+    (last,) = decode_cursor(cursor, 1)
+    if not (last.isascii() and last.isdigit() and len(last) <= 18):
+        raise BadCursor(cursor)
+    return int(last)

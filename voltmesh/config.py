@@ -7,6 +7,7 @@ Every limit has a safe default so that ``voltmesh serve`` with no flag runs on e
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -206,6 +207,13 @@ def load_settings(env: Mapping[str, str], overrides: Mapping[str, Any] | None = 
             f"{ENV_PREFIX}CLUSTER_HOST: the control plane binds this node's own address, "
             "never every interface"
         )
+    try:
+        ipaddress.IPv4Address(settings.cluster_host)
+    except ValueError:
+        # The actor system's addresses (and its convention) are IPv4 host:port pairs.
+        raise ConfigError(
+            f"{ENV_PREFIX}CLUSTER_HOST: {settings.cluster_host!r} is not an IPv4 address"
+        ) from None
     if settings.default_subprotocol not in settings.subprotocols:
         raise ConfigError(
             f"{ENV_PREFIX}DEFAULT_SUBPROTOCOL: {settings.default_subprotocol} is not among "

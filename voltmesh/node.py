@@ -66,6 +66,7 @@ from http_api.tokens import load_or_create_secret
 from persistence.database import create_engine
 from persistence.ids import IdAllocator
 from persistence.leases import reclaim_leases
+from persistence.members import member_seen
 from persistence.migrate import migrate
 from persistence.reads import EngineReads, InlineSqliteReads, hot_path_reads
 from persistence.sqltypes import utcnow
@@ -127,6 +128,8 @@ class Node:
         """This process as a cluster member (a lone node is member ``<node>/0``)."""
         self._bridge = bridge
         self._reuse_port = reuse_port
+        self._write_probe: asyncio.Future[list[Any]] | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self.directory = StationDirectory()
         self._runners: list[web.AppRunner] = []
         self._sweeper: asyncio.Task[None] | None = None
@@ -269,7 +272,7 @@ class Node:
         ocpp_port = await self._serve(ocpp_app, s.host, s.ocpp_port, guard=self.endpoint.guard)
         ocpp_tls_port = await self._serve_tls()
         self._sweeper = asyncio.create_task(self._sweep_stale_transactions(), name="stale-sweeper")
-        self.api_state.writes_failing = lambda: self.writer.failing_since is not None
+        self.api_state.writes_failing = self._writes_failing
         self.api_state.ready = True
         self.ports = Ports(ocpp=ocpp_port, api=api_port, ocpp_tls=ocpp_tls_port)
         # Not the launcher's "voltmesh listening" line: that one says the whole node is ready.
@@ -349,7 +352,15 @@ class Node:
 
     def _moved(self, previous: str, station_id: str, epoch: int) -> None:
         """The station connected here; the member that held it closes its older socket."""
-        self.member.tell(previous, Evict(station_id, epoch))
+        if not self.member.tell(previous, Evict(station_id, epoch)):
+            # Not among the members known at the last heartbeat (it started since): read them.
+            task = asyncio.create_task(self._evict_later(previous, Evict(station_id, epoch)))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _evict_later(self, previous: str, evict: Evict) -> None:
+        await self.member.refresh_peers()
+        self.member.tell(previous, evict)
 
     def _evict(self, station_id: str, epoch: int) -> None:
         held = self.ownership.held(station_id)
@@ -417,19 +428,36 @@ class Node:
         for name in names:
             await self.status.mark_node_disconnected(name)
 
+    def _writes_failing(self) -> bool:
+        """Whether the main store refuses writes; while it does, each readiness probe tries one
+        real write, so that a node nobody writes through (out of rotation) becomes ready again."""
+        if self.writer.failing_since is None:
+            return False
+        if self._write_probe is None or self._write_probe.done():
+            probe = self.writer.submit_nowait(member_seen(self.identity.name))
+            probe.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._write_probe = probe
+        return True
+
     async def _reclaim(self) -> None:
         held = self.ownership.all_held()
-        count = await reclaim_leases(
+        taken = await reclaim_leases(
             self.engine, self.identity.name, [(f.station_id, f.epoch) for f in held]
         )
         for fence in held:
             entry = self.directory.get(fence.station_id)
-            if entry is not None:
+            if entry is None:
+                continue
+            if fence.station_id in taken:
                 # The others marked it disconnected when they released it.
                 self.status.set_presence(
                     fence.station_id, connected=True, protocol=entry.version.value
                 )
-        log.warning("%s: %d of %d stations taken back", self.identity.name, count, len(held))
+            else:
+                # It connected elsewhere meanwhile: this socket is a leftover.
+                with contextlib.suppress(ActorError):
+                    entry.connection.tell(Close(CLOSE_REPLACED, "station connected elsewhere"))
+        log.warning("%s: %d of %d stations taken back", self.identity.name, len(taken), len(held))
 
     def _count_violation(self, code: str) -> None:
         self.violations[code] += 1

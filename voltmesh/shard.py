@@ -260,6 +260,8 @@ class ShardHost(Actor):  # type: ignore[misc]
         )
         loop = new_event_loop()
         self.loop = loop
+        # Made here, not in the loop: a Drain that arrives while the node still starts is kept.
+        self.stop = asyncio.Event()
         self.bridge = ControlBridge(loop)
         self.node = Node(settings, identity=identity, bridge=self.bridge, reuse_port=True)
         threading.Thread(
@@ -279,7 +281,7 @@ class ShardHost(Actor):  # type: ignore[misc]
 
     async def _serve(self, shard: int, member: str) -> None:
         assert self.bridge is not None
-        self.stop = asyncio.Event()
+        assert self.stop is not None
         ports = await self.node.start()
         self.bridge.send("", ShardReady(shard, member, (ports.ocpp, ports.api, ports.ocpp_tls)))
         try:

@@ -59,7 +59,13 @@ function routeOf(hash) {
   const [path, query = ""] = hash.replace(/^#/, "").split("?");
   const station = path.match(/^\/stations\/(.+)$/);
   if (path === "/login") return { name: "login", next: new URLSearchParams(query).get("next") };
-  if (station) return { name: "station", stationId: decodeURIComponent(station[1]) };
+  if (station) {
+    try {
+      return { name: "station", stationId: decodeURIComponent(station[1]) };
+    } catch {
+      return { name: "fleet" }; // a malformed link (#/stations/%E0) is no station
+    }
+  }
   if (path === "/transactions") return { name: "transactions" };
   return { name: "fleet" };
 }

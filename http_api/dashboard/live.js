@@ -20,7 +20,7 @@ const SILENT_MS = 45000;
 export class LiveFeed {
   /**
    * onEvent(event): an event of the stream.
-   * onResync(reason): reload the views from the REST API ("start", "behind", "poll").
+   * onResync(reason): reload the views from the REST API ("start", "resumed", "behind", "poll").
    * onMode(mode): "connecting", "live" or "polling".
    */
   constructor({ onEvent, onResync, onMode }) {
@@ -113,9 +113,10 @@ export class LiveFeed {
     }
     this.stopPolling();
     this.setMode("live");
-    // Without a position the views have nothing to continue from: read them now that the stream
-    // holds every later change.
-    if (this.lastId === null) this.onResync("start");
+    // Read the views afresh now that the stream holds every later change: without a position
+    // there is nothing to continue from, and a resumed stream may have reached another member of
+    // the cluster, whose replay can miss events another member published a moment before.
+    this.onResync(this.lastId === null ? "start" : "resumed");
     const parser = new SseParser((message) => this.receive(message));
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let heard = Date.now();

@@ -339,9 +339,10 @@ async def test_an_open_control_plane_address_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 async def test_a_command_not_yet_sent_follows_its_station_to_another_pod(tmp_path: Path) -> None:
-    """Reset is in flight on pod A (the charger sits on it); ClearCache, given to pod B, and
-    DataTransfer, given to pod A, wait behind it at A. The charger reconnects to pod B: the Reset
-    sent on the old socket ends with the socket (404), the commands never sent go out from pod B."""
+    """Reset, given to pod B, is in flight on pod A (the charger sits on it); ClearCache, given
+    to pod B, and DataTransfer, given to pod A, wait behind it at A. The charger reconnects to pod
+    B: the Reset sent on the old socket ends with the socket (404) and is not sent again; the
+    commands never sent go out from pod B."""
     async with two_pods(tmp_path) as (pod_a, pod_b):
         await eventually(lambda: _alive(pod_a.api, 2), what="both pods alive")
         never = asyncio.Event()
@@ -356,7 +357,8 @@ async def test_a_command_not_yet_sent_follows_its_station_to_another_pod(tmp_pat
         first = await RawCharger.connect(f"ws://127.0.0.1:{pod_a.ocpp_port}/ocpp/CL-MOVE")
         first.handlers = {"Reset": hold, "ClearCache": accept}
         await first.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
-        reset = asyncio.create_task(pod_a.api.command("CL-MOVE", "Reset", {"type": "Soft"}))
+        # Given to pod B, sent by pod A: once sent, never sent again, wherever it was given.
+        reset = asyncio.create_task(pod_b.api.command("CL-MOVE", "Reset", {"type": "Soft"}))
         await eventually(lambda: [a for a, _ in first.received_calls] == ["Reset"])
         clear = asyncio.create_task(pod_b.api.command("CL-MOVE", "ClearCache", {}))
         transfer = asyncio.create_task(
@@ -364,7 +366,7 @@ async def test_a_command_not_yet_sent_follows_its_station_to_another_pod(tmp_pat
         )
         await asyncio.sleep(40 * UNIT)  # both queued at pod A behind the Reset
         second = await RawCharger.connect(f"ws://127.0.0.1:{pod_b.ocpp_port}/ocpp/CL-MOVE")
-        second.handlers = {"ClearCache": accept, "DataTransfer": accept}
+        second.handlers = {"ClearCache": accept, "DataTransfer": accept, "Reset": accept}
         try:
             await second.call(
                 "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}

@@ -14,6 +14,7 @@ from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 
 from http_api import transactions as transactions_api
+from persistence.pages import encode_cursor
 from tests.ocpp_charger import charger16
 from tests.ocpp_charger2 import charger201
 from tests.server_fixtures import Running
@@ -197,6 +198,14 @@ async def test_since_and_until_are_validated(server: Running) -> None:
             path, params={"since": "2026-11-01T12:00:00.1234567+01:00", "until": ""}
         )
         assert status == 200, body
+        # Valid RFC 3339, out of range in UTC: refused, never a 500.
+        for edge in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+            detail = (await problem(server, path, params={"since": edge}))["detail"]
+            assert "since" in detail, detail
+        # A crafted cursor is a 400, whatever digits it holds.
+        for cursor in ("\u00b2", "9" * 30):
+            status, body = await server.get(path, params={"cursor": encode_cursor(cursor)})
+            assert status == 400, (cursor, body)
 
 
 async def _session(cp: Any, tag: str, start: float, meter_start: int) -> int:
@@ -365,3 +374,17 @@ async def test_every_operation_refuses_an_undeclared_parameter(server: Running) 
                         assert r.status == 401, (method, path)
                 checked += 1
     assert checked >= 20
+
+
+async def test_a_charger_cannot_plant_a_formula_in_the_csv(server: Running) -> None:
+    """An id tag is the charger's own text, stored as sent even when Invalid; in the export a
+    cell that starts like a spreadsheet formula is made inert."""
+    async with charger16(server.ocpp_url, "CS-FORMULA") as cp:
+        await cp.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+        await _session(cp, "=HYPERLINK(1)", 0, 0)
+    async with server.http.get(
+        server.api_url + "/api/v1/transactions", headers={"Accept": "text/csv"}
+    ) as r:
+        assert r.status == 200
+        rows = list(csv.DictReader(io.StringIO(await r.text())))
+    assert [row["id_token"] for row in rows] == ["'=HYPERLINK(1)"]

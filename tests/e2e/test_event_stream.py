@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 from ocpp.v16 import call
 
 from csms.events import REPLAY_EVENTS, SUBSCRIBER_QUEUE, EventBus, EventFilter
@@ -503,9 +504,11 @@ async def test_refusals(server: Running) -> None:
         ) as r:
             assert r.status == 401
             assert r.headers["WWW-Authenticate"].startswith("Bearer")
-        # A token in the URL is no credential (it would end up in logs).
+        # A token in the URL is no credential (it would end up in logs), even a valid one.
         async with anonymous.get(
-            server.api_url + EVENTS, params={"access_token": "x"}, headers={"Upgrade": "websocket"}
+            server.api_url + EVENTS,
+            params={"access_token": server.node.settings.api_token or ""},
+            headers={"Accept": "text/event-stream"},
         ) as r:
             assert r.status == 401
     status, body = await server.get(EVENTS, params={"station": "CP-1", "types": "x"})
@@ -520,6 +523,34 @@ async def test_refusals(server: Running) -> None:
     status, body = await server.get(EVENTS)
     assert status == 406, body
     assert server.node.events.subscriber_count() == 0
+
+
+async def test_a_stream_ends_with_its_credential(
+    server: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream does not outlive its token: deleting the user (which voids its tokens) closes
+    its open stream with 1008 at the next check, so the client's reconnect meets the 401."""
+    monkeypatch.setattr("http_api.events.CREDENTIAL_RECHECK_SECONDS", 4 * UNIT)
+    viewer = await server.add_user("ev-leaver", "viewer")
+    async with ws_stream(server, viewer) as stream:
+        await subscribed(server, 1)
+        assert await server.delete("/api/v1/users/ev-leaver") == 204
+        async with asyncio.timeout(100 * UNIT):
+            message = await stream.ws.receive()
+        assert message.type is aiohttp.WSMsgType.CLOSE
+        assert message.data == 1008
+    await eventually(lambda: server.node.events.subscriber_count() == 0)
+
+
+async def test_streams_are_capped_per_node(
+    server: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("http_api.events.MAX_STREAMS", 2)
+    async with ws_stream(server), ws_stream(server):
+        await subscribed(server, 2)
+        status, body = await server.get(EVENTS, headers={"Accept": "text/event-stream"})
+        assert status == 503, body
+    await eventually(lambda: server.node.events.subscriber_count() == 0)
 
 
 # -- the bus itself -----------------------------------------------------------------------------

@@ -141,6 +141,21 @@ async def test_release_member_leases_returns_its_stations(
     assert await release_member_leases(main_engine, "node-c/0") == []
 
 
+async def test_a_member_declared_dead_loses_its_leases_in_the_same_transaction(
+    main_engine: AsyncEngine, writer: GroupCommitWriter, reads: EngineReads
+) -> None:
+    for node, shard in (("node-a", 0), ("node-b", 0)):
+        await register(main_engine, node, shard)
+    for station_id in ("cp-1", "cp-2"):
+        await take(writer, station_id, "node-a/0")
+    await take(writer, "cp-3", "node-b/0")
+    await set_last_seen(main_engine, "node-a/0", datetime.now(UTC) - timedelta(minutes=5))
+
+    assert await declare_dead(main_engine, silent_for=timedelta(minutes=1)) == {"node-a/0": 2}
+    assert await held_counts(reads) == {"node-b/0": 1}
+    assert await lease_of(reads, "cp-1") == Lease("cp-1", None, 1, "ocpp2.0.1")
+
+
 @pytest.fixture
 async def two_writers(main_engine: AsyncEngine) -> AsyncIterator[list[GroupCommitWriter]]:
     """Two writers on two engines of the same database, as two member processes have them. Small
@@ -360,11 +375,12 @@ async def test_declare_dead_only_takes_members_silent_longer_than_the_cutoff(
     await set_last_seen(main_engine, "node-a/1", now - timedelta(minutes=5))
     await set_last_seen(main_engine, "node-b/0", now - timedelta(seconds=20))
 
-    assert await declare_dead(main_engine, silent_for=timedelta(minutes=1)) == ["node-a/1"]
+    # Stations released per member declared dead (none held here).
+    assert await declare_dead(main_engine, silent_for=timedelta(minutes=1)) == {"node-a/1": 0}
     alive = {m.name: m.alive for m in await list_members(reads)}
     assert alive == {"node-a/0": True, "node-a/1": False, "node-b/0": True}
     # Already dead: not declared twice.
-    assert await declare_dead(main_engine, silent_for=timedelta(minutes=1)) == []
+    assert await declare_dead(main_engine, silent_for=timedelta(minutes=1)) == {}
 
     # A member declared dead learns it at its next refresh, and stays dead.
     assert await refresh_member(main_engine, "node-a/1") is False
