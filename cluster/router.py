@@ -8,6 +8,7 @@ holder (a command that was sent is never sent twice: the charger may have acted 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cluster.member import ClusterMember
@@ -34,6 +35,8 @@ FOLLOW_MOVES = 3
 """How many times a command follows a station that moved on its way."""
 MARGIN_SECONDS = 2.0
 """Beyond the command's own timeout, for the hops between members."""
+CONFIGURATION_TIMEOUT = 5.0
+"""Seconds a station's configuration view may take from another member."""
 
 
 class ClusterRouter:
@@ -54,12 +57,40 @@ class ClusterRouter:
     async def call(
         self, station_id: str, action: str, payload: dict[str, Any], *, timeout: float
     ) -> CommandResult:
-        request = CommandRequest(station_id, action, payload, timeout)
+        result = await self._follow(
+            station_id,
+            lambda: self._local.call(station_id, action, payload, timeout=timeout),
+            CommandRequest(station_id, action, payload, timeout),
+            timeout,
+        )
+        assert isinstance(result, CommandResult)
+        return result
+
+    async def configuration(self, station_id: str) -> dict[str, Any]:
+        """The configuration keys the station reported, from the member that holds it."""
+        view = await self._follow(
+            station_id,
+            lambda: self._local.configuration(station_id),
+            ConfigurationRequest(station_id),
+            CONFIGURATION_TIMEOUT,
+        )
+        assert isinstance(view, dict)
+        return view
+
+    async def _follow(
+        self,
+        station_id: str,
+        here: Callable[[], Awaitable[Any]],
+        request: CommandRequest | ConfigurationRequest,
+        timeout: float,
+    ) -> Any:
+        """``here`` when this member holds the station, else ``request`` to the member that does,
+        following the station while it moves (``FOLLOW_MOVES`` times at most)."""
         moved = False
         for _ in range(FOLLOW_MOVES):
             if not moved and station_id in self._directory:
                 try:
-                    return await self._local.call(station_id, action, payload, timeout=timeout)
+                    return await here()
                 except CommandNotSent:
                     # Its socket here closed before the command was sent (the lease says where
                     # it went; the old entry may linger here while it closes).
@@ -77,27 +108,8 @@ class ClusterRouter:
                 # the station. (A command whose socket closed after it was sent ends as
                 # ``AnswerLost``: the charger may have acted on it, so it is never sent again.)
                 continue
-            value = _result(outcome)
-            assert isinstance(value, CommandResult)
-            return value
+            return _result(outcome)
         raise CommandNotSent(f"station {station_id!r} kept moving; the command was not sent")
-
-    async def configuration(self, station_id: str) -> dict[str, Any]:
-        """The configuration keys the station reported, from the member that holds it."""
-        for _ in range(FOLLOW_MOVES):
-            if station_id in self._directory:
-                value = await self._local.configuration(station_id)
-                return value
-            holder = await self.holder(station_id)
-            if holder is None:
-                break
-            outcome = await self._ask(holder, ConfigurationRequest(station_id), 5.0)
-            if outcome.error == "StationNotConnected":
-                continue
-            value = _result(outcome)
-            assert isinstance(value, dict)
-            return value
-        raise StationNotConnected(f"station {station_id!r} is not connected")
 
     async def version_of(self, station_id: str) -> OcppVersion | None:
         """The OCPP version of the station's connection, wherever it is; None: not connected."""
