@@ -109,20 +109,28 @@ def release_lease(station_id: str, member: str, epoch: int) -> WriteOp:
     return Custom(release)
 
 
+async def release_leases_of(conn: AsyncConnection, members: list[str]) -> dict[str, list[str]]:
+    """In the caller's transaction: the stations ``members`` held, now held by nobody, by member
+    (every one of ``members`` is a key)."""
+    released: dict[str, list[str]] = {member: [] for member in members}
+    held = await conn.execute(
+        select(station_leases.c.member, station_leases.c.station_id).where(
+            station_leases.c.member.in_(members)
+        )
+    )
+    for member, station_id in held:
+        released[member].append(station_id)
+    if any(released.values()):
+        await conn.execute(
+            update(station_leases).where(station_leases.c.member.in_(members)).values(member=None)
+        )
+    return released
+
+
 async def release_member_leases(engine: AsyncEngine, member: str) -> list[str]:
     """A member died or restarted: its stations are held by nobody. Returns their ids."""
     async with engine.begin() as conn:
-        held = (
-            await conn.execute(
-                select(station_leases.c.station_id).where(station_leases.c.member == member)
-            )
-        ).scalars()
-        stations = list(held)
-        if stations:
-            await conn.execute(
-                update(station_leases).where(station_leases.c.member == member).values(member=None)
-            )
-    return stations
+        return (await release_leases_of(conn, [member]))[member]
 
 
 async def lease_of(db: Reads, station_id: str) -> Lease | None:

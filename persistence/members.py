@@ -7,11 +7,12 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from persistence.database import dialect_insert
-from persistence.models import members, station_leases
+from persistence.leases import release_leases_of
+from persistence.models import members
 from persistence.reads import Reads
 from persistence.sqltypes import utcnow
 from persistence.writer import Custom, WriteOp
@@ -86,18 +87,8 @@ async def declare_dead(engine: AsyncEngine, *, silent_for: timedelta) -> dict[st
         )
         if not names:
             return {}
-        counts = dict.fromkeys(names, 0)
-        held = await conn.execute(
-            select(station_leases.c.member, func.count())
-            .where(station_leases.c.member.in_(names))
-            .group_by(station_leases.c.member)
-        )
-        for member, count in held:
-            counts[member] = int(count)
-        await conn.execute(
-            update(station_leases).where(station_leases.c.member.in_(names)).values(member=None)
-        )
-    return counts
+        released = await release_leases_of(conn, names)
+    return {member: len(stations) for member, stations in released.items()}
 
 
 async def mark_dead(engine: AsyncEngine, name: str) -> None:
