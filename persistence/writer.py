@@ -250,6 +250,24 @@ class Writer(Protocol):
     async def submit(self, *ops: WriteOp, fence: Fence | None = None) -> list[Any]: ...
 
 
+def submit_detached(writer: Writer, *ops: WriteOp, what: str) -> asyncio.Future[list[Any]] | None:
+    """Queue ``ops`` that nobody waits for (a socket's close, a history record, a probe): the
+    caller goes on at once, and a failure, or a writer that no longer runs (None), is logged
+    naming ``what`` instead of being lost silently."""
+    try:
+        future = writer.submit_nowait(*ops)
+    except WriterClosed as exc:
+        log.warning("%s not written: %s", what, exc)
+        return None
+
+    def logged(done: asyncio.Future[list[Any]]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("%s not written: %r", what, done.exception())
+
+    future.add_done_callback(logged)
+    return future
+
+
 class FencedWriter:
     """A writer whose submissions all carry the fence of one station connection: what the actors
     of that connection write is refused once the station has connected again elsewhere."""

@@ -9,6 +9,8 @@ are forked from it and inherit the setting.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 from datetime import timedelta
 from typing import Any
@@ -29,6 +31,18 @@ def _bind_own_address(self: Any, *args: Any, **kwargs: Any) -> None:
     _original_init(self, *args, **kwargs)
     if self.bindname[0] == "":
         self.bindname = (self.sockname[0], self.bindname[1])
+
+
+PR_SET_PDEATHSIG = 1
+"""prctl option: the signal this process gets when its parent dies."""
+PR_SET_CHILD_SUBREAPER = 36
+"""prctl option: orphans below this process are re-parented to it, not to init."""
+
+
+def prctl(option: int, value: int) -> None:
+    """Linux's prctl(2) for the node's processes; elsewhere (or refused) nothing happens."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(option, value)
 
 
 def prepare(settings: Settings) -> dict[str, Any]:

@@ -10,8 +10,6 @@ flushed) and stop the actor system; SIGHUP reloads the wss certificate in every 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import dataclasses
 import logging
 import os
@@ -24,13 +22,11 @@ from typing import Any
 from thespian.actors import ActorSystem
 
 from csms.pki.ca import find_ca
-from http_api.accounts import ensure_first_admin
 from persistence.database import create_engine
-from persistence.migrate import migrate
 from voltmesh import control_plane
 from voltmesh.config import ConfigError, Settings
 from voltmesh.limits import raise_open_file_limit
-from voltmesh.node import token_secret
+from voltmesh.node import prepare_stores, token_secret
 from voltmesh.shard import (
     Drain,
     Drained,
@@ -47,15 +43,13 @@ START_TIMEOUT = 120.0
 DRAIN_TIMEOUT = 30.0
 
 
-async def prepare_stores(settings: Settings) -> None:
+async def prepare_node(settings: Settings) -> None:
     """Migrations, the first admin and the token secret, once, before any shard starts."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     main = create_engine(settings.main_url)
     status = create_engine(settings.status_url)
     try:
-        await migrate(main, "main")
-        await ensure_first_admin(main, settings.data_dir, settings.admin_password)
-        await migrate(status, "status")
+        await prepare_stores(main, status, settings)
     finally:
         await main.dispose()
         await status.dispose()
@@ -105,15 +99,14 @@ def _adopt_the_actor_system() -> None:
     """Linux: the actor system's admin process detaches itself (a double fork); as a subreaper
     the launcher stays its parent, so the whole node is one process tree (for ``ps``, for
     measuring its CPU and memory, and for a container's init)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+    control_plane.prctl(control_plane.PR_SET_CHILD_SUBREAPER, 1)
 
 
 def run(settings: Settings) -> int:
     """Run the node until a signal; returns the exit status."""
     raise_open_file_limit()
     _adopt_the_actor_system()
-    asyncio.run(prepare_stores(settings))
+    asyncio.run(prepare_node(settings))
     settings = settle_ports(settings)
     _cluster_port_free(settings)
     capabilities = control_plane.prepare(settings)

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actors import ActorError, Supervisor
 from cluster.bridge import ControlBridge
@@ -73,7 +74,7 @@ from persistence.sqltypes import utcnow
 from persistence.stations import get_station
 from persistence.status_store import StatusStore
 from persistence.transactions import mark_stale_transactions, transaction_exists
-from persistence.writer import GroupCommitWriter
+from persistence.writer import GroupCommitWriter, submit_detached
 from transport.schemas import prepare as prepare_schemas
 from transport.versions import OcppVersion
 from voltmesh.config import Settings
@@ -122,8 +123,11 @@ class Node:
         identity: Identity | None = None,
         bridge: ControlBridge | None = None,
         reuse_port: bool = False,
+        stores_ready: bool = False,
     ) -> None:
         self.settings = settings
+        self._stores_ready = stores_ready
+        """The launcher migrated the stores and made the first admin already (a shard)."""
         self.identity = identity or Identity(f"{settings.node_name}/0", settings.node_name, 0, "")
         """This process as a cluster member (a lone node is member ``<node>/0``)."""
         self._bridge = bridge
@@ -149,9 +153,8 @@ class Node:
         # Shards share the status file too; its transactions write first (upserts, updates), so
         # a deferred BEGIN waits for the lock instead of failing on a stale read.
         self.status_engine = create_engine(s.status_url)
-        await migrate(self.engine, "main")
-        await ensure_first_admin(self.engine, s.data_dir, s.admin_password)
-        await migrate(self.status_engine, "status")
+        if not self._stores_ready:
+            await prepare_stores(self.engine, self.status_engine, s)
         # Its own engine: every transaction of the writer holds the SQLite write lock from its
         # BEGIN, so shards sharing the file never fail on a read-then-write.
         self.writer_engine = create_engine(s.main_url, immediate=True)
@@ -434,9 +437,9 @@ class Node:
         if self.writer.failing_since is None:
             return False
         if self._write_probe is None or self._write_probe.done():
-            probe = self.writer.submit_nowait(member_seen(self.identity.name))
-            probe.add_done_callback(lambda f: f.cancelled() or f.exception())
-            self._write_probe = probe
+            self._write_probe = submit_detached(
+                self.writer, member_seen(self.identity.name), what="readiness probe"
+            )
         return True
 
     async def _reclaim(self) -> None:
@@ -511,6 +514,13 @@ class Node:
         await self.engine.dispose()
         await self.status_engine.dispose()
         log.info("voltmesh stopped")
+
+
+async def prepare_stores(main: AsyncEngine, status: AsyncEngine, settings: Settings) -> None:
+    """Both stores migrated and the first admin made: once per node, before it serves."""
+    await migrate(main, "main")
+    await ensure_first_admin(main, settings.data_dir, settings.admin_password)
+    await migrate(status, "status")
 
 
 def token_secret(settings: Settings) -> bytes:

@@ -9,8 +9,6 @@ threads meet only in a ``ControlBridge``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -33,7 +31,7 @@ from cluster.bridge import ControlBridge
 from cluster.member import Identity
 from cluster.messages import EventBatch, Evict, IdTokenChanged, Outcome, Request, StationChanged
 from voltmesh.config import Settings
-from voltmesh.control_plane import actor_address, actor_address_text
+from voltmesh.control_plane import PR_SET_PDEATHSIG, actor_address, actor_address_text, prctl
 from voltmesh.loops import new_event_loop
 
 log = logging.getLogger("voltmesh.shard")
@@ -93,8 +91,7 @@ class ReloadTls:
 
 def _die_with_parent() -> None:
     """Linux: this process gets SIGKILL when the one that forked it dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _log_to_stderr(level: str, member: str) -> None:
@@ -263,7 +260,10 @@ class ShardHost(Actor):  # type: ignore[misc]
         # Made here, not in the loop: a Drain that arrives while the node still starts is kept.
         self.stop = asyncio.Event()
         self.bridge = ControlBridge(loop)
-        self.node = Node(settings, identity=identity, bridge=self.bridge, reuse_port=True)
+        # The launcher prepared the stores before it started the shards.
+        self.node = Node(
+            settings, identity=identity, bridge=self.bridge, reuse_port=True, stores_ready=True
+        )
         threading.Thread(
             target=self._run, args=(loop, spec.shard, identity.name), name="event-loop", daemon=True
         ).start()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Mapping
 
 from actors import ActorError, ActorRef, Supervisor
@@ -24,16 +23,13 @@ from csms.station.charge_point import ChargePointActor, Disconnected, Handler
 from csms.station.ownership import StationOwnership
 from csms.station.services import StationServices
 from gateway.endpoint import IDENTITY_RULE, Admitted, Handshake, Refusal, valid_identity
-from persistence.errors import PersistenceError
 from persistence.events import station_event
 from persistence.reads import Reads
 from persistence.records import StationRecord
 from persistence.stations import get_station_credentials, promote_pending_password
-from persistence.writer import Fence
+from persistence.writer import Fence, submit_detached
 from transport.security import PasswordVerifier
 from transport.versions import OcppVersion
-
-log = logging.getLogger(__name__)
 
 
 class StationAdmission:
@@ -218,14 +214,11 @@ class StationAdmission:
     def _remember(self, station_id: str, kind: str, payload: dict[str, object]) -> None:
         """The station's connection history, kept as station events. Not awaited: a socket's
         open or close does not wait for the store (a failed write is logged)."""
-        with contextlib.suppress(PersistenceError):
-            future = self._services.writer.submit_nowait(station_event(station_id, kind, payload))
-            future.add_done_callback(_log_failed_history)
-
-
-def _log_failed_history(future: asyncio.Future[list[object]]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("connection history not stored: %r", future.exception())
+        submit_detached(
+            self._services.writer,
+            station_event(station_id, kind, payload),
+            what=f"{station_id}: connection history",
+        )
 
 
 def _version_for(handshake: Handshake, station: StationRecord | None) -> OcppVersion | Refusal:

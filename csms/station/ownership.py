@@ -8,16 +8,10 @@ until then, its writes are refused by the epoch (``persistence.writer.Fence``).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Callable
 
-from persistence.errors import PersistenceError
 from persistence.leases import TakenLease, release_lease, take_lease
-from persistence.writer import Fence, Writer
-
-log = logging.getLogger(__name__)
+from persistence.writer import Fence, Writer, submit_detached
 
 MovedHandler = Callable[[str, str, int], None]
 """(previous member, station id, new epoch): the station left that member for this one."""
@@ -47,13 +41,13 @@ class StationOwnership:
         """The connection of ``fence`` closed; a newer lease (a reconnect) is left alone."""
         if self._held.get(fence.station_id) == fence:
             del self._held[fence.station_id]
-        with contextlib.suppress(PersistenceError):
-            # Not awaited: a close must not wait for the store; a lost release is repaired when
-            # the station connects again (a new epoch) or the member's leases are released.
-            future = self._writer.submit_nowait(
-                release_lease(fence.station_id, self.member, fence.epoch)
-            )
-            future.add_done_callback(_log_failure)
+        # Not awaited: a close must not wait for the store; a lost release is repaired when the
+        # station connects again (a new epoch) or the member's leases are released.
+        submit_detached(
+            self._writer,
+            release_lease(fence.station_id, self.member, fence.epoch),
+            what=f"{fence.station_id}: lease release",
+        )
 
     def all_held(self) -> list[Fence]:
         """The leases of this member's open connections."""
@@ -62,8 +56,3 @@ class StationOwnership:
     def held(self, station_id: str) -> Fence | None:
         """The lease of this member's current connection of the station."""
         return self._held.get(station_id)
-
-
-def _log_failure(future: asyncio.Future[list[object]]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("lease release failed: %r", future.exception())
