@@ -23,6 +23,7 @@ from http_api import (
 from http_api.access_log import access_log
 from http_api.audit import audit_middleware
 from http_api.auth import authorize
+from http_api.openapi import AREAS
 from http_api.problems import problem_middleware
 from http_api.query import refuse_unknown_query
 from http_api.state import API_STATE, ApiState
@@ -47,4 +48,6 @@ def create_api(state: ApiState) -> web.Application:
         app.router.add_routes(module.routes)
     for module in (certificates, passwords, nodes, static, events):
         app.router.add_routes(module.routes)
+    for area in AREAS:
+        app.router.add_routes(area.routes)
     return app

@@ -11,57 +11,62 @@ from typing import Any
 
 from aiohttp import web
 
+from http_api import (
+    charging_profiles,
+    display_messages,
+    firmware,
+    local_lists,
+    log_uploads,
+    monitoring,
+    reservations,
+    sites,
+    tariffs,
+)
+from http_api.openapi_parts import (
+    DATE_TIME,
+    NULLABLE_INT,
+    NULLABLE_NUM,
+    NULLABLE_STR,
+    NULLABLE_TIME,
+    PAGING,
+    PROBLEM,
+    json_content,
+    page,
+    path_param,
+    ref,
+    time_range,
+)
 from http_api.problems import json_response
 from http_api.roles import Role
 
+AREAS = (
+    charging_profiles,
+    sites,
+    reservations,
+    local_lists,
+    firmware,
+    log_uploads,
+    monitoring,
+    display_messages,
+    tariffs,
+)
+"""Resource modules that describe their own operations and schemas."""
+
 routes = web.RouteTableDef()
 
-_NULLABLE_STR = {"type": ["string", "null"]}
-_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
-_NULLABLE_NUM = {"type": ["number", "null"]}
-_NULLABLE_INT = {"type": ["integer", "null"]}
 _ROLE_NAMES = [r.value for r in Role]
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _page(item: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["items", "next"],
-        "properties": {"items": {"type": "array", "items": _ref(item)}, "next": _NULLABLE_STR},
-    }
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-_PROBLEM = {
-    "description": "problem",
-    "content": {"application/problem+json": {"schema": _ref("Problem")}},
-}
-_PAGING = [
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-]
-
-
-def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _time_range(since: str, until: str) -> list[dict[str, Any]]:
-    """``since`` (inclusive) and ``until`` (exclusive), RFC 3339 date-times with an offset."""
-    return [
-        {"name": name, "in": "query", "description": f"{what} (RFC 3339)", "schema": _DATE_TIME}
-        for name, what in (("since", since), ("until", until))
-    ]
-
-
-_DATE_TIME = {"type": "string", "format": "date-time"}
+_NULLABLE_STR = NULLABLE_STR
+_NULLABLE_TIME = NULLABLE_TIME
+_NULLABLE_NUM = NULLABLE_NUM
+_NULLABLE_INT = NULLABLE_INT
+_DATE_TIME = DATE_TIME
+_ref = ref
+_page = page
+_json = json_content
+_PROBLEM = PROBLEM
+_PAGING = PAGING
+_path_param = path_param
+_time_range = time_range
 
 
 SCHEMAS: dict[str, Any] = {
@@ -809,6 +814,9 @@ def required_role(path: str, method: str) -> Role | None:
     return _ROLES.get((path, method), Role.ADMIN)
 
 
+for _area in AREAS:
+    PATHS.update(_area.PATHS)
+    SCHEMAS.update(_area.SCHEMAS)
 _declare_denials(PATHS)
 _ROLES = operation_roles(PATHS)
 

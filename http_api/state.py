@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -54,6 +55,8 @@ class ApiState:
     """Readiness: stores migrated, writer running, OCPP listener bound, not draining."""
     events: EventBus = field(default_factory=EventBus)
     """This member's operator events (``GET /api/v1/events``)."""
+    data_dir: Path | None = None
+    """The node's data directory (what stations upload is kept under it); None: uploads refused."""
 
 
 API_STATE = web.AppKey("api_state", ApiState)

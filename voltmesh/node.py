@@ -34,6 +34,8 @@ from cluster.messages import (
 )
 from cluster.router import ClusterRouter
 from csms.events import EventBus
+from csms.handlers.features import BACKGROUND as FEATURE_LOOPS
+from csms.handlers.features import OBSERVERS as FEATURE_OBSERVERS
 from csms.handlers.v2 import HANDLERS as HANDLERS_V201
 from csms.handlers.v2 import HANDLERS_V21
 from csms.handlers.v16 import HANDLERS as HANDLERS_V16
@@ -43,6 +45,7 @@ from csms.session.directory import SessionDirectory
 from csms.station.admission import StationAdmission
 from csms.station.charge_point import REFRESH_STATION
 from csms.station.command_log import CommandLog
+from csms.station.features import FeatureContext
 from csms.station.ownership import StationOwnership
 from csms.station.router import LocalRouter
 from csms.station.services import StationServices
@@ -141,6 +144,7 @@ class Node:
         self._tls_watcher: asyncio.Task[None] | None = None
         self._stopped = False
         self._publishing: set[asyncio.Task[None]] = set()
+        self._feature_loops: list[asyncio.Task[None]] = []
         self.ports: Ports | None = None
 
     async def start(self) -> Ports:
@@ -200,6 +204,7 @@ class Node:
             heartbeat_interval=s.heartbeat_interval,
             boot_retry_interval=s.boot_retry_interval,
             events=self.events,
+            observers=FEATURE_OBSERVERS,
         )
         self.ownership = StationOwnership(self.writer, me.name, on_moved=self._moved)
         self.admission = StationAdmission(
@@ -268,6 +273,7 @@ class Node:
             id_token_changed=self._id_token_changed,
             metrics=metrics,
             events=self.events,
+            data_dir=s.data_dir,
         )
         api_port = await self._serve(create_api(self.api_state), s.host, s.api_port)
         ocpp_app = web.Application()
@@ -275,6 +281,7 @@ class Node:
         ocpp_port = await self._serve(ocpp_app, s.host, s.ocpp_port, guard=self.endpoint.guard)
         ocpp_tls_port = await self._serve_tls()
         self._sweeper = asyncio.create_task(self._sweep_stale_transactions(), name="stale-sweeper")
+        self._start_feature_loops()
         self.api_state.writes_failing = self._writes_failing
         self.api_state.ready = True
         self.ports = Ports(ocpp=ocpp_port, api=api_port, ocpp_tls=ocpp_tls_port)
@@ -290,6 +297,22 @@ class Node:
         if ocpp_tls_port is not None:
             log.info("OCPP over TLS (wss) on %s:%d", s.host, ocpp_tls_port)
         return self.ports
+
+    def _start_feature_loops(self) -> None:
+        """The areas' loops (expiries, retries, site rebalancing), with what they may use."""
+        member = self.member
+        context = FeatureContext(
+            reads=self.api_state.reads,
+            writer=self.writer,
+            router=self.api_state.router,
+            events=self.events,
+            member=member.name,
+            leads=lambda: min((p.name for p in member.peers()), default=member.name) == member.name,
+            data_dir=self.settings.data_dir,
+        )
+        for loop in FEATURE_LOOPS:
+            name = getattr(loop, "__qualname__", "feature-loop")
+            self._feature_loops.append(asyncio.create_task(loop(context), name=name))
 
     def _certificate_authority(self) -> CertificateAuthority | None:
         s = self.settings
@@ -486,7 +509,7 @@ class Node:
         self.api_state.ready = False
         self.admission.draining = True
         self.endpoint.accepting = False
-        for task in (self._sweeper, self._tls_watcher, *self._publishing):
+        for task in (self._sweeper, self._tls_watcher, *self._publishing, *self._feature_loops):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from csms.handlers import live
+from csms.handlers import features, live
 from csms.handlers.sign_certificate import sign_certificate
 from csms.payloads.fields import payload_samples, payload_time
 from csms.payloads.metering import energy_register_wh, sample_rows, samples_v16
@@ -304,4 +304,5 @@ HANDLERS: dict[str, Handler] = {
     "SecurityEventNotification": recorded_notification,
     "SignedFirmwareStatusNotification": recorded_notification,
     "SignCertificate": sign_certificate,
+    **features.V16,
 }

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from csms.handlers import live
+from csms.handlers import features, live
 from csms.handlers.sign_certificate import sign_certificate
 from csms.payloads.device_model import event_rows, report_rows
 from csms.payloads.fields import payload_samples, payload_time
@@ -24,6 +24,7 @@ from csms.session.transaction_event import EventType, report_from_payload
 from csms.station.authorization import Authorization, authorize
 from csms.station.boot import boot
 from csms.station.charge_point import ChargePointActor, Handler
+from csms.tariffs.answer import transaction_response_fields
 from persistence.device_model import device_values_changed, device_variables_reported
 from persistence.events import station_event
 from persistence.records import IdTokenStatus, id_token_key, v2_transaction_key
@@ -136,6 +137,7 @@ async def transaction_event(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     # Keys carry the station's id, so a ForeignTransaction here is our bug: it is never applied,
     # and the charger gets an InternalError and resends.
     await session.ask(report, timeout=SESSION_ASK_TIMEOUT)
+    response.update(await transaction_response_fields(cp, key, report))
     return response
 
 
@@ -240,6 +242,7 @@ HANDLERS: dict[str, Handler] = {
     "SignCertificate": sign_certificate,
     "Get15118EVCertificate": recorded({"status": "Failed", "exiResponse": ""}),
     "GetCertificateStatus": recorded({"status": "Failed"}),
+    **features.V2,
 }
 
 
@@ -279,4 +282,5 @@ HANDLERS_V21: dict[str, Handler] = {
     "PullDynamicScheduleUpdate": recorded({"status": "Rejected"}),
     "VatNumberValidation": _stored(_vat_number_validation),
     "GetCertificateChainStatus": _stored(_certificate_chain_status),
+    **features.V21,
 }

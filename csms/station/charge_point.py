@@ -381,6 +381,12 @@ class ChargePointActor(Actor):
         if reply.violation is None:
             self.configuration.observe(call.action, request, reply.payload)
             self._allow_requested(call, reply.payload)
+            for observer in self.services.observers.get(call.action, ()):
+                try:
+                    await observer(self, call.action, request, reply.payload)
+                except Exception:
+                    # As with the command log: the station acted, and its answer goes back.
+                    log.exception("%s: answer to %s not kept", self.station_id, call.action)
         try:
             await self.services.commands.answered(
                 self.station_id, call.action, request, reply.payload

@@ -14,15 +14,15 @@ from csms.payloads.metering import sample_rows
 from csms.payloads.timestamps import parse_timestamp
 from persistence.database import create_engine
 from persistence.migrate import Tree, alembic_config, migrate
-from persistence.models import metadata
 from persistence.records import MeterSample, v2_transaction_key
+from persistence.schema import metadata
 from persistence.sqltypes import utcnow
 from persistence.status_models import status_metadata
 
 VERSION_TABLES = {"main": "alembic_version", "status": "alembic_version_status"}
 METADATA = {"main": metadata, "status": status_metadata}
 TREES: tuple[Tree, ...] = ("main", "status")
-HEADS = {"main": "main_0005", "status": "status_0001"}
+HEADS = {"main": "main_0012", "status": "status_0001"}
 SAMPLE_TIME = parse_timestamp("2026-12-01T10:00:00.250Z")
 
 

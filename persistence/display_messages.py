@@ -1,0 +1,3 @@
+"""Display messages a station holds."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Firmware updates: campaigns per station group and each station's update to its final status."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Variable monitors a station holds, its monitoring base and level."""
+
+from __future__ import annotations

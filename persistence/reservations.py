@@ -1,0 +1,3 @@
+"""Reservations of a station's EVSE or connector."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Sites: grid connections, their limits, and the stations and EVSEs behind them."""
+
+from __future__ import annotations

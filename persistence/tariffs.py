@@ -1,0 +1,3 @@
+"""Tariffs and their assignment to stations, sites and id-token groups."""
+
+from __future__ import annotations
