@@ -7,10 +7,13 @@ charger answered with a CALLERROR, 504 no answer in time (``?timeout=`` seconds,
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from gateway.calls import (
     CommandRejected,
+    CommandResult,
     CommandTimeout,
     InvalidCommand,
     StationBusy,
@@ -18,30 +21,20 @@ from gateway.calls import (
     StationNotConnected,
 )
 from http_api.problems import ApiProblem, json_response, read_json, read_object
-from http_api.state import API_STATE
+from http_api.state import API_STATE, ApiState
 
 routes = web.RouteTableDef()
 
-MAX_TIMEOUT = 300.0
 
-
-@routes.post("/api/v1/stations/{station_id}/commands/{action}")
-async def send_command(request: web.Request) -> web.Response:
-    state = request.app[API_STATE]
-    station_id = request.match_info["station_id"]
-    action = request.match_info["action"]
-    raw = await request.read()
-    payload = read_object(await read_json(request)) if raw.strip() else {}
-    timeout = state.command_timeout
-    if "timeout" in request.query:
-        try:
-            timeout = float(request.query["timeout"])
-        except ValueError:
-            raise ApiProblem(400, "Bad Request", "timeout must be a number of seconds") from None
-        if not 0 < timeout <= MAX_TIMEOUT:
-            raise ApiProblem(400, "Bad Request", f"timeout must be in (0, {MAX_TIMEOUT:g}]")
+async def call_station(
+    state: ApiState, station_id: str, action: str, payload: dict[str, Any], *, timeout: float
+) -> CommandResult:
+    """Send a call to a station wherever it is connected; what went wrong becomes the problem an
+    operator gets: 400 not valid for the station's version (nothing sent), 404 not connected,
+    409 not accepted yet, 503 its connection is overloaded, 504 no answer in time, 502 a
+    CALLERROR."""
     try:
-        result = await state.router.call(station_id, action, payload, timeout=timeout)
+        return await state.router.call(station_id, action, payload, timeout=timeout)
     except InvalidCommand as exc:
         raise ApiProblem(400, "Bad Request", str(exc), code=exc.code) from None
     except StationNotConnected as exc:
@@ -61,6 +54,27 @@ async def send_command(request: web.Request) -> web.Response:
             description=exc.description,
             details=exc.details,
         ) from None
+
+
+MAX_TIMEOUT = 300.0
+
+
+@routes.post("/api/v1/stations/{station_id}/commands/{action}")
+async def send_command(request: web.Request) -> web.Response:
+    state = request.app[API_STATE]
+    station_id = request.match_info["station_id"]
+    action = request.match_info["action"]
+    raw = await request.read()
+    payload = read_object(await read_json(request)) if raw.strip() else {}
+    timeout = state.command_timeout
+    if "timeout" in request.query:
+        try:
+            timeout = float(request.query["timeout"])
+        except ValueError:
+            raise ApiProblem(400, "Bad Request", "timeout must be a number of seconds") from None
+        if not 0 < timeout <= MAX_TIMEOUT:
+            raise ApiProblem(400, "Bad Request", f"timeout must be in (0, {MAX_TIMEOUT:g}]")
+    result = await call_station(state, station_id, action, payload, timeout=timeout)
     body = {"action": action, "response": result.payload}
     if result.violation is not None:
         body["schema_violation"] = result.violation
