@@ -114,9 +114,14 @@ class Subscription:
     """A subscriber's view of the stream: first the replayed events it asked for, then live ones,
     until it closes or is dropped."""
 
-    def __init__(self, bus: EventBus, wanted: EventFilter, backlog: list[Event]) -> None:
+    def __init__(
+        self, bus: EventBus, wanted: EventFilter, backlog: list[Event], *, internal: bool = False
+    ) -> None:
         self._bus = bus
         self.wanted = wanted
+        self.internal = internal
+        """A loop of the node itself (a site's rebalancing), not an operator's stream: it does not
+        count against the streams an operator may open."""
         self.behind: int | None = None
         """Set when the client's ``after`` is older than what the buffer holds: the oldest id
         it holds (0 when empty). The client missed events."""
@@ -240,10 +245,16 @@ class EventBus:
     # -- out ------------------------------------------------------------------------------------
 
     def subscribe(
-        self, wanted: EventFilter | None = None, *, after: int | None = None
+        self,
+        wanted: EventFilter | None = None,
+        *,
+        after: int | None = None,
+        internal: bool = False,
     ) -> Subscription:
         """Live events matching ``wanted``; with ``after``, first the buffered ones with a larger
-        id (and ``behind`` set if events after it were forgotten already)."""
+        id (and ``behind`` set if events after it were forgotten already). ``internal``: for the
+        node's own loops (see ``Subscription.internal``); like any subscriber, one that falls
+        behind is dropped, and must subscribe again."""
         wanted = wanted or EventFilter()
         backlog: list[Event] = []
         behind = None
@@ -251,7 +262,7 @@ class EventBus:
             backlog = [e for e in self._buffer if e.id > after and wanted.matches(e)]
             if after < self._forgotten_up_to:
                 behind = self.oldest_id() or 0
-        subscription = Subscription(self, wanted, backlog)
+        subscription = Subscription(self, wanted, backlog, internal=internal)
         subscription.behind = behind
         self._subscribers.append(subscription)
         return subscription
@@ -265,7 +276,8 @@ class EventBus:
         return list(self._buffer)
 
     def subscriber_count(self) -> int:
-        return len(self._subscribers)
+        """Operators' streams open now (the node's own loops are not counted)."""
+        return sum(1 for s in self._subscribers if not s.internal)
 
     def close(self) -> None:
         """End every subscription (the member stops): their streams end after what is queued."""

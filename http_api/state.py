@@ -55,6 +55,8 @@ class ApiState:
     """Readiness: stores migrated, writer running, OCPP listener bound, not draining."""
     events: EventBus = field(default_factory=EventBus)
     """This member's operator events (``GET /api/v1/events``)."""
+    public_url: str | None = None
+    """Origin stations reach the API at (upload URLs); None: the origin of the operator's request."""
     data_dir: Path | None = None
     """The node's data directory (what stations upload is kept under it); None: uploads refused."""
 

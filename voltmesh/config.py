@@ -47,6 +47,10 @@ class Settings:
     """Interval (s) handed with Pending/Rejected, long enough that boot-looping chargers stay calm."""
     command_timeout: float = 30.0
     """Seconds a REST command waits for the charger's answer (504 after)."""
+    public_url: str | None = None
+    """Origin (``https://csms.example.com``) at which stations reach the API, for the upload URLs
+    voltmesh gives them (GetLog, GetDiagnostics); default: the origin of the operator's request,
+    which is wrong behind a proxy that stations reach by another name."""
     # Secrets stay out of repr(), so that a logged Settings never carries them.
     api_token: str | None = field(default=None, repr=False)
     """A service credential for automation: ``Authorization: Bearer <it>`` acts with the admin role.
@@ -142,6 +146,7 @@ def _convert(name: str, raw: Any) -> Any:
             "admin_password",
             "cluster_join",
             "token_secret",
+            "public_url",
         ):
             return raw or None
         if name == "api_token":
@@ -194,6 +199,12 @@ def load_settings(env: Mapping[str, str], overrides: Mapping[str, Any] | None = 
     settings = Settings(**values)
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise ConfigError(f"{ENV_PREFIX}TLS_CERT and {ENV_PREFIX}TLS_KEY go together")
+    if settings.public_url is not None and not settings.public_url.startswith(
+        ("http://", "https://")
+    ):
+        raise ConfigError(
+            f"{ENV_PREFIX}PUBLIC_URL: an http:// or https:// origin, got {settings.public_url!r}"
+        )
     if (settings.ca_cert is None) != (settings.ca_key is None):
         raise ConfigError(f"{ENV_PREFIX}CA_CERT and {ENV_PREFIX}CA_KEY go together")
     if settings.cluster_join is not None:

@@ -274,6 +274,7 @@ class Node:
             metrics=metrics,
             events=self.events,
             data_dir=s.data_dir,
+            public_url=s.public_url,
         )
         api_port = await self._serve(create_api(self.api_state), s.host, s.api_port)
         ocpp_app = web.Application()
