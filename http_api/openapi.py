@@ -99,7 +99,11 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "string"},
             "registered": {"type": "boolean"},
-            "allowed": {"type": "boolean"},
+            "registration": {
+                "enum": ["Accepted", "Pending", "Rejected"],
+                "description": "what its next BootNotification gets once registered",
+            },
+            "allowed": {"type": "boolean", "description": "false exactly when Rejected"},
             "lenient": {"type": "boolean"},
             "has_password": {"type": "boolean"},
             "security_profile": {
@@ -143,7 +147,19 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "allowed": {"type": "boolean", "default": True},
+            "registration": {
+                "enum": ["Accepted", "Pending", "Rejected"],
+                "default": "Accepted",
+                "description": "what the station's next BootNotification gets (2.0.1 B01-B03, "
+                "1.6 section 4.2.1); applies at once to a connected station: Pending serves only "
+                "Heartbeat and what the CSMS asked for, Rejected closes its socket",
+            },
+            "allowed": {
+                "type": "boolean",
+                "default": True,
+                "description": "older form: true is Accepted, false Rejected; must agree with "
+                "registration when both are given",
+            },
             "password": {"type": ["string", "null"], "minLength": 16, "maxLength": 40},
             "lenient": {"type": "boolean", "default": False},
             "security_profile": {
@@ -179,6 +195,31 @@ SCHEMAS: dict[str, Any] = {
             "updated_at": {"type": "string", "format": "date-time"},
         },
     },
+    "Configuration": {
+        "type": "object",
+        "required": ["keys", "unknown", "updated_at"],
+        "properties": {
+            "keys": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["key", "value", "readonly", "learned_at"],
+                    "properties": {
+                        "key": {"type": "string"},
+                        "value": _NULLABLE_STR,
+                        "readonly": {"type": ["boolean", "null"]},
+                        "learned_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
+            "unknown": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "keys the station said it does not know",
+            },
+            "updated_at": _NULLABLE_TIME,
+        },
+    },
     "MeterValue": {
         "type": "object",
         "properties": {
@@ -189,6 +230,12 @@ SCHEMAS: dict[str, Any] = {
             "value": {"type": ["number", "string", "null"]},
             "context": _NULLABLE_STR,
             "location": _NULLABLE_STR,
+            "signed": {
+                "type": ["object", "null"],
+                "description": "a signed reading, verbatim: 2.x signedMeterValue "
+                "(signedMeterData, signingMethod, encodingMethod, publicKey); a 1.6 SignedData "
+                "sample as {signedMeterData}",
+            },
         },
     },
     "Transaction": {
@@ -213,6 +260,13 @@ SCHEMAS: dict[str, Any] = {
             "stop_reason": _NULLABLE_STR,
             "active": {"type": "boolean"},
             "stale": {"type": "boolean"},
+            "cost": _ref("TransactionCost"),
+            "abandoned": {
+                "type": "boolean",
+                "description": "closed by the CSMS, not by its station: refused at start "
+                "(stop_reason DeAuthorized) or left behind (Abandoned: the station booted again or "
+                "started another transaction on the EVSE); a later stop from the station replaces it",
+            },
             "protocol": {"type": "string"},
             "remote_start_id": _NULLABLE_INT,
             "reservation_id": _NULLABLE_INT,
@@ -339,7 +393,8 @@ PATHS: dict[str, Any] = {
         },
         "put": {
             "x-required-role": "admin",
-            "summary": "Register a station (allowed, basic-auth password, lenient mode)",
+            "summary": "Register a station (registration Accepted/Pending/Rejected, basic-auth "
+            "password, lenient mode)",
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": _ref("StationRegistration")}},
@@ -378,8 +433,9 @@ PATHS: dict[str, Any] = {
         "parameters": [_path_param("station_id")],
         "get": {
             "x-required-role": "viewer",
-            "summary": "Last known configuration keys of a connected station",
-            "responses": {"200": _json({"type": "object"}, "configuration"), "404": _PROBLEM},
+            "summary": "Last known configuration keys of a 1.6 station, online or not, from its "
+            "answers to GetConfiguration and ChangeConfiguration",
+            "responses": {"200": _json(_ref("Configuration"), "configuration"), "404": _PROBLEM},
         },
     },
     "/api/v1/stations/{station_id}/certificates": {
@@ -479,7 +535,8 @@ PATHS: dict[str, Any] = {
                                 "type": "string",
                                 "description": "header row: id, station_id, evse_id, "
                                 "connector_id, id_token, start_time, stop_time, energy_kwh, "
-                                "stop_reason, status",
+                                "stop_reason, status, currency, cost_energy, cost_time, "
+                                "cost_fee, cost_idle, cost_net, cost_tax, cost_total, tariff_id",
                             }
                         },
                     },

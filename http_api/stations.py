@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from gateway.calls import CommandError
 from gateway.endpoint import IDENTITY_RULE, valid_identity
 from http_api.pagination import int_param, page_params, time_range
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
 from http_api.views import station_view, variable_view
 from persistence import device_model, events, stations
-from persistence.records import StationRecord
+from persistence.records import RegistrationStatus, StationRecord
+from persistence.status_store import ConnectorStatus, Presence
 from transport.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
 from transport.versions import OcppVersion
 
 routes = web.RouteTableDef()
 
 
+def _station_view(
+    station: StationRecord, presence: Presence | None, connectors: list[ConnectorStatus]
+) -> dict[str, Any]:
+    view = station_view(station, presence, connectors)
+    # What its next BootNotification gets (``allowed`` is False exactly when it is Rejected).
+    view["registration"] = station.registration.value
+    return view
+
+
 async def _view(state: ApiState, station: StationRecord) -> web.Response:
     presence = await state.status.presence(station.id)
     connectors = await state.status.connectors(station.id)
-    return json_response(station_view(station, presence, connectors))
+    return json_response(_station_view(station, presence, connectors))
 
 
 @routes.get("/api/v1/stations")
@@ -32,7 +43,7 @@ async def list_stations(request: web.Request) -> web.Response:
     ids = [s.id for s in page.items]
     presences = await state.status.presences(ids)
     connectors = await state.status.connectors_of(ids)
-    items = [station_view(s, presences.get(s.id), connectors.get(s.id, [])) for s in page.items]
+    items = [_station_view(s, presences.get(s.id), connectors.get(s.id, [])) for s in page.items]
     return json_response({"items": items, "next": page.next})
 
 
@@ -55,6 +66,25 @@ def _protocols(raw: object) -> list[str] | None:
     return [str(p) for p in raw]
 
 
+def _registration(body: dict[str, Any], allowed: bool) -> RegistrationStatus:
+    """``registration`` if given, else what ``allowed`` says; both must agree."""
+    raw = body.get("registration")
+    if raw is None:
+        return RegistrationStatus.ACCEPTED if allowed else RegistrationStatus.REJECTED
+    choices = [status.value for status in RegistrationStatus]
+    if raw not in choices:
+        raise ApiProblem(400, "Bad Request", f"registration must be one of {', '.join(choices)}")
+    registration = RegistrationStatus(raw)
+    if "allowed" in body and allowed != (registration is not RegistrationStatus.REJECTED):
+        raise ApiProblem(
+            400,
+            "Bad Request",
+            f"allowed {str(allowed).lower()} contradicts registration {registration.value} "
+            "(allowed is false exactly when the registration is Rejected)",
+        )
+    return registration
+
+
 @routes.get("/api/v1/stations/{station_id}")
 async def get_station(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
@@ -66,8 +96,13 @@ async def get_station(request: web.Request) -> web.Response:
 
 @routes.put("/api/v1/stations/{station_id}")
 async def put_station(request: web.Request) -> web.Response:
-    """Register a station: ``{"allowed": bool, "password": str | null, "lenient": bool,
-    "protocols": [str] | null, "security_profile": 0-3 | null}``.
+    """Register a station: ``{"registration": "Accepted" | "Pending" | "Rejected", "allowed":
+    bool, "password": str | null, "lenient": bool, "protocols": [str] | null, "security_profile":
+    0-3 | null}``.
+
+    ``registration`` is what the station's next BootNotification gets (2.0.1 B01-B03, 1.6 section
+    4.2.1) and applies at once to a connected station (a Rejected one is disconnected);
+    ``allowed`` is the older form (true: Accepted, false: Rejected). Absent both: Accepted.
 
     ``password`` absent keeps the current one; null removes it (no basic auth). ``protocols``
     restricts the subprotocols it may connect with (absent or null: any the node offers).
@@ -82,13 +117,21 @@ async def put_station(request: web.Request) -> web.Response:
     ):
         raise ApiProblem(400, "Bad Request", IDENTITY_RULE)
     body = read_object(await read_json(request))
-    unknown = set(body) - {"allowed", "password", "lenient", "protocols", "security_profile"}
+    unknown = set(body) - {
+        "registration",
+        "allowed",
+        "password",
+        "lenient",
+        "protocols",
+        "security_profile",
+    }
     if unknown:
         raise ApiProblem(400, "Bad Request", f"unknown fields: {', '.join(sorted(unknown))}")
     allowed = body.get("allowed", True)
     lenient = body.get("lenient", False)
     if not isinstance(allowed, bool) or not isinstance(lenient, bool):
         raise ApiProblem(400, "Bad Request", "allowed and lenient must be booleans")
+    registration = _registration(body, allowed)
     password = body.get("password")
     if password is not None and (
         not isinstance(password, str)
@@ -112,7 +155,7 @@ async def put_station(request: web.Request) -> web.Response:
     record, created = await stations.put_station(
         state.engine,
         station_id,
-        allowed=allowed,
+        registration=registration,
         password_hash=password_hash,
         keep_password="password" not in body,
         lenient=lenient,
@@ -137,14 +180,31 @@ async def delete_station(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/stations/{station_id}/configuration")
 async def get_configuration(request: web.Request) -> web.Response:
-    """Last known configuration keys of a connected station (from GetConfiguration and
-    ChangeConfiguration answers); send GetConfiguration to fill it."""
+    """Last known configuration keys of a 1.6 station, online or not (from its answers to
+    GetConfiguration and ChangeConfiguration, each with when it was learned); send
+    GetConfiguration to fill it."""
+    state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
-    try:
-        view = await request.app[API_STATE].router.configuration(station_id)
-    except CommandError:
-        raise ApiProblem(404, "Not Found", f"station {station_id!r} is not connected") from None
-    return json_response(view)
+    if await stations.get_station(state.reads, station_id) is None:
+        raise ApiProblem(404, "Not Found", "no such station")
+    rows = await stations.station_configuration_of(state.reads, station_id)
+    keys = [
+        {
+            "key": row["key"],
+            "value": row["value"],
+            "readonly": row["readonly"],
+            "learned_at": row["learned_at"],
+        }
+        for row in rows
+        if row["known"]
+    ]
+    return json_response(
+        {
+            "keys": keys,
+            "unknown": [row["key"] for row in rows if not row["known"]],
+            "updated_at": max((row["learned_at"] for row in rows), default=None),
+        }
+    )
 
 
 @routes.get("/api/v1/stations/{station_id}/variables")

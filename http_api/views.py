@@ -58,6 +58,7 @@ def meter_value_view(sample: MeterSample) -> dict[str, Any]:
         "value": sample.value if sample.value is not None else sample.raw_value,
         "context": sample.context,
         "location": sample.location,
+        "signed": dict(sample.signed) if sample.signed is not None else None,
     }
 
 
@@ -80,6 +81,7 @@ def transaction_view(
         "stop_reason": tx.stop_reason,
         "active": tx.active,
         "stale": tx.stale,
+        "abandoned": tx.abandoned,
         "protocol": tx.protocol,
         "remote_start_id": tx.remote_start_id,
         "reservation_id": tx.reservation_id,

@@ -73,6 +73,11 @@ stations = Table(
     Column("security_profile", Integer(), nullable=True),
     # A password sent to the station and not yet used by it (rotation): both work until it is.
     Column("pending_password_hash", Text(), nullable=True),
+    # What a registered station's next BootNotification gets: Accepted, Pending or Rejected (2.0.1
+    # B01-B03, 1.6 section 4.2.1); ``allowed`` is False exactly when it is Rejected.
+    Column(
+        "registration", String(16), nullable=False, default="Accepted", server_default="Accepted"
+    ),
     _created_at(),
     _updated_at(),
 )
@@ -117,6 +122,10 @@ transactions = Table(
     Column("remote_start_id", Integer(), nullable=True),
     Column("protocol", String(16), nullable=False),
     Column("stale", Boolean(), nullable=False, default=False, server_default=false()),
+    # Closed by the CSMS, not by its station: refused at start, or abandoned (its station booted
+    # again, or started another transaction on the same EVSE). A stop the station sends later still
+    # lands and clears it.
+    Column("abandoned", Boolean(), nullable=False, default=False, server_default=false()),
     # What identifies a resent start of the same transaction (the charger repeats until answered).
     Column("dedup_key", String(128), nullable=True),
     Column("extra", JSON(), nullable=True),
@@ -146,8 +155,38 @@ meter_values = Table(
     Column("raw_value", Text(), nullable=True),
     Column("context", String(32), nullable=True),
     Column("location", String(16), nullable=True),
+    # A signed reading as the meter sent it (Eichrecht): signedMeterData, signingMethod,
+    # encodingMethod, publicKey (2.x SignedMeterValueType; 1.6 SignedData: the blob).
+    Column("signed", JSON(), nullable=True),
     # Content hash of the sample: a resent MeterValues inserts nothing (ON CONFLICT DO NOTHING).
     Column("sample_key", String(64), nullable=False, unique=True),
+)
+
+# The open transaction each id token is charging with: ConcurrentTx is decided by taking this row in
+# the commit that stores the start (one row per token), so two starts with one token, on any member,
+# never both get it. Released when the transaction ends or is abandoned.
+id_token_sessions = Table(
+    "id_token_sessions",
+    metadata,
+    Column("id_token", String(255), primary_key=True),
+    Column("transaction_id", TRANSACTION_ID, nullable=False, index=True),
+    Column("station_id", String(64), nullable=False),
+    Column("evse_id", Integer(), nullable=True),
+    Column("taken_at", UtcDateTime(), nullable=False),
+)
+
+# A 1.6 station's configuration keys as its answers to GetConfiguration and ChangeConfiguration
+# told them (1.6 sections 5.3, 5.8): kept across reconnects, shown while it is offline.
+station_configuration = Table(
+    "station_configuration",
+    metadata,
+    Column("station_id", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text(), nullable=True),
+    Column("readonly", Boolean(), nullable=True),
+    # False: the station answered the key in unknownKey.
+    Column("known", Boolean(), nullable=False),
+    Column("learned_at", UtcDateTime(), nullable=False),
 )
 
 station_events = Table(

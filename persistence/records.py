@@ -8,7 +8,8 @@ CSMS; a 2.x id is ``<station id>,<transactionId>``, the charger's id scoped by i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -48,6 +49,15 @@ class IdTokenStatus(StrEnum):
     """2.x only: valid at other EVSEs of the station (an answer, never stored)."""
 
 
+class RegistrationStatus(StrEnum):
+    """What a registered station's BootNotification is answered (1.6 RegistrationStatus, 2.0.1
+    RegistrationStatusEnumType): Pending holds it back (B02), Rejected keeps it out (B03)."""
+
+    ACCEPTED = "Accepted"
+    PENDING = "Pending"
+    REJECTED = "Rejected"
+
+
 @dataclass(frozen=True, slots=True)
 class StationRecord:
     """A station as stored in the main store."""
@@ -83,6 +93,9 @@ class StationRecord:
     security_profile: int | None = None
     """OCPP security profile (0-3) it must connect with; None: the node's floor
     (``VOLTMESH_MIN_SECURITY_PROFILE``)."""
+    registration: RegistrationStatus = field(default_factory=lambda: RegistrationStatus.ACCEPTED)
+    """What its next BootNotification gets once it is registered (Rejected exactly when it is
+    not ``allowed``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +136,10 @@ class MeterSample:
     """Outlet, Inlet, EV, Body, Cable."""
     raw_value: str | None = None
     """The value as sent when it is not numeric."""
+    signed: Mapping[str, Any] | None = None
+    """A signed reading, verbatim (German calibration law needs it for the driver's bill): 2.x
+    ``signedMeterValue`` (signedMeterData, signingMethod, encodingMethod, publicKey); for a 1.6
+    ``SignedData`` sample, ``{"signedMeterData": <the value as sent>}``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +167,10 @@ class TransactionRecord:
     """2.x remoteStartId of the RequestStartTransaction that caused it."""
     reservation_id: int | None = None
     """Reservation it used."""
+    abandoned: bool = False
+    """Closed by the CSMS, not by a stop from its station: refused at start (stop_reason
+    DeAuthorized) or abandoned (Abandoned: its station booted again, or started another
+    transaction on the same EVSE). A stop the station sends later replaces this close."""
 
     @property
     def station_transaction_id(self) -> str:

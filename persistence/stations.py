@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from types import EllipsisType
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import RowMapping, bindparam, delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from persistence.keyed_rows import create_or_update, delete_by_key
-from persistence.models import stations
+from persistence.models import station_configuration, stations
 from persistence.pages import Page, page_by_key
 from persistence.reads import EngineReads, Reads
-from persistence.records import StationRecord
+from persistence.records import RegistrationStatus, StationRecord
 from persistence.sqltypes import utcnow
-from persistence.writer import Insert, Update, WriteOp
+from persistence.writer import Custom, Insert, Update, Upsert, WriteOp
 
 
 def _station(row: RowMapping) -> StationRecord:
@@ -37,6 +37,7 @@ def _station(row: RowMapping) -> StationRecord:
         last_boot=row["last_boot"],
         protocols=tuple(row["protocols"]) if row["protocols"] else None,
         security_profile=row["security_profile"],
+        registration=RegistrationStatus(row["registration"]),
     )
 
 
@@ -169,7 +170,7 @@ async def put_station(
     engine: AsyncEngine,
     station_id: str,
     *,
-    allowed: bool,
+    registration: RegistrationStatus,
     password_hash: str | None,
     keep_password: bool,
     lenient: bool,
@@ -177,11 +178,13 @@ async def put_station(
     security_profile: int | EllipsisType | None = ...,
 ) -> tuple[StationRecord, bool]:
     """Register (or update) a station; returns the record and whether it was created.
-    ``security_profile``: 0-3, None for the node's floor, ``...`` (absent) keeps it."""
+    ``registration`` is what its next BootNotification gets (``allowed`` follows it: False exactly
+    when Rejected). ``security_profile``: 0-3, None for the node's floor, ``...`` (absent) keeps it."""
     now = utcnow()
     values: dict[str, Any] = {
         "registered": True,
-        "allowed": allowed,
+        "registration": registration.value,
+        "allowed": registration is not RegistrationStatus.REJECTED,
         "lenient": lenient,
         "protocols": list(protocols) if protocols else None,
         "updated_at": now,
@@ -226,3 +229,63 @@ async def swap_pending_password(
             .values(pending_password_hash=password_hash, updated_at=utcnow())
         )
     return True, previous
+
+
+# --- a 1.6 station's configuration keys -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigurationKey:
+    """One configuration key as the station's answer told it (1.6 KeyValue), or unknown to it."""
+
+    key: str
+    value: str | None
+    """None: the station sent no value (or does not know the key)."""
+    readonly: bool | None
+    """None: unknown (learned from ChangeConfiguration, or not known to the station)."""
+    known: bool = True
+    """False: the station answered it in unknownKey."""
+
+
+def configuration_learned(
+    station_id: str, keys: Sequence[ConfigurationKey], *, complete: bool
+) -> list[WriteOp]:
+    """What an answer told of a station's configuration; ``complete``: the answer to a
+    GetConfiguration for every key, which replaces what was known before."""
+    ops: list[WriteOp] = []
+    if complete:
+
+        async def forget(conn: AsyncConnection) -> None:
+            await conn.execute(
+                delete(station_configuration).where(
+                    station_configuration.c.station_id == station_id
+                )
+            )
+
+        ops.append(Custom(forget))
+    if keys:
+        now = utcnow()
+        rows = [
+            {
+                "station_id": station_id,
+                "key": k.key,
+                "value": k.value,
+                "readonly": k.readonly,
+                "known": k.known,
+                "learned_at": now,
+            }
+            for k in keys
+        ]
+        ops.append(Upsert(station_configuration, rows, key=("station_id", "key")))
+    return ops
+
+
+async def station_configuration_of(db: Reads, station_id: str) -> list[dict[str, Any]]:
+    """A station's known configuration keys by key: key, value, readonly, known, learned_at."""
+    c = station_configuration.c
+    rows = await db.all(
+        select(c.key, c.value, c.readonly, c.known, c.learned_at)
+        .where(c.station_id == station_id)
+        .order_by(c.key)
+    )
+    return [{str(k): v for k, v in row.items()} for row in rows]

@@ -1,9 +1,10 @@
-"""Transactions: their rows, their meter samples, the event log of 2.x transactions, the check
-before a start, and the marking of transactions left open by a charger that lost power."""
+"""Transactions: their rows, their meter samples, the event log of 2.x transactions, the id token
+each open transaction holds (ConcurrentTx), and the closing of transactions a station left behind
+(refused, abandoned) or the marking of those left open by a charger that lost power."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,20 +14,19 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    literal,
+    delete,
     or_,
     select,
-    union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql import Executable
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from persistence.models import meter_values, transaction_events, transactions
+from persistence.database import dialect_insert, dialect_name
+from persistence.models import id_token_sessions, meter_values, transaction_events, transactions
 from persistence.pages import BadCursor, Page, decode_cursor, page_of
 from persistence.reads import Reads
 from persistence.records import MeterSample, TransactionRecord
 from persistence.sqltypes import utcnow
-from persistence.writer import Insert, Update, WriteOp
+from persistence.writer import Custom, Insert, Update, WriteOp
 
 
 def _transaction(row: RowMapping) -> TransactionRecord:
@@ -49,6 +49,7 @@ def _transaction(row: RowMapping) -> TransactionRecord:
         extra=row["extra"],
         remote_start_id=row["remote_start_id"],
         reservation_id=row["reservation_id"],
+        abandoned=row["abandoned"],
     )
 
 
@@ -69,69 +70,239 @@ async def transaction_exists(db: Reads, transaction_id: str) -> bool:
     return await db.first(_TRANSACTION_EXISTS, {"transaction_id": transaction_id}) is not None
 
 
+_TRANSACTION_BY_DEDUP = select(transactions).where(
+    transactions.c.station_id == bindparam("station_id"),
+    transactions.c.dedup_key == bindparam("dedup_key"),
+)
+
+
 async def find_transaction_by_dedup(
     db: Reads, station_id: str, dedup_key: str
 ) -> TransactionRecord | None:
-    row = await db.first(
-        select(transactions).where(
-            transactions.c.station_id == station_id, transactions.c.dedup_key == dedup_key
-        )
-    )
+    """The start a charger sent before with the same content (a resend), if stored; every 1.6
+    StartTransaction asks, so the statement is built once."""
+    row = await db.first(_TRANSACTION_BY_DEDUP, {"station_id": station_id, "dedup_key": dedup_key})
     return _transaction(row) if row else None
 
 
+# --- starts, the token each open transaction holds, and transactions left behind ---------------
+
+REFUSED_REASON = "DeAuthorized"
+"""stop_reason of a 1.6 start the CSMS refused: the reason the charger itself gives when it stops
+such a transaction (1.6 Reason, 2.0.1 ReasonEnumType)."""
+ABANDONED_REASON = "Abandoned"
+"""stop_reason of a transaction its station left behind (it booted again, or started another
+transaction on the same EVSE)."""
+
+
 @dataclass(frozen=True, slots=True)
-class StartCheck:
-    """What a new start must know, found in one read."""
+class StartOutcome:
+    """What the commit of a start decided."""
 
-    existing: str | None
-    """Id of the same start, already stored (a resend)."""
-    concurrent: list[str]
-    """An open transaction of the same token elsewhere (ConcurrentTx), at most one."""
+    token_held: bool
+    """The id token is this transaction's now (False: another open transaction holds it, the
+    answer is ConcurrentTx). True as well when no token was to be taken."""
+    abandoned: tuple[AbandonedTransaction, ...]
+    """Open transactions of the same EVSE that this start closed."""
 
 
-def _start_check_statement() -> Executable:
-    same_start = select(transactions.c.id, literal(True).label("same")).where(
-        transactions.c.station_id == bindparam("station_id"),
-        transactions.c.dedup_key == bindparam("dedup_key"),
-    )
-    elsewhere = (
-        select(transactions.c.id, literal(False).label("same"))
-        .where(
-            transactions.c.id_token == bindparam("id_token"),
-            transactions.c.stop_time.is_(None),
-            transactions.c.start_time.is_not(None),
-            transactions.c.stale.is_(False),
-            or_(
-                transactions.c.station_id != bindparam("station_id"),
-                transactions.c.evse_id != bindparam("evse_id"),
-            ),
+@dataclass(frozen=True, slots=True)
+class AbandonedTransaction:
+    """A transaction the CSMS closed because its station left it behind."""
+
+    transaction_id: str
+    evse_id: int | None
+    energy_wh: float | None
+    """Energy recorded until then (it stays)."""
+
+
+async def _abandon(
+    conn: AsyncConnection, condition: Any, *, at: datetime | None
+) -> tuple[AbandonedTransaction, ...]:
+    """Close the open transactions that match ``condition`` as abandoned and release their tokens.
+    Each ends at ``at`` (None: its last news, its ``updated_at``), never before its start; its
+    stop register stays unknown (the station never said it), so its energy is what was recorded."""
+    c = transactions.c
+    rows = (
+        await conn.execute(
+            select(
+                c.id, c.evse_id, c.start_time, c.updated_at, c.meter_start_wh, c.last_meter_wh
+            ).where(condition, c.stop_time.is_(None), c.start_time.is_not(None))
         )
-        .limit(1)
+    ).all()
+    if not rows:
+        return ()
+    now = utcnow()
+    params = []
+    closed = []
+    for row in rows:
+        end = at if at is not None else row.updated_at
+        if row.start_time is not None and end < row.start_time:
+            end = row.start_time
+        params.append({"w_id": row.id, "v_stop": end})
+        energy = (
+            None
+            if row.last_meter_wh is None or row.meter_start_wh is None
+            else max(0.0, row.last_meter_wh - row.meter_start_wh)
+        )
+        closed.append(AbandonedTransaction(row.id, row.evse_id, energy))
+    await conn.execute(
+        transactions.update()
+        .where(c.id == bindparam("w_id"), c.stop_time.is_(None))
+        .values(
+            stop_time=bindparam("v_stop"),
+            stop_reason=ABANDONED_REASON,
+            abandoned=True,
+            updated_at=now,
+        ),
+        params,
     )
-    return union_all(same_start, select(elsewhere.subquery()))
-
-
-_START_CHECK = _start_check_statement()
-
-
-async def check_start(
-    db: Reads, *, station_id: str, evse_id: int, id_token: str, dedup_key: str
-) -> StartCheck:
-    """A transaction left open on the same station and EVSE does not count as concurrent: a charger
-    that lost power must not block the driver who plugs in again. One read answers both questions;
-    the second asks for one row only (a fleet card may have many open transactions)."""
-    rows = await db.all(
-        _START_CHECK,
-        {
-            "station_id": station_id,
-            "evse_id": evse_id,
-            "id_token": id_token,
-            "dedup_key": dedup_key,
-        },
+    await conn.execute(
+        delete(id_token_sessions).where(
+            id_token_sessions.c.transaction_id.in_([row.id for row in rows])
+        )
     )
-    existing = next((row["id"] for row in rows if row["same"]), None)
-    return StartCheck(existing, [row["id"] for row in rows if not row["same"]])
+    return tuple(closed)
+
+
+async def _take_token(
+    conn: AsyncConnection,
+    *,
+    id_token: str,
+    transaction_id: str,
+    station_id: str,
+    evse_id: int | None,
+) -> bool:
+    """Make ``transaction_id`` the holder of ``id_token`` unless another open transaction holds it.
+
+    Atomic across concurrent starts on any member: the row's key is the token. On PostgreSQL a
+    concurrent insert of the same token waits for the other commit and then finds its row (READ
+    COMMITTED), which is locked while its holder is looked at; a SQLite writer holds the database's
+    write lock from its BEGIN. A holder that ended, went stale or is gone is replaced."""
+    s = id_token_sessions.c
+    row = {
+        "id_token": id_token,
+        "transaction_id": transaction_id,
+        "station_id": station_id,
+        "evse_id": evse_id,
+        "taken_at": utcnow(),
+    }
+    for _ in range(3):
+        inserted = await conn.execute(
+            dialect_insert(conn, id_token_sessions)
+            .values(row)
+            .on_conflict_do_nothing(index_elements=["id_token"])
+        )
+        if inserted.rowcount:
+            return True
+        query = select(s.transaction_id).where(s.id_token == id_token)
+        if dialect_name(conn) == "postgresql":
+            query = query.with_for_update()
+        holder = (await conn.execute(query)).scalar_one_or_none()
+        if holder is None:
+            continue  # released meanwhile: try again
+        if holder == transaction_id:
+            return True
+        c = transactions.c
+        held = (
+            await conn.execute(
+                select(c.id).where(
+                    c.id == holder,
+                    c.stop_time.is_(None),
+                    c.start_time.is_not(None),
+                    c.stale.is_(False),
+                )
+            )
+        ).first()
+        if held is not None:
+            return False
+        replaced = await conn.execute(
+            id_token_sessions.update()
+            .where(s.id_token == id_token, s.transaction_id == holder)
+            .values(row)
+        )
+        if replaced.rowcount:
+            return True
+    return False
+
+
+def transaction_start_recorded(
+    *,
+    transaction_id: str,
+    station_id: str,
+    evse_id: int | None,
+    start_time: datetime | None,
+    id_token: str | None,
+    take_token: bool,
+    row: Callable[[bool], WriteOp],
+) -> WriteOp:
+    """The start of a transaction in one commit: the open transactions of the same EVSE are closed
+    as abandoned (an EVSE runs one transaction at a time), the token is
+    taken when ``take_token`` (ConcurrentTx otherwise), then ``row(token_held)`` is written (the
+    row may depend on the answer). Returns a ``StartOutcome``."""
+
+    async def apply(conn: AsyncConnection) -> StartOutcome:
+        abandoned: tuple[AbandonedTransaction, ...] = ()
+        if evse_id is not None:
+            c = transactions.c
+            abandoned = await _abandon(
+                conn,
+                and_(c.station_id == station_id, c.evse_id == evse_id, c.id != transaction_id),
+                at=start_time,
+            )
+        held = True
+        if take_token and id_token is not None:
+            held = await _take_token(
+                conn,
+                id_token=id_token,
+                transaction_id=transaction_id,
+                station_id=station_id,
+                evse_id=evse_id,
+            )
+        await row(held).apply(conn)
+        return StartOutcome(held, abandoned)
+
+    return Custom(apply)
+
+
+def token_taken(
+    *, id_token: str, transaction_id: str, station_id: str, evse_id: int | None
+) -> WriteOp:
+    """A running transaction takes its token (2.x: the token came after the start, or again);
+    returns whether it holds it (False: ConcurrentTx)."""
+
+    async def apply(conn: AsyncConnection) -> bool:
+        return await _take_token(
+            conn,
+            id_token=id_token,
+            transaction_id=transaction_id,
+            station_id=station_id,
+            evse_id=evse_id,
+        )
+
+    return Custom(apply)
+
+
+def token_released(transaction_id: str) -> WriteOp:
+    """The transaction ended: its token may start another one."""
+
+    async def apply(conn: AsyncConnection) -> None:
+        await conn.execute(
+            delete(id_token_sessions).where(id_token_sessions.c.transaction_id == transaction_id)
+        )
+
+    return Custom(apply)
+
+
+def station_transactions_abandoned(station_id: str) -> WriteOp:
+    """The station booted: the transactions it had open are gone from it (OCPP 1.6 section 4.2,
+    2.0.1 B01) and close as abandoned at their last news; a stop it still sends for one replaces
+    that. Returns the ``AbandonedTransaction``s."""
+
+    async def apply(conn: AsyncConnection) -> tuple[AbandonedTransaction, ...]:
+        return await _abandon(conn, transactions.c.station_id == station_id, at=None)
+
+    return Custom(apply)
 
 
 async def list_transactions(
@@ -208,6 +379,7 @@ def transaction_started(
     meter_stop_wh: float | None = None,
     stop_reason: str | None = None,
     stop_id_token: str | None = None,
+    abandoned: bool = False,
     ignore_duplicate: bool = False,
 ) -> WriteOp:
     """A new transaction; with the stop fields, one known only from its end (an orphan stop).
@@ -234,6 +406,7 @@ def transaction_started(
                 "remote_start_id": remote_start_id,
                 "protocol": protocol,
                 "stale": False,
+                "abandoned": abandoned,
                 "dedup_key": dedup_key,
                 "extra": dict(extra) if extra else None,
                 "created_at": now,
@@ -292,6 +465,7 @@ async def transaction_meter_values(db: Reads, transaction_id: str) -> list[Meter
             context=r["context"],
             location=r["location"],
             raw_value=r["raw_value"],
+            signed=r["signed"],
         )
         for r in rows
     ]

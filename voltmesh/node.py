@@ -430,6 +430,7 @@ class Node:
             data = {
                 "registered": station.registered,
                 "allowed": station.allowed,
+                "registration": station.registration.value,
                 "security_profile": station.security_profile,
             }
             self.events.publish("station.registration", station_id, data)

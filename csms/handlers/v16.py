@@ -18,9 +18,11 @@ from csms.handlers.sign_certificate import sign_certificate
 from csms.payloads.fields import payload_samples, payload_time
 from csms.payloads.metering import energy_register_wh, sample_rows, samples_v16
 from csms.payloads.timestamps import ocpp_time
+from csms.session.abandoned import transactions_abandoned
 from csms.session.actor import (
     DuplicateStart,
     ForeignTransaction,
+    OpenedTransaction,
     OpenTransaction,
     RecordMeterValues,
     SessionState,
@@ -30,9 +32,8 @@ from csms.station.authorization import Authorization, authorize
 from csms.station.boot import boot
 from csms.station.charge_point import ChargePointActor, Handler
 from persistence.events import station_event
-from persistence.records import IdTokenStatus, MeterSample, id_token_key
+from persistence.records import IdTokenStatus, MeterSample, TransactionRecord, id_token_key
 from persistence.transactions import (
-    check_start,
     find_transaction_by_dedup,
     meter_samples_recorded,
     transaction_started,
@@ -101,6 +102,10 @@ async def authorize_request(cp: ChargePointActor, call: Call) -> dict[str, Any]:
 
 
 async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
+    """OCPP 1.6 section 4.8: the token's status, ConcurrentTx when another open transaction
+    holds it, decided in the commit that stores the start (never read-then-write). A refused start
+    is stored closed (the charger stops it, or sends nothing more); the open transaction of the
+    same connector, if any, is closed as abandoned."""
     p = call.payload
     ctx = cp.services
     connector = p["connectorId"]
@@ -110,18 +115,10 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     # transaction id: identified by what the charger measured, not by the message id.
     dedup_key = _digest(connector, id_tag, started.isoformat(), p["meterStart"])
     auth = await _authorize(cp, id_tag)
+    existing = await find_transaction_by_dedup(ctx.reads, cp.station_id, dedup_key)
+    if existing is not None:
+        return _answer_again(existing, auth)
     evse_id, connector_id = connector_location(connector)
-    check = await check_start(
-        ctx.reads,
-        station_id=cp.station_id,
-        evse_id=evse_id,
-        id_token=id_tag,
-        dedup_key=dedup_key,
-    )
-    if check.existing is not None:
-        return {"transactionId": int(check.existing), "idTagInfo": auth.as_v16()}
-    if auth.status is IdTokenStatus.ACCEPTED and check.concurrent:
-        auth = dataclasses.replace(auth, status=IdTokenStatus.CONCURRENT_TX)
     transaction_id = str(await ctx.ids.next())
     meter_start = float(p["meterStart"])
     session = await ctx.sessions.start(
@@ -136,7 +133,7 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
         )
     )
     try:
-        await session.ask(
+        opened = await session.ask(
             OpenTransaction(
                 station_id=cp.station_id,
                 evse_id=evse_id,
@@ -145,8 +142,9 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
                 start_time=started,
                 dedup_key=dedup_key,
                 reservation_id=p.get("reservationId"),
-                extra={"authorization": auth.status.value},
+                extra={},
                 fence=cp.fence,
+                authorization=auth.status,
             ),
             timeout=SESSION_ASK_TIMEOUT,
         )
@@ -154,8 +152,19 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
         existing = await find_transaction_by_dedup(ctx.reads, cp.station_id, dedup_key)
         if existing is None:
             raise
-        return {"transactionId": int(existing.id), "idTagInfo": auth.as_v16()}
+        return _answer_again(existing, auth)
+    if isinstance(opened, OpenedTransaction):
+        transactions_abandoned(ctx.sessions, ctx.events, cp.station_id, opened.abandoned)
+        auth = dataclasses.replace(auth, status=opened.authorization)
     return {"transactionId": int(transaction_id), "idTagInfo": auth.as_v16()}
+
+
+def _answer_again(existing: TransactionRecord, auth: Authorization) -> dict[str, Any]:
+    """A resent start gets the answer it got the first time (ConcurrentTx stays ConcurrentTx)."""
+    stored = (existing.extra or {}).get("authorization")
+    if stored in {status.value for status in IdTokenStatus}:
+        auth = dataclasses.replace(auth, status=IdTokenStatus(stored))
+    return {"transactionId": int(existing.id), "idTagInfo": auth.as_v16()}
 
 
 async def meter_values(cp: ChargePointActor, call: Call) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from csms.payloads.device_model import event_rows, report_rows
 from csms.payloads.fields import payload_samples, payload_time
 from csms.payloads.metering import sample_rows, samples_v2
 from csms.payloads.timestamps import ocpp_time
-from csms.session.actor import SessionState
-from csms.session.transaction_event import EventType, report_from_payload
+from csms.session.abandoned import transactions_abandoned
+from csms.session.actor import EventOutcome, SessionState
+from csms.session.transaction_event import report_from_payload
 from csms.station.authorization import Authorization, authorize
 from csms.station.boot import boot
 from csms.station.charge_point import ChargePointActor, Handler
@@ -28,7 +29,7 @@ from csms.tariffs.answer import transaction_response_fields
 from persistence.device_model import device_values_changed, device_variables_reported
 from persistence.events import station_event
 from persistence.records import IdTokenStatus, id_token_key, v2_transaction_key
-from persistence.transactions import check_start, meter_samples_recorded
+from persistence.transactions import meter_samples_recorded
 from transport.messages import Call
 
 log = logging.getLogger(__name__)
@@ -105,24 +106,17 @@ async def transaction_event(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     )
     key = v2_transaction_key(cp.station_id, p["transactionInfo"]["transactionId"])
     response: dict[str, Any] = {}
+    auth: Authorization | None = None
     if token is not None:
         auth = (await _authorize(cp, token)).at_evse(report.evse_id)
-        if (
-            report.event_type is EventType.STARTED
-            and auth.status is IdTokenStatus.ACCEPTED
+        # 2.0.1 E05: ConcurrentTx when another open transaction holds the token, decided in the
+        # commit of this event (never read-then-write). A NoAuthorization token holds nothing.
+        report = dataclasses.replace(
+            report,
+            take_token=auth.status is IdTokenStatus.ACCEPTED
             and report.id_token is not None
-            and token.get("type") != NO_AUTHORIZATION
-        ):
-            check = await check_start(
-                ctx.reads,
-                station_id=cp.station_id,
-                evse_id=report.evse_id if report.evse_id is not None else -1,
-                id_token=report.id_token,
-                dedup_key="",
-            )
-            if check.concurrent:
-                auth = dataclasses.replace(auth, status=IdTokenStatus.CONCURRENT_TX)
-        response["idTokenInfo"] = auth.as_v2()
+            and token.get("type") != NO_AUTHORIZATION,
+        )
     session = await ctx.sessions.get_or_start(
         SessionState(
             key,
@@ -136,7 +130,13 @@ async def transaction_event(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     )
     # Keys carry the station's id, so a ForeignTransaction here is our bug: it is never applied,
     # and the charger gets an InternalError and resends.
-    await session.ask(report, timeout=SESSION_ASK_TIMEOUT)
+    outcome = await session.ask(report, timeout=SESSION_ASK_TIMEOUT)
+    if isinstance(outcome, EventOutcome):
+        transactions_abandoned(ctx.sessions, ctx.events, cp.station_id, outcome.abandoned)
+        if auth is not None and outcome.token_held is False:
+            auth = dataclasses.replace(auth, status=IdTokenStatus.CONCURRENT_TX)
+    if auth is not None:
+        response["idTokenInfo"] = auth.as_v2()
     response.update(await transaction_response_fields(cp, key, report))
     return response
 

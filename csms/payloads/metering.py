@@ -20,6 +20,8 @@ ENERGY_REGISTER = "Energy.Active.Import.Register"
 DEFAULT_MEASURAND = ENERGY_REGISTER
 DEFAULT_CONTEXT = "Sample.Periodic"
 DEFAULT_UNIT_V16 = "Wh"
+# 1.6 ValueFormat: the value is a signed blob (OCMF, EDL...) to keep as sent, never a number.
+SIGNED_DATA = "SignedData"
 
 _TO_WH = {"Wh": 1.0, "kWh": 1000.0}
 # Per-phase registers that together make the total when no total is reported.
@@ -44,7 +46,8 @@ def samples_v16(meter_value: Sequence[Mapping[str, Any]]) -> list[MeterSample]:
         timestamp = parse_timestamp(entry["timestamp"])
         for sv in entry["sampledValue"]:
             raw = sv["value"]
-            number = _number(raw) if sv.get("format", "Raw") == "Raw" else None
+            signed = sv.get("format", "Raw") == SIGNED_DATA
+            number = None if signed else _number(raw)
             samples.append(
                 MeterSample(
                     timestamp=timestamp,
@@ -55,6 +58,7 @@ def samples_v16(meter_value: Sequence[Mapping[str, Any]]) -> list[MeterSample]:
                     context=sv.get("context", DEFAULT_CONTEXT),
                     location=sv.get("location"),
                     raw_value=None if number is not None else str(raw),
+                    signed={"signedMeterData": str(raw)} if signed else None,
                 )
             )
     return samples
@@ -80,9 +84,16 @@ def samples_v2(meter_value: Sequence[Mapping[str, Any]]) -> list[MeterSample]:
                     value=number,
                     context=sv.get("context", DEFAULT_CONTEXT),
                     location=sv.get("location"),
+                    signed=_signed_v2(sv.get("signedMeterValue")),
                 )
             )
     return samples
+
+
+def _signed_v2(signed: Any) -> dict[str, Any] | None:
+    """SignedMeterValueType as sent (2.0.1: signedMeterData, signingMethod, encodingMethod,
+    publicKey; 2.1 may leave the last ones out): every field kept, verbatim."""
+    return dict(signed) if isinstance(signed, Mapping) else None
 
 
 def to_wh(value: float, unit: str | None) -> float | None:
@@ -125,7 +136,9 @@ def sample_rows(
     evse_id: int | None,
     connector_id: int | None,
 ) -> list[dict[str, Any]]:
-    """Rows for the meter_values table; sample_key makes a resent sample land once."""
+    """Rows for the meter_values table; sample_key makes a resent sample land once. A transaction's
+    samples must be given the transaction's own EVSE and connector, whichever message carried them
+    (the key includes them)."""
     rows = []
     for s in samples:
         identity = "\x1f".join(
@@ -142,21 +155,23 @@ def sample_rows(
                 repr(s.value) if s.value is not None else (s.raw_value or ""),
             )
         )
-        rows.append(
-            {
-                "station_id": station_id,
-                "transaction_id": transaction_id,
-                "evse_id": evse_id,
-                "connector_id": connector_id,
-                "timestamp": s.timestamp,
-                "measurand": s.measurand,
-                "phase": s.phase,
-                "unit": s.unit,
-                "value": s.value,
-                "raw_value": s.raw_value,
-                "context": s.context,
-                "location": s.location,
-                "sample_key": hashlib.blake2b(identity.encode(), digest_size=16).hexdigest(),
-            }
-        )
+        row: dict[str, Any] = {
+            "station_id": station_id,
+            "transaction_id": transaction_id,
+            "evse_id": evse_id,
+            "connector_id": connector_id,
+            "timestamp": s.timestamp,
+            "measurand": s.measurand,
+            "phase": s.phase,
+            "unit": s.unit,
+            "value": s.value,
+            "raw_value": s.raw_value,
+            "context": s.context,
+            "location": s.location,
+            "sample_key": hashlib.blake2b(identity.encode(), digest_size=16).hexdigest(),
+        }
+        if s.signed is not None:
+            # Only then: the common unsigned rows keep one shape (one executemany per batch).
+            row["signed"] = dict(s.signed)
+        rows.append(row)
     return rows

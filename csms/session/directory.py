@@ -89,6 +89,13 @@ class SessionDirectory:
                 raise
             return ref
 
+    def retire(self, transaction_id: str) -> None:
+        """The transaction was closed behind its actor's back (abandoned): the actor stops after
+        what it is doing; a late message for the transaction starts it again from the store."""
+        ref = self._supervisor.child(f"tx:{transaction_id}")
+        if ref is not None:
+            ref.stop_nowait()
+
     def active_count(self) -> int:
         """Live session actors (for metrics: copies the supervisor's table)."""
         return len(self._supervisor.children())

@@ -75,6 +75,9 @@ class TransactionEventReport:
     """Further version-specific fields worth showing (timeSpentCharging, numberOfPhasesUsed...)."""
     fence: Fence | None = None
     """The lease of the connection that sent it: its writes are refused once that is stale."""
+    take_token: bool = False
+    """The token is accepted: the transaction takes it in this event's commit, unless another
+    open transaction holds it (ConcurrentTx). Never on Ended."""
 
 
 def gap_ranges(seen: Iterable[int]) -> list[list[int]]:

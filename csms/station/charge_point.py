@@ -42,11 +42,16 @@ from gateway.calls import (
     StationNotConnected,
 )
 from gateway.connection import Close, Queue, Refuse, Reply, SetLenient
-from gateway.endpoint import CLOSE_REPLACED
+from gateway.endpoint import CLOSE_NORMAL, CLOSE_REPLACED
 from persistence.errors import PersistenceError, StaleEpoch
 from persistence.events import station_event
-from persistence.records import StationRecord
-from persistence.stations import get_station, new_station_record, station_seen
+from persistence.records import RegistrationStatus, StationRecord
+from persistence.stations import (
+    configuration_learned,
+    get_station,
+    new_station_record,
+    station_seen,
+)
 from persistence.writer import Fence, FencedWriter
 from transport.errors import ErrorCode, wire_code
 from transport.messages import Call, CallError, CallResultError, Send
@@ -103,7 +108,7 @@ class _AskForStatus:
 # OCPP 1.6 section 4.2.1 / 2.0.1 B02: before it is accepted a station may boot and keep its socket
 # alive; everything else waits.
 _ALLOWED_BEFORE_ACCEPT = frozenset({"BootNotification", "Heartbeat"})
-_MULTIPART = frozenset({"NotifyReport"})
+_MULTIPART = frozenset({"NotifyReport", "NotifyMonitoringReport", "NotifyDisplayMessages"})
 # What a TriggerMessage (2.x) or ExtendedTriggerMessage (1.6 security whitepaper) asks for, where the
 # requested message is not the action the station then sends (2.0.1 A03, F06; whitepaper 5.x).
 _TRIGGERED_ACTION = {
@@ -112,13 +117,32 @@ _TRIGGERED_ACTION = {
     "SignCombinedCertificate": "SignCertificate",
     "SignChargePointCertificate": "SignCertificate",
 }
-# ... and the CSMS may not start or stop its transactions.
-_NOT_BEFORE_ACCEPT = frozenset(
+# What the CSMS may send a station before it is accepted: retrieve information and change its
+# configuration (OCPP 1.6 section 4.2.1; 2.0.1 B02: GetVariables, SetVariables, GetBaseReport,
+# GetReport, TriggerMessage...), provision its security (a triggered SignCertificate's answer), and
+# Reset it so that it boots and learns its registration. Never start or stop a transaction; nothing
+# at all to a Rejected station (2.0.1 B03).
+_WHILE_PENDING = frozenset(
     {
-        "RemoteStartTransaction",
-        "RemoteStopTransaction",
-        "RequestStartTransaction",
-        "RequestStopTransaction",
+        # 1.6
+        "GetConfiguration",
+        "ChangeConfiguration",
+        "TriggerMessage",
+        "ExtendedTriggerMessage",
+        # 2.x
+        "GetVariables",
+        "SetVariables",
+        "GetBaseReport",
+        "GetReport",
+        "GetMonitoringReport",
+        "GetDisplayMessages",
+        "SetNetworkProfile",
+        # both
+        "Reset",
+        "DataTransfer",
+        "CertificateSigned",
+        "InstallCertificate",
+        "GetInstalledCertificateIds",
     }
 )
 
@@ -153,9 +177,11 @@ class ChargePointActor(Actor):
         """Read at the handshake just now (None: unknown then, or read it again)."""
         self.booted = False
         """Whether the station sent a BootNotification on this connection."""
-        self.accepted = False
-        """Accepted by BootNotification, or registered and allowed before this connection (a
-        reconnect is not a reboot); until then only BootNotification and Heartbeat are served."""
+        self.standing: RegistrationStatus | None = None
+        """Accepted, Pending or Rejected: what its latest BootNotification got, or its operator's
+        registration (a reconnect is not a reboot; an edit applies at once). None: unknown and
+        not booted yet. Until Accepted only BootNotification, Heartbeat (not while Rejected) and
+        what the CSMS asked for are served."""
         self.requested: set[str] = set()
         """Actions we asked for with an accepted TriggerMessage: a station that is not accepted yet
         may send them (OCPP 1.6 section 4.2.1)."""
@@ -182,6 +208,17 @@ class ChargePointActor(Actor):
         if self._trigger_timer is not None:
             self._trigger_timer.cancel()
 
+    @property
+    def accepted(self) -> bool:
+        """Accepted by BootNotification, or registered as Accepted before this connection."""
+        return self.standing is RegistrationStatus.ACCEPTED
+
+    def booted_as(self, status: RegistrationStatus) -> None:
+        """The station booted and was answered ``status``; what the CSMS asked for before is void."""
+        self.standing = status
+        self.booted = True
+        self.requested.clear()
+
     def escalates(self, error: Exception) -> bool:
         return isinstance(error, STORE_ERRORS)
 
@@ -197,10 +234,23 @@ class ChargePointActor(Actor):
             station = new_station_record(
                 self.station_id, protocol=self.version, registered=register
             )
-        self.station = station
-        # A station accepted before reconnects without booting again (a reconnect is not a reboot).
-        self.accepted = station.registered and station.allowed
+        previous, self.station = self.station, station
+        if station.registered:
+            # A station accepted before reconnects without booting again (a reconnect is not a
+            # reboot); an operator's edit applies at once.
+            self.standing = station.registration
+        elif not self.booted:
+            self.standing = None
         self._to_connection(SetLenient(station.lenient))
+        if (
+            previous is not None
+            and previous.registration is not RegistrationStatus.REJECTED
+            and self.standing is RegistrationStatus.REJECTED
+        ):
+            # Rejected while connected: nothing may be exchanged with it any more (2.0.1 B03), so
+            # its socket goes; it learns why from the BootNotification it sends next.
+            with contextlib.suppress(ActorError):
+                self.connection.tell(Close(CLOSE_NORMAL, "station rejected by its operator"))
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -261,7 +311,13 @@ class ChargePointActor(Actor):
         self.services.calls[call.action, outcome] += 1
 
     def _may_send(self, action: str) -> bool:
-        if self.accepted or action in _ALLOWED_BEFORE_ACCEPT:
+        """OCPP 1.6 section 4.2.1, 2.0.1 B02/B03: a station that is not accepted may boot; one
+        that is not Rejected may also keep its socket alive and send what the CSMS asked for."""
+        if self.accepted or action == "BootNotification":
+            return True
+        if self.standing is RegistrationStatus.REJECTED:
+            return False
+        if action in _ALLOWED_BEFORE_ACCEPT:
             return True
         if action in self.requested:
             # A report comes in parts; its handler ends the permission with the last one.
@@ -349,9 +405,14 @@ class ChargePointActor(Actor):
     # -- the CSMS's calls ----------------------------------------------------------------------
 
     async def _command(self, call: OutgoingCall) -> None:
-        if not self.accepted and call.action in _NOT_BEFORE_ACCEPT:
+        if self.standing is RegistrationStatus.REJECTED:
             raise StationNotAccepted(
-                f"{call.action} is not allowed while the station is not accepted (OCPP 1.6 4.2.1, 2.0.1 B02)"
+                "nothing may be sent to a Rejected station (OCPP 1.6 4.2.1, 2.0.1 B03)"
+            )
+        if not self.accepted and call.action not in _WHILE_PENDING:
+            raise StationNotAccepted(
+                f"{call.action} is not allowed while the station is not accepted "
+                "(OCPP 1.6 4.2.1, 2.0.1 B02)"
             )
         await self._queue(call)
 
@@ -379,7 +440,17 @@ class ChargePointActor(Actor):
         # A station's new password is never kept in what is recorded or shown (A01).
         request = redacted(call.action, call.payload)
         if reply.violation is None:
-            self.configuration.observe(call.action, request, reply.payload)
+            learned = self.configuration.observe(call.action, request, reply.payload)
+            if learned is not None and (learned.keys or learned.complete):
+                try:
+                    await self.services.writer.submit(
+                        *configuration_learned(
+                            self.station_id, learned.keys, complete=learned.complete
+                        )
+                    )
+                except Exception:
+                    # As with the command log: the station acted, and its answer goes back.
+                    log.exception("%s: configuration keys not kept", self.station_id)
             self._allow_requested(call, reply.payload)
             for observer in self.services.observers.get(call.action, ()):
                 try:
@@ -407,6 +478,10 @@ class ChargePointActor(Actor):
             self.requested.add(_TRIGGERED_ACTION.get(requested, requested))
         elif call.action in ("GetBaseReport", "GetReport"):
             self.requested.add("NotifyReport")
+        elif call.action == "GetMonitoringReport":
+            self.requested.add("NotifyMonitoringReport")
+        elif call.action == "GetDisplayMessages":
+            self.requested.add("NotifyDisplayMessages")
 
     async def _ask_for_status(self) -> None:
         """A station that reconnects without rebooting (after our restart, or a network cut) sends

@@ -19,7 +19,14 @@ pytestmark = pytest.mark.slow
 async def test_sigkill_mid_transaction_keeps_everything_acknowledged(tmp_path: Path) -> None:
     acked_values: list[int] = []
     enough_acked = asyncio.Event()
-    async with voltmesh_process(tmp_path) as (process, ocpp_port, _):
+    service = {"Authorization": f"Bearer {TEST_API_TOKEN}"}
+    async with voltmesh_process(tmp_path) as (process, ocpp_port, api_port):
+        async with aiohttp.ClientSession(headers=service) as http:
+            for tag in ("T", "T2"):
+                # Accepted tokens: a refused start is closed at once.
+                url = f"http://127.0.0.1:{api_port}/api/v1/id-tags/{tag}"
+                async with http.put(url, json={"status": "Accepted"}) as r:
+                    assert r.status == 201
         charger = await RawCharger.connect(f"ws://127.0.0.1:{ocpp_port}/ocpp/CP-CRASH")
         await charger.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
         start = await charger.call(
@@ -69,7 +76,6 @@ async def test_sigkill_mid_transaction_keeps_everything_acknowledged(tmp_path: P
             await stream
         await charger.close()
 
-    service = {"Authorization": f"Bearer {TEST_API_TOKEN}"}
     async with (
         voltmesh_process(tmp_path) as (_, _, api_port),
         aiohttp.ClientSession(headers=service) as http,

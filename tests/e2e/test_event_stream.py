@@ -352,7 +352,12 @@ async def test_station_registration_changes_are_on_the_stream(server: Running) -
         assert status == 201
         event = await stream.next()
         assert event["station_id"] == "REG-1"
-        assert event["data"] == {"registered": True, "allowed": True, "security_profile": 1}
+        assert event["data"] == {
+            "registered": True,
+            "allowed": True,
+            "registration": "Accepted",
+            "security_profile": 1,
+        }
         assert await server.delete("/api/v1/stations/REG-1") == 204
         assert (await stream.next())["data"] == {"deleted": True}
 

@@ -28,7 +28,13 @@ async def test_unknown_station_policy(
         boot = await charger.call("BootNotification", BOOT)
         assert boot["status"] == expected
         assert boot["interval"] == 600
-        assert "currentTime" in (await charger.call("Heartbeat", {}))
+        if expected == "Pending":
+            assert "currentTime" in (await charger.call("Heartbeat", {}))
+        else:
+            # 2.0.1 B03, 1.6 section 4.2.1: a Rejected station sends nothing but its boot.
+            with pytest.raises(CallErrorReply) as info:
+                await charger.call("Heartbeat", {})
+            assert info.value.code == "SecurityError"
         with pytest.raises(CallErrorReply) as info:
             await charger.call("Authorize", {"idTag": "T"})
         assert info.value.code == "SecurityError"

@@ -266,6 +266,8 @@ async def test_id_tags_are_case_insensitive(server: Running) -> None:
 
 
 async def test_a_station_cannot_touch_another_stations_transaction(server: Running) -> None:
+    # An accepted token: a refused start would be closed at once.
+    await server.put("/api/v1/id-tags/O", {"status": "Accepted"})
     owner = await RawCharger.connect(f"{server.ocpp_url}/CP-OWNER")
     other = await RawCharger.connect(f"{server.ocpp_url}/CP-OTHER")
     try:

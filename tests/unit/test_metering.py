@@ -26,6 +26,29 @@ def test_signed_data_keeps_raw_value() -> None:
     (s,) = samples_v16([mv("2026-01-01T00:00:00Z", {"value": "AB12==", "format": "SignedData"})])
     assert s.value is None
     assert s.raw_value == "AB12=="
+    assert s.signed == {"signedMeterData": "AB12=="}
+    (row,) = sample_rows([s], station_id="S", transaction_id="1", evse_id=1, connector_id=1)
+    assert row["signed"] == {"signedMeterData": "AB12=="}
+
+
+def test_raw_values_are_not_signed() -> None:
+    (s,) = samples_v16([mv("2026-01-01T00:00:00Z", {"value": "AB12==", "format": "Raw"})])
+    assert (s.value, s.raw_value, s.signed) == (None, "AB12==", None)
+
+
+def test_v2_signed_meter_value_is_kept_verbatim() -> None:
+    signed = {
+        "signedMeterData": "T0NNRg==",
+        "signingMethod": "ECDSA-secp256r1-SHA256",
+        "encodingMethod": "OCMF",
+        "publicKey": "3059301306",
+    }
+    (s,) = samples_v2([mv("2026-01-01T00:00:00Z", {"value": 1.5, "signedMeterValue": signed})])
+    assert (s.value, s.signed) == (1.5, signed)
+    (row,) = sample_rows([s], station_id="S", transaction_id="1", evse_id=1, connector_id=1)
+    assert row["signed"] == signed
+    (unsigned,) = samples_v2([mv("2026-01-01T00:00:00Z", {"value": 1.5})])
+    assert unsigned.signed is None
 
 
 @pytest.mark.parametrize(
