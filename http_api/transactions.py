@@ -1,5 +1,8 @@
-"""``/api/v1/transactions``: sessions with their energy and meter values, as JSON pages or as one
-CSV export."""
+"""``/api/v1/transactions``: sessions with their energy, meter values and cost, as JSON pages or as
+one CSV export.
+
+The cost is that of the tariff the transaction started under (``csms.tariffs``): running while it
+is active, null (and empty cells in the CSV) without a tariff."""
 
 from __future__ import annotations
 
@@ -12,12 +15,15 @@ from typing import Any
 from aiohttp import web
 
 from csms.station.command_log import COMMAND_EVENT_PREFIX
+from csms.tariffs.binding import costs_of
+from csms.tariffs.cost import Cost
 from http_api.pagination import bool_param, int_param, page_params, time_range
 from http_api.problems import ApiProblem, json_response
 from http_api.state import API_STATE, ApiState
 from http_api.views import transaction_view
 from persistence import events, transactions
 from persistence.records import TransactionRecord
+from persistence.sqltypes import utcnow
 
 routes = web.RouteTableDef()
 
@@ -33,6 +39,15 @@ CSV_COLUMNS = (
     "energy_kwh",
     "stop_reason",
     "status",
+    "currency",
+    "cost_energy",
+    "cost_time",
+    "cost_fee",
+    "cost_idle",
+    "cost_net",
+    "cost_tax",
+    "cost_total",
+    "tariff_id",
 )
 CSV_PAGE = 1000
 """Rows read per query of an export, each page written out before the next is read: memory stays
@@ -54,7 +69,18 @@ async def list_transactions(request: web.Request) -> web.StreamResponse:
         return await _export_csv(request, state, filters)
     limit, cursor = page_params(request)
     page = await transactions.list_transactions(state.reads, limit=limit, after=cursor, **filters)
-    return json_response({"items": [transaction_view(t) for t in page.items], "next": page.next})
+    costs = await costs_of(state.reads, page.items, utcnow())
+    return json_response(
+        {
+            "items": [_with_cost(transaction_view(t), costs[t.id]) for t in page.items],
+            "next": page.next,
+        }
+    )
+
+
+def _with_cost(view: dict[str, Any], cost: Cost | None) -> dict[str, Any]:
+    view["cost"] = None if cost is None else cost.as_json()
+    return view
 
 
 def _media_quality(accept: str, media_type: str) -> tuple[float, int]:
@@ -117,7 +143,27 @@ def _cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def csv_row(tx: TransactionRecord) -> list[object]:
+_COST_COLUMNS = len(CSV_COLUMNS) - CSV_COLUMNS.index("currency")
+
+
+def _cost_cells(cost: Cost | None) -> list[object]:
+    """Amounts in the currency's minor unit, as on the bill; empty without a tariff."""
+    if cost is None:
+        return [""] * _COST_COLUMNS
+    return [
+        cost.currency,
+        cost.energy,
+        cost.time,
+        cost.fee,
+        cost.idle,
+        cost.net,
+        cost.tax,
+        cost.total,
+        _cell(cost.tariff_id),
+    ]
+
+
+def csv_row(tx: TransactionRecord, cost: Cost | None = None) -> list[object]:
     return [
         _cell(tx.id),
         _cell(tx.station_id),
@@ -129,6 +175,7 @@ def csv_row(tx: TransactionRecord) -> list[object]:
         _kwh(tx.energy_wh),
         _cell(tx.stop_reason or ""),
         transaction_status(tx),
+        *_cost_cells(cost),
     ]
 
 
@@ -158,7 +205,8 @@ async def _export_csv(
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     while True:
-        writer.writerows(csv_row(tx) for tx in page.items)
+        costs = await costs_of(state.reads, page.items, utcnow())
+        writer.writerows(csv_row(tx, costs[tx.id]) for tx in page.items)
         await response.write(buffer.getvalue().encode())
         buffer.seek(0)
         buffer.truncate()
@@ -179,7 +227,9 @@ async def get_transaction(request: web.Request) -> web.Response:
     if tx is None:
         raise ApiProblem(404, "Not Found", "no such transaction")
     samples = await transactions.transaction_meter_values(state.reads, transaction_id)
-    view = transaction_view(tx, samples)
+    view = _with_cost(
+        transaction_view(tx, samples), (await costs_of(state.reads, [tx], utcnow()))[tx.id]
+    )
     if tx.protocol != "ocpp1.6":
         view["events"] = await transactions.transaction_events_of(state.reads, transaction_id)
     if tx.remote_start_id is not None:

@@ -31,7 +31,18 @@ CSV_HEADER = [
     "energy_kwh",
     "stop_reason",
     "status",
+    "currency",
+    "cost_energy",
+    "cost_time",
+    "cost_fee",
+    "cost_idle",
+    "cost_net",
+    "cost_tax",
+    "cost_total",
+    "tariff_id",
 ]
+NO_COST = dict.fromkeys(CSV_HEADER[CSV_HEADER.index("currency") :], "")
+"""The cost cells of a transaction without a tariff."""
 
 
 @pytest.fixture
@@ -281,6 +292,7 @@ async def test_transactions_by_start_time_and_as_csv(
         "energy_kwh": "12.345",
         "stop_reason": "EVDisconnected",
         "status": "stopped",
+        **NO_COST,
     }
     assert records[1]["energy_kwh"] == "0.001"
     assert records[0]["stop_time"] == ""
