@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from http_api.local_lists import id_tag_changed as local_lists_follow
 from http_api.pagination import page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE
@@ -88,6 +89,7 @@ async def put_id_tag(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     created = await id_tokens.put_id_token(state.engine, record)
     state.id_token_changed(record.id_token)
+    await local_lists_follow(state, record.id_token)
     return json_response(id_token_view(record), status=201 if created else 200)
 
 
@@ -98,4 +100,5 @@ async def delete_id_tag(request: web.Request) -> web.Response:
     if not await id_tokens.delete_id_token(state.engine, id_tag):
         raise ApiProblem(404, "Not Found", "no such id tag")
     state.id_token_changed(id_tag)
+    await local_lists_follow(state, id_tag)
     return web.Response(status=204)
