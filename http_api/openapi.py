@@ -151,8 +151,10 @@ SCHEMAS: dict[str, Any] = {
                 "enum": ["Accepted", "Pending", "Rejected"],
                 "default": "Accepted",
                 "description": "what the station's next BootNotification gets (2.0.1 B01-B03, "
-                "1.6 section 4.2.1); applies at once to a connected station: Pending serves only "
-                "Heartbeat and what the CSMS asked for, Rejected closes its socket",
+                "1.6 section 4.2.1). Answered Pending, a station may send only BootNotification, "
+                "Heartbeat and what the CSMS asked for; one whose last boot was Accepted is "
+                "served as before until it boots again (send Reset to hold it back at once). "
+                "Rejected applies at once and closes its socket",
             },
             "allowed": {
                 "type": "boolean",

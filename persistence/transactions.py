@@ -165,6 +165,10 @@ async def _abandon(
     return tuple(closed)
 
 
+class TokenContention(RuntimeError):
+    """The token row changed under a start more often than it retries."""
+
+
 async def _take_token(
     conn: AsyncConnection,
     *,
@@ -223,7 +227,9 @@ async def _take_token(
         )
         if replaced.rowcount:
             return True
-    return False
+    # Released under us three times in a row (other starts and stops of the token racing): never
+    # guess ConcurrentTx, which would refuse a driver; the start fails and the charger resends it.
+    raise TokenContention(f"id token held and released concurrently, try again: {transaction_id}")
 
 
 def transaction_start_recorded(
@@ -245,11 +251,13 @@ def transaction_start_recorded(
         abandoned: tuple[AbandonedTransaction, ...] = ()
         if evse_id is not None:
             c = transactions.c
-            abandoned = await _abandon(
-                conn,
-                and_(c.station_id == station_id, c.evse_id == evse_id, c.id != transaction_id),
-                at=start_time,
+            # A start replayed late from an offline queue never closes one that began after it.
+            condition = and_(
+                c.station_id == station_id, c.evse_id == evse_id, c.id != transaction_id
             )
+            if start_time is not None:
+                condition = and_(condition, c.start_time <= start_time)
+            abandoned = await _abandon(conn, condition, at=start_time)
         held = True
         if take_token and id_token is not None:
             held = await _take_token(

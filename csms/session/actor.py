@@ -41,6 +41,10 @@ from persistence.writer import Fence, WriteOp, Writer
 
 TX_RESUMED = "TxResumed"
 """OCPP 2.1 TriggerReasonEnumType: the station goes on with a transaction after its reboot."""
+STOP_AUTHORIZED = "StopAuthorized"
+"""2.0.1 TriggerReasonEnumType: a token was presented to end the transaction (2.0.1 E06/C01). It
+takes nothing: a card that stops a session (a fleet or group card may stop one it did not start)
+is not charging with it, and is never answered ConcurrentTx for charging elsewhere."""
 
 
 class ForeignTransaction(LookupError):
@@ -341,6 +345,7 @@ class SessionActor(Actor):
             message.take_token
             and message.id_token is not None
             and message.event_type is not EventType.ENDED
+            and message.trigger_reason != STOP_AUTHORIZED
         )
         evse_id = message.evse_id if message.evse_id is not None else progress.evse_id
         if message.seq_no in progress.seq_nos:

@@ -147,6 +147,21 @@ _WHILE_PENDING = frozenset(
 )
 
 
+def _standing(station: StationRecord) -> RegistrationStatus:
+    """How a registered station is served now. Pending is what its next BootNotification gets; a
+    station whose last boot was Accepted does not know it is held back (2.0.1 B02 and 1.6 section
+    4.2.1 bind a station that was answered Pending), and goes on running its transactions: were
+    they refused now, their meter values and stops would be lost once the charger gives up
+    resending (1.6 TransactionMessageAttempts, 2.0.1 MessageAttemptsTransactionEvent). It is
+    served as Accepted until it boots (an operator may Reset it). Rejected applies at once."""
+    if (
+        station.registration is RegistrationStatus.PENDING
+        and station.boot_status == RegistrationStatus.ACCEPTED.value
+    ):
+        return RegistrationStatus.ACCEPTED
+    return station.registration
+
+
 class ChargePointActor(Actor):
     """Handles the requests of one connected station with the handler table of its OCPP version."""
 
@@ -237,8 +252,8 @@ class ChargePointActor(Actor):
         previous, self.station = self.station, station
         if station.registered:
             # A station accepted before reconnects without booting again (a reconnect is not a
-            # reboot); an operator's edit applies at once.
-            self.standing = station.registration
+            # reboot); an operator's edit applies at once, but for Pending, see _standing.
+            self.standing = _standing(station)
         elif not self.booted:
             self.standing = None
         self._to_connection(SetLenient(station.lenient))

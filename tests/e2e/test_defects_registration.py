@@ -157,9 +157,11 @@ async def test_a_connected_station_held_back_is_told_at_its_next_boot(
     try:
         assert (await _boot(charger, version))["status"] == "Accepted"
         assert await _status(charger, version) == {}
-        # Pending applies at once: its socket stays, so that it can be queried and reset.
-        status, _ = await server.put(f"/api/v1/stations/{station}", {"registration": "Pending"})
-        assert status == 200
+        # Pending is what its next boot gets: until then it does not know it is held back, and
+        # what it sends (its transactions' messages) is served, not refused and lost.
+        status, shown = await server.put(f"/api/v1/stations/{station}", {"registration": "Pending"})
+        assert (status, shown["registration"]) == (200, "Pending")
+        assert await _status(charger, version) == {}
 
         async def refused_now() -> bool:
             try:
@@ -168,8 +170,9 @@ async def test_a_connected_station_held_back_is_told_at_its_next_boot(
                 return exc.code == "SecurityError"
             return False
 
-        assert await refused_now()  # without waiting: the edit is in force once answered
         assert (await _boot(charger, version))["status"] == "Pending"
+        assert await refused_now()  # without waiting: answered Pending, it is held back now
+        assert "currentTime" in await charger.call("Heartbeat", {})
         # Rejected: nothing may be exchanged with it any more, so its socket is closed.
         await server.put(f"/api/v1/stations/{station}", {"registration": "Rejected"})
         async with asyncio.timeout(100 * UNIT):
@@ -181,3 +184,32 @@ async def test_a_connected_station_held_back_is_told_at_its_next_boot(
         assert (await _boot(again, version))["status"] == "Rejected"
     finally:
         await again.close()
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_held_back_while_away_the_station_is_served_until_it_boots(
+    server: Running, version: str
+) -> None:
+    """Set to Pending while it was disconnected, a station last answered Accepted reconnects
+    without booting (a reconnect is not a reboot): it does not know it is held back, so what it
+    sends is served until its next BootNotification is answered Pending."""
+    station = f"{version}-AWAY"
+    charger = await _connect(server, station, version)
+    try:
+        assert (await _boot(charger, version))["status"] == "Accepted"
+    finally:
+        await charger.close()
+    await server.put(f"/api/v1/stations/{station}", {"registration": "Pending"})
+    again = await _connect(server, station, version)
+    try:
+        assert await _status(again, version) == {}
+        assert (await _boot(again, version))["status"] == "Pending"
+        assert await _refused(_status(again, version)) == "SecurityError"
+    finally:
+        await again.close()
+    # A station answered Pending stays held back when it reconnects.
+    third = await _connect(server, station, version)
+    try:
+        assert await _refused(_status(third, version)) == "SecurityError"
+    finally:
+        await third.close()

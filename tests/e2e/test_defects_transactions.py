@@ -353,3 +353,73 @@ async def test_v21_a_transaction_resumed_after_the_reboot_runs_again(server: Run
     finally:
         await cs.close()
         await other.close()
+
+
+async def test_v201_a_card_that_stops_a_session_takes_no_token(server: Running) -> None:
+    """2.0.1 E06/C01: a card presented to stop a transaction (StopAuthorized) is answered its own
+    status, not ConcurrentTx because it charges at another station, and the token stays with the
+    transaction that holds it."""
+    await _accept(server, "FLEET", "DRIVER3")
+    holder = await _v201(server, "CS-FLEET-USES")
+    stopped = await _v201(server, "CS-FLEET-STOPS")
+    third = await _v201(server, "CS-FLEET-THIRD")
+    try:
+        reply = await holder.call("TransactionEvent", _started2("F-1", "FLEET", 0))
+        assert reply["idTokenInfo"]["status"] == "Accepted"
+        reply = await stopped.call("TransactionEvent", _started2("S-1", "DRIVER3", 1))
+        assert reply["idTokenInfo"]["status"] == "Accepted"
+        stop = transaction_event(
+            "Updated",
+            1,
+            "S-1",
+            minutes=2,
+            trigger="StopAuthorized",
+            idToken={"idToken": "FLEET", "type": "ISO14443"},
+        )
+        reply = await stopped.call("TransactionEvent", stop)
+        assert reply["idTokenInfo"]["status"] == "Accepted"
+        ended = transaction_event(
+            "Ended", 2, "S-1", minutes=3, trigger="EVDeparted", info={"stoppedReason": "Local"}
+        )
+        assert await stopped.call("TransactionEvent", ended) == {}
+        # The end of the stopped transaction released nothing of FLEET's real session.
+        reply = await third.call("TransactionEvent", _started2("T-1", "FLEET", 4))
+        assert reply["idTokenInfo"]["status"] == "ConcurrentTx"
+        assert (await _transaction(server, "CS-FLEET-USES,F-1"))["active"] is True
+    finally:
+        for station in (holder, stopped, third):
+            await station.close()
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_a_start_replayed_late_never_abandons_a_later_one(
+    server: Running, version: str
+) -> None:
+    """A start from the station's offline queue that began before the transaction open on its
+    EVSE did not leave that one behind: the later one stays open and keeps its token."""
+    await _accept(server, "LATER", "EARLIER")
+    station = f"{version}-REPLAY"
+    if version == "ocpp1.6":
+        charger = await _v16(server, station)
+        later = await charger.call("StartTransaction", _start16("LATER", 10))
+        earlier = await charger.call("StartTransaction", _start16("EARLIER", 0, meter=900))
+        assert earlier["idTagInfo"]["status"] == "Accepted"
+        later_id: str | int = later["transactionId"]
+    else:
+        charger = await _v201(server, station)
+        await charger.call("TransactionEvent", _started2("LATER-1", "LATER", 10))
+        await charger.call("TransactionEvent", _started2("EARLIER-1", "EARLIER", 0))
+        later_id = f"{station},LATER-1"
+    other = await (_v16 if version == "ocpp1.6" else _v201)(server, f"{version}-REPLAY-2")
+    try:
+        view = await _transaction(server, later_id)
+        assert (view["active"], view["stop_reason"]) == (True, None)
+        if version == "ocpp1.6":
+            reply = await other.call("StartTransaction", _start16("LATER", 11))
+            assert reply["idTagInfo"]["status"] == "ConcurrentTx"
+        else:
+            reply = await other.call("TransactionEvent", _started2("O-1", "LATER", 11))
+            assert reply["idTokenInfo"]["status"] == "ConcurrentTx"
+    finally:
+        await charger.close()
+        await other.close()

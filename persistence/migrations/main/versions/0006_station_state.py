@@ -10,6 +10,7 @@ Create Date: 2026-12-04
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -42,18 +43,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id_token", name="pk_id_token_sessions"),
     )
     op.create_index("ix_id_token_sessions_transaction_id", "id_token_sessions", ["transaction_id"])
-    # The token of each open, accepted transaction holds it (the newest one when a token has
-    # several: the check before this revision let that happen).
-    op.execute(
-        sa.text(
-            "INSERT INTO id_token_sessions (id_token, transaction_id, station_id, evse_id, taken_at) "
-            "SELECT t.id_token, t.id, t.station_id, t.evse_id, t.created_at FROM transactions t "
-            "WHERE t.id_token IS NOT NULL AND t.stop_time IS NULL AND t.start_time IS NOT NULL "
-            "AND NOT t.stale AND t.id = (SELECT o.id FROM transactions o "
-            "WHERE o.id_token = t.id_token AND o.stop_time IS NULL AND o.start_time IS NOT NULL "
-            "AND NOT o.stale ORDER BY o.created_at DESC, o.id DESC LIMIT 1)"
-        )
-    )
+    _close_refused_starts_and_take_tokens()
     op.create_table(
         "station_configuration",
         sa.Column("station_id", sa.String(64), nullable=False),
@@ -64,6 +54,97 @@ def upgrade() -> None:
         sa.Column("learned_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("station_id", "key", name="pk_station_configuration"),
     )
+
+
+# What the runtime writes (persistence.transactions: REFUSED_REASON) and answers (IdTokenStatus).
+_REFUSED_REASON = "DeAuthorized"
+_ACCEPTED = "Accepted"
+_NO_AUTHORIZATION = "NoAuthorization"
+
+
+def _close_refused_starts_and_take_tokens() -> None:
+    """The open transactions at upgrade time, newest first: a 1.6 start answered other than
+    Accepted (ConcurrentTx, Invalid...: the authorization its answer carried, kept in ``extra``) was
+    stored open before this revision and blocked its token; it is closed as the runtime closes one
+    now. Every other open transaction with a token holds it, the newest when a token has several
+    (the check before this revision let that happen), except a 2.x NoAuthorization token, which
+    identifies nobody. Open transactions are few, so they are read at once."""
+    bind = op.get_bind()
+    transactions = sa.table(
+        "transactions",
+        sa.column("id", sa.String()),
+        sa.column("station_id", sa.String()),
+        sa.column("evse_id", sa.Integer()),
+        sa.column("id_token", sa.String()),
+        sa.column("id_token_type", sa.String()),
+        sa.column("protocol", sa.String()),
+        sa.column("start_time", sa.DateTime(timezone=True)),
+        sa.column("stop_time", sa.DateTime(timezone=True)),
+        sa.column("stop_reason", sa.String()),
+        sa.column("stale", sa.Boolean()),
+        sa.column("abandoned", sa.Boolean()),
+        sa.column("extra", sa.JSON()),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column("updated_at", sa.DateTime(timezone=True)),
+    )
+    sessions = sa.table(
+        "id_token_sessions",
+        sa.column("id_token", sa.String()),
+        sa.column("transaction_id", sa.String()),
+        sa.column("station_id", sa.String()),
+        sa.column("evse_id", sa.Integer()),
+        sa.column("taken_at", sa.DateTime(timezone=True)),
+    )
+    c = transactions.c
+    rows = bind.execute(
+        sa.select(
+            c.id,
+            c.station_id,
+            c.evse_id,
+            c.id_token,
+            c.id_token_type,
+            c.protocol,
+            c.start_time,
+            c.extra,
+            c.created_at,
+        )
+        .where(c.stop_time.is_(None), c.start_time.is_not(None), c.stale.is_(sa.false()))
+        .order_by(c.created_at.desc(), c.id.desc())
+    ).all()
+    now = datetime.now(UTC)
+    refused: list[dict[str, object]] = []
+    taken: dict[str, dict[str, object]] = {}
+    for row in rows:
+        extra = row.extra if isinstance(row.extra, dict) else {}
+        authorization = extra.get("authorization")
+        if row.protocol == "ocpp1.6" and authorization not in (None, _ACCEPTED):
+            refused.append({"row_id": row.id, "stop": row.start_time})
+        elif (
+            row.id_token is not None
+            and row.id_token_type != _NO_AUTHORIZATION
+            and row.id_token not in taken
+        ):
+            taken[row.id_token] = {
+                "id_token": row.id_token,
+                "transaction_id": row.id,
+                "station_id": row.station_id,
+                "evse_id": row.evse_id,
+                "taken_at": row.created_at,
+            }
+    if refused:
+        bind.execute(
+            sa.update(transactions)
+            .where(c.id == sa.bindparam("row_id"), c.stop_time.is_(None))
+            .values(
+                stop_time=sa.bindparam("stop"),
+                stop_reason=_REFUSED_REASON,
+                abandoned=True,
+                updated_at=now,
+            ),
+            refused,
+        )
+    if taken:
+        bind.execute(sa.insert(sessions), list(taken.values()))
 
 
 def downgrade() -> None:
