@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.endpoint import IDENTITY_RULE, valid_identity
+from http_api.local_lists import station_deleted as local_list_forget
 from http_api.pagination import int_param, page_params, time_range
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
@@ -101,7 +102,8 @@ async def put_station(request: web.Request) -> web.Response:
     0-3 | null}``.
 
     ``registration`` is what the station's next BootNotification gets (2.0.1 B01-B03, 1.6 section
-    4.2.1) and applies at once to a connected station (a Rejected one is disconnected);
+    4.2.1); Rejected applies at once to a connected station (it is disconnected), Pending from
+    its next boot if its last boot was Accepted (it does not know it is held back until then);
     ``allowed`` is the older form (true: Accepted, false: Rejected). Absent both: Accepted.
 
     ``password`` absent keeps the current one; null removes it (no basic auth). ``protocols``
@@ -175,6 +177,7 @@ async def delete_station(request: web.Request) -> web.Response:
     if not await stations.delete_station(state.engine, station_id):
         raise ApiProblem(404, "Not Found", "no such station")
     state.station_changed(station_id, True)
+    await local_list_forget(state, station_id)
     return web.Response(status=204)
 
 

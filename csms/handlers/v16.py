@@ -31,6 +31,7 @@ from csms.session.actor import (
 from csms.station.authorization import Authorization, authorize
 from csms.station.boot import boot
 from csms.station.charge_point import ChargePointActor, Handler
+from csms.tariffs.start import bind_at_start
 from persistence.events import station_event
 from persistence.records import IdTokenStatus, MeterSample, TransactionRecord, id_token_key
 from persistence.transactions import (
@@ -156,6 +157,7 @@ async def start_transaction(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     if isinstance(opened, OpenedTransaction):
         transactions_abandoned(ctx.sessions, ctx.events, cp.station_id, opened.abandoned)
         auth = dataclasses.replace(auth, status=opened.authorization)
+    await bind_at_start(ctx, transaction_id)
     return {"transactionId": int(transaction_id), "idTagInfo": auth.as_v16()}
 
 

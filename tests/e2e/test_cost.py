@@ -355,11 +355,11 @@ async def test_a_1_6_session_has_its_cost_on_the_view(server: Running) -> None:
     )
 
 
-async def test_the_loop_binds_and_prices_1_6_sessions_when_this_member_leads(
+async def test_1_6_sessions_are_bound_at_start_and_priced_by_the_leading_members_loop(
     server: Running,
 ) -> None:
-    """No 1.6 message binds a session to its tariff or carries its cost: the loop of the leading
-    member binds it and publishes its running total when it changes."""
+    """A 1.6 session is bound to its tariff when its start is answered; no 1.6 message carries
+    its cost, so the loop of the leading member publishes its running total when it changes."""
     await server.put("/api/v1/id-tags/CARD-1", {"status": "Accepted"})
     await _tariff(server, "std", TARIFF, default=True)
     node = server.node
@@ -397,12 +397,11 @@ async def test_the_loop_binds_and_prices_1_6_sessions_when_this_member_leads(
         transaction_id = str(started.transaction_id)
         loop = asyncio.create_task(bind_loop(context, interval=UNIT / 5))
         try:
+            binding = await binding_of(node.api_state.reads, transaction_id)
+            assert binding is not None and binding.tariff is not None
             await eventually(lambda: rounds >= 3)
-            assert await binding_of(node.api_state.reads, transaction_id) is None
             assert totals(transaction_id) == []
             leading = True
-            binding = await eventually(lambda: binding_of(node.api_state.reads, transaction_id))
-            assert binding is not None and binding.tariff is not None
             assert (binding.tariff.id, binding.resolved_by) == ("std", Scope.DEFAULT)
             await eventually(lambda: totals(transaction_id) == [("1.19", False)])
             await cp.call(
