@@ -34,9 +34,9 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: ``voltmesh serve`` builds this parser too and needs none of it.
     from sim.errors import RemoteTargetRefused
     from sim.fleet.progress import Progress, ProgressTotals
-    from sim.fleet.report import write_reports
+    from sim.fleet.report import site_verdict, write_reports
     from sim.fleet.results import Interval
-    from sim.fleet.runner import run_fleet
+    from sim.fleet.runner import SitesRefused, run_fleet
     from sim.fleet.scenario import ScenarioError, load_scenario
 
     try:
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         report = run_fleet(scenario, on_second=on_second, allow_remote=args.allow_remote)
-    except RemoteTargetRefused as exc:
+    except (RemoteTargetRefused, SitesRefused) as exc:
         print(f"voltmesh sim: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -88,5 +88,7 @@ def run(args: argparse.Namespace) -> int:
         f"{sum(report.errors_by_kind.values()):,} errors; reports in {scenario.output_dir}",
         file=sys.stderr,
     )
+    for site in report.sites:
+        print(f"voltmesh sim: site {site.site_id}: {site_verdict(site)}", file=sys.stderr)
     print(files.summary)
     return 0

@@ -28,8 +28,12 @@ class Session:
     seq_no: int = 0
     """2.x: the next TransactionEvent's seqNo."""
     remote_start_id: int | None = None
+    reservation_id: int | None = None
+    """The reservation this session used (1.6 StartTransaction / 2.x TransactionEvent)."""
     charging: bool = True
     """False once the battery took what the driver wanted (the EV stays plugged in)."""
+    held: bool = False
+    """The EV wants energy but the charging profiles allow none (SuspendedEVSE)."""
     stop_reason: str | None = None
     meter_stop_wh: float | None = None
     """The EVSE's register when the transaction ended; None while it runs."""
@@ -86,16 +90,20 @@ class Dialect16:
         "occupied": "Preparing",
         "charging": "Charging",
         "suspended": "SuspendedEV",
+        "suspended_evse": "SuspendedEVSE",
         "finishing": "Finishing",
         "unavailable": "Unavailable",
+        "reserved": "Reserved",
     }
 
-    def boot(self, vendor: str, model: str, serial: str, reason: str) -> tuple[str, Payload]:
+    def boot(
+        self, vendor: str, model: str, serial: str, reason: str, firmware: str = "sim-1.0"
+    ) -> tuple[str, Payload]:
         return "BootNotification", {
             "chargePointVendor": vendor,
             "chargePointModel": model,
             "chargePointSerialNumber": serial,
-            "firmwareVersion": "sim-1.0",
+            "firmwareVersion": firmware,
         }
 
     def status(self, evse: int, state: str, when: datetime) -> tuple[str, Payload]:
@@ -121,6 +129,8 @@ class Dialect16:
             "meterStart": round(session.meter_start_wh),
             "timestamp": ocpp_time(when),
         }
+        if session.reservation_id is not None:
+            payload["reservationId"] = session.reservation_id
         return "StartTransaction", payload
 
     def meter(
@@ -159,20 +169,24 @@ class Dialect2:
         "occupied": "Occupied",
         "charging": "Occupied",
         "suspended": "Occupied",
+        "suspended_evse": "Occupied",
         "finishing": "Occupied",
         "unavailable": "Unavailable",
+        "reserved": "Reserved",
     }
 
     def __init__(self, version: str) -> None:
         self.version = version
 
-    def boot(self, vendor: str, model: str, serial: str, reason: str) -> tuple[str, Payload]:
+    def boot(
+        self, vendor: str, model: str, serial: str, reason: str, firmware: str = "sim-1.0"
+    ) -> tuple[str, Payload]:
         return "BootNotification", {
             "chargingStation": {
                 "vendorName": vendor,
                 "model": model,
                 "serialNumber": serial,
-                "firmwareVersion": "sim-1.0",
+                "firmwareVersion": firmware,
             },
             "reason": reason,
         }
@@ -222,12 +236,16 @@ class Dialect2:
         payload["idToken"] = {"idToken": session.id_tag, "type": "ISO14443"}
         payload["evse"] = {"id": session.evse, "connectorId": 1}
         payload["meterValue"] = [_energy(session.meter_start_wh, when, "Transaction.Begin", None)]
+        if session.reservation_id is not None:
+            payload["reservationId"] = session.reservation_id
         return "TransactionEvent", payload
 
     def meter(
         self, session: Session, register_wh: float, power_w: float, when: datetime, offline: bool
     ) -> tuple[str, Payload]:
         state = "Charging" if session.charging else "SuspendedEV"
+        if session.charging and session.held:
+            state = "SuspendedEVSE"
         payload = self._event(
             session, "Updated", when, "MeterValuePeriodic", offline, {"chargingState": state}
         )

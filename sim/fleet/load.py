@@ -399,7 +399,7 @@ class LoadStation(SimStation):
             message = self.mailbox.get_nowait()
             if isinstance(message, CsmsCall):
                 await self._answer(message)
-            elif message.link is self.link:
+            elif isinstance(message, LinkLost) and message.link is self.link:
                 await self._drop_link()
 
     # --- idle -----------------------------------------------------------------------------------

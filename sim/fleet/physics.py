@@ -6,6 +6,7 @@ a tenth of that at a full battery (the constant-current / constant-voltage shape
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 TAPER_FLOOR = 0.1
@@ -22,9 +23,15 @@ class EvBattery:
     max_power_w: float
     """The lower of the EV's and the EVSE's maximum."""
     taper_soc: float
+    cap_w: float = math.inf
+    """The limit the station's charging profiles put on this EVSE now (inf: none)."""
 
     def power_w(self) -> float:
-        """Charging power at the present state of charge."""
+        """Charging power at the present state of charge, within the station's limit."""
+        return min(self.cap_w, self.demand_w())
+
+    def demand_w(self) -> float:
+        """What the EV would take without a limit."""
         if self.soc >= 1.0:
             return 0.0
         if self.soc < self.taper_soc:

@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from sim.fleet.figures import number, per_second
-from sim.fleet.results import Interval, RunReport, SessionRecord, Violation
+from sim.fleet.results import Interval, RunReport, SessionRecord, SiteRun, Violation
 from sim.fleet.svgplot import MAX_POINTS_DEFAULT, Series, bar_chart, downsample, line_chart
 
 __all__ = [
@@ -116,6 +116,12 @@ def summary_dict(report: RunReport) -> dict[str, Any]:
         value = getattr(report, f.name)
         if f.name == "violations":
             value = [dataclasses.asdict(v) for v in value]
+        if f.name == "sites":
+            # The per-second samples are in the page's plots; the summary keeps the figures.
+            value = [
+                {k: v for k, v in dataclasses.asdict(site).items() if k != "samples"}
+                for site in value
+            ]
         out[f.name] = value
     out["timeline_seconds"] = len(report.timeline)
     out["sessions_file"] = SESSIONS_FILE
@@ -240,6 +246,7 @@ def render_html(report: RunReport) -> str:
         _meta(report),
         "</header>",
         _totals(report),
+        _sites(report),
         _plots(report),
         _sessions(report),
         _violations(report),
@@ -409,6 +416,88 @@ def _plots(r: RunReport) -> str:
         note = "The timeline is empty: none."
     return (
         f'<section><h2>Over time</h2><div class="plots">{"".join(figures)}</div>'
+        f'<p class="note">{note}</p></section>'
+    )
+
+
+def site_verdict(site: SiteRun) -> str:
+    """One sentence on a site of a load management run: its peak power against its limit."""
+    peak = f"{_num(site.peak_power_w / 1000, 1)} kW"
+    limit = f"{_num(site.limit_at_peak_w / 1000, 1)} kW"
+    share = (
+        f" ({site.peak_power_w / site.limit_at_peak_w:.1%} of it)"
+        if site.limit_at_peak_w > 0
+        else ""
+    )
+    text = f"Peak site power {peak} against a limit of {limit}{share}"
+    if site.seconds_over_limit:
+        text = (
+            f"{text}; over the limit in {_int(site.seconds_over_limit)} second(s), "
+            f"by at most {_num(site.worst_excess_w / 1000, 2)} kW"
+        )
+    else:
+        text = f"{text}; never over the limit"
+    if site.connected_at is not None and site.seconds_over_limit:
+        text = (
+            f"{text}. Once every station was connected (after {_num(site.connected_at, 0)} s): "
+            f"peak {_num(site.steady_peak_w / 1000, 1)} kW, over the limit in "
+            f"{_int(site.steady_seconds_over_limit)} second(s)"
+        )
+    return text + "."
+
+
+def _sites(r: RunReport) -> str:
+    """Load management: each site's power (the sum of its stations' simulated power, sampled
+    each second) against its limit at the same simulated instant."""
+    if not r.sites:
+        return ""
+    minutes = bool(r.timeline) and r.timeline[-1].t > 900
+    scale = 60.0 if minutes else 1.0
+    x_label = "time since start (min)" if minutes else "time since start (s)"
+    figures = []
+    rows = []
+    for site in r.sites:
+        power = downsample([(s.t / scale, s.peak_w / 1000) for s in site.samples], MAX_PLOT_POINTS)
+        limit = downsample([(s.t / scale, s.limit_w / 1000) for s in site.samples], MAX_PLOT_POINTS)
+        svg = line_chart(
+            f"Site {site.name}: power against its limit",
+            x_label,
+            "kW",
+            [Series("site power (peak of each second)", power), Series("limit", limit)],
+            _CHART_W,
+            _CHART_H,
+            empty_text="none",
+        )
+        figures.append(f"<figure>{svg}</figure>")
+        rows.append(
+            f'<tr><td>{_e(site.site_id)}</td><td class="num">{_int(site.stations)}</td>'
+            f'<td class="num">{_num(site.peak_power_w / 1000, 1)}</td>'
+            f'<td class="num">{_num(site.limit_at_peak_w / 1000, 1)}</td>'
+            f'<td class="num">{_int(site.seconds_over_limit)}</td>'
+            f'<td class="num">{_num(site.worst_excess_w / 1000, 2)}</td>'
+            f'<td class="num">{_num(site.steady_peak_w / 1000, 1)}</td></tr>'
+        )
+    verdicts = "".join(
+        f'<p class="note">{_e(site.name)}: {_e(site_verdict(site))}</p>' for site in r.sites
+    )
+    table = (
+        '<div class="card"><table><thead><tr><th scope="col">site</th>'
+        '<th scope="col" class="num">stations</th><th scope="col" class="num">peak kW</th>'
+        '<th scope="col" class="num">limit at peak kW</th>'
+        '<th scope="col" class="num">seconds over</th>'
+        '<th scope="col" class="num">worst excess kW</th>'
+        '<th scope="col" class="num">peak once all connected kW</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{verdicts}</div>"
+    )
+    note = (
+        "Site power is the sum of the simulated power of the site's stations (what each draws "
+        "within the charging profiles it obeys); each point is the most they drew at once during "
+        "a wall-clock second (every change of a station's power counts, so a short excess is not "
+        "missed between samples). The limit is the site's at that moment, on the central "
+        "system's clock."
+    )
+    return (
+        f'<section><h2>Sites</h2>{table}<div class="plots">{"".join(figures)}</div>'
         f'<p class="note">{note}</p></section>'
     )
 

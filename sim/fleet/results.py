@@ -28,6 +28,11 @@ class Interval:
     """Energy delivered by the whole fleet since the start, at the end of the second."""
     sessions_completed: int = 0
     """Sessions finished since the start, at the end of the second."""
+    site_power_w: dict[str, float] = field(default_factory=dict)
+    """Load management runs: each site's stations' simulated power at the end of the second."""
+    site_peak_w: dict[str, float] = field(default_factory=dict)
+    """The most each site's stations drew at once during the second (over several workers, the
+    sum of their peaks: an upper bound)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,44 @@ class Violation:
     """``schema`` (response breaks the schema) or the CALLERROR code."""
     detail: str
     """What was wrong (the validator's message or the CALLERROR description)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSample:
+    """One second of one site: the power its stations drew against its limit."""
+
+    t: float
+    """Wall-clock seconds since the run started."""
+    power_w: float
+    """At the end of the second."""
+    peak_w: float
+    """The most drawn at once during the second."""
+    limit_w: float
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRun:
+    """One site of a load management run, as the simulated stations saw it."""
+
+    site_id: str
+    name: str
+    stations: int
+    peak_power_w: float
+    """The most power the site's stations drew at once over the run (every change seen)."""
+    limit_at_peak_w: float
+    """The site's limit at the moment of the peak."""
+    seconds_over_limit: int
+    """Seconds in which the stations drew more than the limit at some moment."""
+    worst_excess_w: float
+    """The most the power went over the limit (0 when it never did)."""
+    connected_at: float | None = None
+    """The second by which every station of the fleet had connected (None: never)."""
+    steady_peak_w: float = 0.0
+    """The peak after ``connected_at``: a station that starts a session as soon as it booted
+    charges before the central system could give it any profile, which only the connection ramp
+    of a run (or a site's power cut) has."""
+    steady_seconds_over_limit: int = 0
+    samples: list[SiteSample] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +148,5 @@ class RunReport:
     violations: list[Violation] = field(default_factory=list)
     """The first violations seen (bounded; the counts are in ``errors_by_kind``)."""
     extra: dict[str, Any] = field(default_factory=dict)
+    sites: list[SiteRun] = field(default_factory=list)
+    """Load management runs: each site's power against its limit."""

@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -28,7 +28,7 @@ import aiohttp
 
 from sim.fleet.latency import Histogram
 from sim.fleet.load import LoadPlan
-from sim.fleet.results import Interval, RunReport
+from sim.fleet.results import Interval, RunReport, SiteRun, SiteSample
 from sim.fleet.tally import LoadCounts, Snapshot
 from sim.fleet.worker import Timing, WorkerFinal, run_worker, worker_process
 from sim.netguard import ensure_target_allowed
@@ -52,6 +52,8 @@ class _Second:
     energy_wh: float = 0.0
     sessions_completed: int = 0
     reports: int = 0
+    site_power_w: Counter[str] = field(default_factory=Counter)
+    site_peak_w: Counter[str] = field(default_factory=Counter)
 
     def add(self, snapshot: Snapshot) -> None:
         self.messages += snapshot.messages
@@ -61,6 +63,8 @@ class _Second:
         self.active_sessions += snapshot.active_sessions
         self.energy_wh += snapshot.energy_wh
         self.sessions_completed += snapshot.sessions_completed
+        self.site_power_w.update(snapshot.site_power_w)
+        self.site_peak_w.update(snapshot.site_peak_w)
         self.reports += 1
 
     def interval(self, second: int) -> Interval:
@@ -75,6 +79,8 @@ class _Second:
             latency_p99_ms=self.latency.percentile(99),
             energy_wh=self.energy_wh,
             sessions_completed=self.sessions_completed,
+            site_power_w=dict(self.site_power_w),
+            site_peak_w=dict(self.site_peak_w),
         )
 
 
@@ -123,14 +129,17 @@ def with_run_id_tags(scenario: Scenario) -> Scenario:
     )
 
 
+def _api_headers(scenario: Scenario) -> dict[str, str]:
+    # A scenario without a token uses the service credential of the voltmesh it runs beside.
+    token = scenario.csms.api_token or os.environ.get("VOLTMESH_API_TOKEN")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 async def _each_id_tag(scenario: Scenario, method: str, body: dict[str, str] | None) -> None:
-    csms = scenario.csms
-    api_url = csms.api_url
+    api_url = scenario.csms.api_url
     if not api_url:
         return
-    # A scenario without a token uses the service credential of the voltmesh it runs beside.
-    token = csms.api_token or os.environ.get("VOLTMESH_API_TOKEN")
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = _api_headers(scenario)
     sessions = scenario.sessions
     async with aiohttp.ClientSession(headers=headers) as http:
         semaphore = asyncio.Semaphore(16)
@@ -153,6 +162,75 @@ async def register_id_tags(scenario: Scenario) -> None:
 async def unregister_id_tags(scenario: Scenario) -> None:
     """Delete the driver pool a run registered: nothing of the run stays Accepted there."""
     await _each_id_tag(scenario, "DELETE", None)
+
+
+async def create_sites(scenario: Scenario) -> None:
+    """Create the scenario's sites in the central system (``PUT /api/v1/sites/{id}``). Raises
+    `SitesRefused` when the central system has no sites API or refuses one."""
+    await _each_site(scenario, "PUT")
+
+
+async def delete_sites(scenario: Scenario) -> None:
+    """Delete the sites a run created (their stations' site profiles are cleared)."""
+    await _each_site(scenario, "DELETE")
+
+
+class SitesRefused(RuntimeError):
+    """The central system did not take a site of the scenario."""
+
+
+async def _each_site(scenario: Scenario, method: str) -> None:
+    if not scenario.sites:
+        return
+    api_url = scenario.csms.api_url
+    if not api_url:
+        raise SitesRefused("a scenario with sites needs csms.api_url to create them")
+    async with aiohttp.ClientSession(headers=_api_headers(scenario)) as http:
+        for site in scenario.sites:
+            url = f"{api_url.rstrip('/')}/api/v1/sites/{site.id}"
+            body = site.body(scenario.site_members(site)) if method == "PUT" else None
+            async with http.request(method, url, json=body) as response:
+                if response.status >= 400 and not (method == "DELETE" and response.status == 404):
+                    detail = (await response.text())[:300]
+                    raise SitesRefused(f"{method} site {site.id}: HTTP {response.status} {detail}")
+
+
+def site_runs(scenario: Scenario, timeline: list[Interval], origin: datetime) -> list[SiteRun]:
+    """Each site's sampled power against its limit at the same moment. A site's schedule
+    follows the central system's clock, which is the wall clock (``origin``: when the run's
+    second 0 was), not the accelerated one of the stations."""
+    runs: list[SiteRun] = []
+    for site in scenario.sites:
+        samples = [
+            SiteSample(
+                iv.t,
+                iv.site_power_w.get(site.id, 0.0),
+                iv.site_peak_w.get(site.id, 0.0),
+                site.limit_w_at(origin + timedelta(seconds=iv.t)),
+            )
+            for iv in timeline
+        ]
+        peak = max(samples, key=lambda s: s.peak_w, default=SiteSample(0.0, 0.0, 0.0, 0.0))
+        # A few milliwatts of rounding are not an excess.
+        excess = [s.peak_w - s.limit_w for s in samples if s.peak_w > s.limit_w + 0.01]
+        connected_at = next((iv.t for iv in timeline if iv.connected >= scenario.stations), None)
+        steady = [s for s in samples if connected_at is not None and s.t > connected_at]
+        runs.append(
+            SiteRun(
+                site_id=site.id,
+                name=site.name or site.id,
+                stations=len(scenario.site_members(site)),
+                peak_power_w=round(peak.peak_w, 1),
+                limit_at_peak_w=round(peak.limit_w, 1),
+                seconds_over_limit=len(excess),
+                worst_excess_w=round(max(excess, default=0.0), 1),
+                connected_at=connected_at,
+                steady_peak_w=round(max((s.peak_w for s in steady), default=0.0), 1),
+                steady_seconds_over_limit=sum(s.peak_w > s.limit_w + 0.01 for s in steady),
+                samples=samples,
+            )
+        )
+    return runs
 
 
 def _timing(scenario: Scenario) -> Timing:
@@ -182,15 +260,20 @@ def run_fleet(
     scenario = with_run_id_tags(scenario)
     asyncio.run(register_id_tags(scenario))
     try:
+        # Before any station connects, so that the first sessions already share the limits.
+        asyncio.run(create_sites(scenario))
         timeline = Timeline(scenario.workers, on_second)
         timing = _timing(scenario)
+        origin = datetime.now(UTC) + timedelta(seconds=timing.origin - time.monotonic())
         if not (scenario.workers > 1 if processes is None else processes):
             finals = [asyncio.run(run_worker(scenario, 0, timing, timeline.add, load))]
         else:
             finals = _run_processes(scenario, timing, timeline, load)
     finally:
+        asyncio.run(delete_sites(scenario))
         asyncio.run(unregister_id_tags(scenario))
-    return _report(scenario, started_at, timing, timeline, finals)
+    report = _report(scenario, started_at, timing, timeline, finals)
+    return dataclasses.replace(report, sites=site_runs(scenario, report.timeline, origin))
 
 
 def _run_processes(

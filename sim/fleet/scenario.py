@@ -8,6 +8,9 @@ or YAML (``.yaml`` / ``.yml``), read by `sim.fleet.scenario_file`; both hold the
     [csms]      url, password, api_url, api_token
     [[fleet]]   model, vendor, count, versions, evses, max_power_kw, meter_interval,
                 heartbeat_interval
+    [fleet.behaviour]  smart_charging, reservations, local_list, display_messages,
+                firmware_outcome, log_outcome, log_upload_method, step_seconds, voltage,
+                phases, reject, unsupported, ignore
     [arrivals]  per_evse_per_hour, profile
     [sessions]  energy_kwh_mean, energy_kwh_sd, dwell_minutes_mean, battery_kwh, ev_max_power_kw,
                 taper_soc, id_tags, id_tag_prefix, authorize
@@ -15,6 +18,8 @@ or YAML (``.yaml`` / ``.yml``), read by `sim.fleet.scenario_file`; both hold the
                 resend_probability, malformed_per_hour, schema_violation_per_hour,
                 reconnect_backoff_min, reconnect_backoff_max
     [output]    dir
+    [[sites]]   id, name, limit {unit, value, phases}, min_current, schedule [{start, value}],
+                models, stations, priority, voltage
 
 Times are seconds unless the name says otherwise. *Simulated* times (meter and heartbeat intervals,
 offline spells) run ``acceleration`` times faster than the wall clock; ``duration`` and the
@@ -46,6 +51,7 @@ from pydantic import (
     model_validator,
 )
 
+from sim.fleet.scenario_behaviour import Behaviour
 from sim.fleet.scenario_error import ScenarioError, number, scenario_error
 from sim.fleet.scenario_fields import (
     AtLeastOne,
@@ -65,6 +71,7 @@ from sim.fleet.scenario_fields import (
     weights_of,
 )
 from sim.fleet.scenario_file import SCENARIO_DIR, builtin_scenarios, read_scenario_file, resolve
+from sim.fleet.scenario_sites import Site
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -163,6 +170,8 @@ class StationModel:
     charging, > 0."""
     heartbeat_interval: Positive | None = None
     """Simulated seconds between Heartbeats, > 0; None: the interval the CSMS returns at boot."""
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    """Features and faults beyond charging (`sim.fleet.scenario_behaviour`)."""
 
 
 @table
@@ -343,6 +352,8 @@ class Scenario:
     sessions: Sessions = field(default_factory=Sessions)
     faults: Faults = field(default_factory=Faults)
     output: Output = field(default_factory=Output)
+    sites: tuple[Site, ...] = ()
+    """Sites of a load management run (`sim.fleet.scenario_sites`); none by default."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -351,6 +362,7 @@ class Scenario:
             if model.model in seen:
                 raise ScenarioError.at(f"fleet[{i}].model", f"duplicate model {model.model!r}")
             seen.add(model.model)
+        self._check_sites(seen)
         if self.workers > self.stations:
             raise ScenarioError.at(
                 "workers",
@@ -368,6 +380,56 @@ class Scenario:
         except (ValueError, TypeError) as exc:
             raise ScenarioError.at("output.dir", f"bad format string: {exc}") from None
         return self
+
+    def _check_sites(self, models: set[str]) -> None:
+        ids: set[str] = set()
+        owner: dict[str, str] = {}
+        for i, site in enumerate(self.sites):
+            if site.id in ids:
+                raise ScenarioError.at(f"sites[{i}].id", f"duplicate site {site.id!r}")
+            ids.add(site.id)
+            for j, model in enumerate(site.models):
+                if model not in models:
+                    raise ScenarioError.at(f"sites[{i}].models[{j}]", f"no fleet model {model!r}")
+            for station in self.site_members(site):
+                if station in owner:
+                    raise ScenarioError.at(
+                        f"sites[{i}]", f"station {station!r} is already in site {owner[station]!r}"
+                    )
+                owner[station] = site.id
+
+    def site_members(self, site: Site) -> list[str]:
+        """The station ids of a site: every station of its models, then its named stations."""
+        members = [
+            self.station_id(model.model, n + 1)
+            for model in self.fleet
+            if model.model in site.models
+            for n in range(model.count)
+        ]
+        return members + [s for s in site.stations if s not in members]
+
+    def site_of(self, station_id: str) -> str | None:
+        """The id of the site the station belongs to, or None."""
+        for site in self.sites:
+            if station_id in site.stations or any(
+                self._of_model(station_id, model) for model in site.models
+            ):
+                return site.id
+        return None
+
+    def _of_model(self, station_id: str, name: str) -> bool:
+        """Whether ``station_id`` is one of the stations of fleet model ``name`` (without listing
+        them: a large fleet asks this once per station)."""
+        head = f"{self.station_prefix}-{name}-"
+        number = station_id[len(head) :]
+        if not station_id.startswith(head) or not number.isdigit():
+            return False
+        model = next((m for m in self.fleet if m.model == name), None)
+        return (
+            model is not None
+            and self.station_id(name, int(number)) == station_id
+            and (1 <= int(number) <= model.count)
+        )
 
     @property
     def stations(self) -> int:

@@ -5,27 +5,50 @@ meter values at the model's interval while the battery charges (constant power, 
 stop when the EV leaves. It answers the CSMS's commands as a real charger does, and suffers the
 scenario's faults. Transaction messages it could not deliver (offline, connection lost, no answer)
 are queued and replayed in order on the next connection, as chargers do.
+
+Beyond charging, the feature modules answer the CSMS's calls and keep their state on the station:
+charging profiles, which the station obeys (`sim.fleet.smart_charging`, `sim.fleet.profiles`),
+reservations (`sim.fleet.reservations`), the local list (`sim.fleet.local_list`), firmware updates
+and log uploads (`sim.fleet.maintenance`), display messages (`sim.fleet.display`) and settings
+(`sim.fleet.configuration`). The model's `Behaviour` says which features it has and which calls
+it refuses or leaves unanswered. Their timed steps run in the station's own loop (`schedule`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import heapq
+import itertools
 import logging
+import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from actors.mailbox import Mailbox
 from csms.payloads.timestamps import ocpp_time
+from sim.fleet import (
+    configuration,
+    display,
+    local_list,
+    maintenance,
+    publishing,
+    reservations,
+    smart_charging,
+)
 from sim.fleet.clock import SimClock
+from sim.fleet.credentials import basic_auth
 from sim.fleet.dialect import Dialect16, Payload, Session, dialect_for
+from sim.fleet.display import transaction_ended
 from sim.fleet.link import CallFailed, Link
+from sim.fleet.local_list import local_status
 from sim.fleet.physics import EvBattery
 from sim.fleet.plan import (
     Arrival,
@@ -37,10 +60,22 @@ from sim.fleet.plan import (
     faults,
     stream,
 )
+from sim.fleet.profiles import (
+    Electrical,
+    Profile,
+    Purpose,
+    changes,
+    evse_limit_w,
+    share,
+    station_limit_w,
+)
+from sim.fleet.reservations import Reservation, reserved_for
 from sim.fleet.results import SessionRecord
 from sim.fleet.tally import FleetTally
 
 if TYPE_CHECKING:
+    from sim.fleet.maintenance import FirmwareJob
+    from sim.fleet.publishing import Publication
     from sim.fleet.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -66,7 +101,15 @@ class LinkLost:
     link: Link
 
 
-Message = CsmsCall | LinkLost
+@dataclass(frozen=True, slots=True)
+class Plug:
+    """An EV plugs in now (a driver who reserved, a test): `SimStation.arrive`."""
+
+    evse: int
+    arrival: Arrival
+
+
+Message = CsmsCall | LinkLost | Plug
 
 
 @dataclass(slots=True)
@@ -95,6 +138,7 @@ class Evse:
     next_meter: float = _FOREVER
     last_update: float = 0.0
     available: bool = True
+    reservation: Reservation | None = None
 
 
 class SimStation:
@@ -141,7 +185,37 @@ class SimStation:
         self.configuration = {
             "HeartbeatInterval": str(int(self.heartbeat_interval)),
             "MeterValueSampleInterval": str(int(spec.model.meter_interval)),
+            "LocalAuthListEnabled": "true",
+            "LocalPreAuthorize": "true",
+            "LocalAuthListMaxLength": "10000",
+            "SendLocalListMaxLength": "10000",
         }
+        self.behaviour = spec.model.behaviour
+        self.grid = Electrical(self.behaviour.voltage, self.behaviour.phases)
+        self.site = scenario.site_of(self.id) if scenario.sites else None
+        self.profiles: list[Profile] = []
+        """Charging profiles installed (`sim.fleet.smart_charging`)."""
+        self.local_list: dict[str, str] = {}
+        """Local authorization list: id tag -> status (`sim.fleet.local_list`)."""
+        self.local_list_version: int = 0
+        self.display_messages: dict[int, Payload] = {}
+        """2.x display messages by id (`sim.fleet.display`)."""
+        self.firmware_version = "sim-1.0"
+        self.firmware_job: FirmwareJob | None = None
+        self.firmware_status = "Idle"
+        self.uploads: list[str] = []
+        """Names of the log files uploaded."""
+        self.publishing: dict[str, Publication] = {}
+        """2.x local controller: firmware being published, by MD5 checksum."""
+        self.published: dict[str, list[str]] = {}
+        """2.x local controller: published firmware (checksum -> where it is served)."""
+        self._timers: list[tuple[float, int, Callable[[], Awaitable[None]]]] = []
+        self._timer_ids = itertools.count()
+        self._next_limit_change = _FOREVER
+        self.ready = asyncio.Event()
+        """Set once the station has booted and reported its EVSEs (`sim.fleet.single`)."""
+        self._csms_epoch: tuple[datetime, float] | None = None
+        """(the CSMS's currentTime at the last accepted boot, the simulated second then)."""
 
     # --- the actor's loop ---------------------------------------------------------------------
 
@@ -162,11 +236,15 @@ class SimStation:
                     await self._answer(message)
                 elif isinstance(message, LinkLost) and message.link is self.link:
                     await self._lost()
+                elif isinstance(message, Plug):
+                    await self._plug(message)
         finally:
             await self._finish()
 
     def _next_wake(self) -> float:
-        times = [self.next_heartbeat, self.offline_until or _FOREVER]
+        times = [self.next_heartbeat, self.offline_until or _FOREVER, self._next_limit_change]
+        if self._timers:
+            times.append(self._timers[0][0])
         if self._next_fault is not None:
             times.append(self._next_fault.at)
         for evse in self.evses:
@@ -184,6 +262,11 @@ class SimStation:
         while self._next_fault is not None and self._next_fault.at <= now:
             fault, self._next_fault = self._next_fault.fault, next(self._faults, None)
             await self._inject(fault, now)
+        while self._timers and self._timers[0][0] <= now:
+            _, _, action = heapq.heappop(self._timers)
+            await action()
+        if self._next_limit_change <= now:
+            self.apply_limits(now)
         for evse in self.evses:
             if evse.session is not None and evse.next_meter <= now:
                 await self._meter(evse, now)
@@ -192,7 +275,7 @@ class SimStation:
                 await self._stop(evse, now)
             while evse.session is None and evse.next_arrival and evse.next_arrival.at <= now:
                 arrival, evse.next_arrival = evse.next_arrival, next(evse.arrivals, None)
-                if evse.available:
+                if evse.available and reserved_for(evse, arrival.id_tag):
                     # Offline, the station authorizes locally and queues the start.
                     await self._plug_in(evse, arrival, now)
                 # An EV that finds the EVSE busy or out of order drives on.
@@ -205,7 +288,6 @@ class SimStation:
     async def _connect(self, *, boot_reason: str | None) -> None:
         """Connect (retrying with backoff), boot if ``boot_reason``, then replay the queue."""
         csms = self.scenario.csms
-        auth = aiohttp.BasicAuth(self.id, csms.password) if csms.password else None
         while self.link is None:
             if time.monotonic() >= self.stop_at:
                 return
@@ -213,7 +295,7 @@ class SimStation:
                 ws = await self.http.ws_connect(
                     f"{csms.url.rstrip('/')}/{self.id}",
                     protocols=[self.spec.version],
-                    auth=auth,
+                    headers=basic_auth(self.id, csms.password),
                     autoping=True,
                     heartbeat=None,
                     timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
@@ -250,13 +332,16 @@ class SimStation:
 
     async def _boot(self, reason: str) -> None:
         model = self.spec.model
-        action, payload = self.dialect.boot(model.vendor, model.model, self.id, reason)
+        action, payload = self.dialect.boot(
+            model.vendor, model.model, self.id, reason, self.firmware_version
+        )
         while self.link is not None and time.monotonic() < self.stop_at:
             try:
                 reply = await self._send(action, payload)
             except CallFailed:
                 return
             if reply.get("status") == "Accepted":
+                self._set_clock(reply.get("currentTime"))
                 interval = float(reply.get("interval") or 0)
                 if not model.heartbeat_interval and interval > 0:
                     self.heartbeat_interval = interval
@@ -270,10 +355,45 @@ class SimStation:
         if isinstance(self.dialect, Dialect16):
             await self._call(*self.dialect.status(0, "available", now))
         for evse in self.evses:
-            state = "available" if evse.available else "unavailable"
-            if evse.session is not None:
-                state = "charging" if evse.session.charging else "suspended"
-            await self._call(*self.dialect.status(evse.number, state, now))
+            await self._call(*self.dialect.status(evse.number, self._state(evse), now))
+        self.ready.set()
+
+    def _set_clock(self, current_time: object) -> None:
+        """A charger sets its clock from BootNotification's currentTime (1.6 section 4.2, 2.0.1
+        B01): from then on the times the CSMS gives (profile starts, reservation expiry, firmware
+        retrieval) are read against it. The simulated clock runs ``acceleration`` times faster,
+        so a CSMS instant maps to the simulated one that is as far from the boot, scaled."""
+        if isinstance(current_time, str):
+            with contextlib.suppress(ValueError):
+                moment = datetime.fromisoformat(current_time.replace("Z", "+00:00"))
+                if moment.tzinfo is not None:
+                    self._csms_epoch = (moment, self.clock.elapsed())
+
+    def csms_time(self, moment: datetime) -> datetime:
+        """An instant of the CSMS's clock on the station's simulated clock."""
+        if self._csms_epoch is None:
+            return moment
+        csms_at, elapsed = self._csms_epoch
+        seconds = (moment - csms_at).total_seconds() * self.clock.acceleration
+        return self.clock.at(elapsed + seconds)
+
+    def station_time(self, moment: datetime) -> datetime:
+        """An instant of the simulated clock on the CSMS's clock (the inverse of `csms_time`)."""
+        if self._csms_epoch is None:
+            return moment
+        csms_at, elapsed = self._csms_epoch
+        seconds = (moment - self.clock.at(elapsed)).total_seconds() / self.clock.acceleration
+        return csms_at + timedelta(seconds=seconds)
+
+    def _state(self, evse: Evse) -> str:
+        """The dialect's name of the EVSE's present status."""
+        if evse.session is not None:
+            if evse.session.charging and evse.session.held:
+                return "suspended_evse"
+            return "charging" if evse.session.charging else "suspended"
+        if not evse.available:
+            return "unavailable"
+        return "available" if evse.reservation is None else "reserved"
 
     async def _lost(self) -> None:
         """The CSMS (or the network) closed the socket; the loop reconnects."""
@@ -365,28 +485,35 @@ class SimStation:
     ) -> None:
         sessions = self.scenario.sessions
         when = self.clock.at(now)
+        reservation = evse.reservation
         await self._call(*self.dialect.status(evse.number, "occupied", when))
-        if sessions.authorize and remote_start_id is None:
+        # A token on the local list is decided there (1.6 LocalPreAuthorize, 2.x
+        # LocalAuthListCtrlr); the others are asked for when the station asks at all.
+        status = local_status(self, arrival.id_tag)
+        if status is None and sessions.authorize and remote_start_id is None:
             reply = await self._call(*self.dialect.authorize(arrival.id_tag))
             status = self.dialect.authorized(reply) if reply is not None else "Offline"
-            if status not in ("Accepted", "Offline"):
-                self.records.append(
-                    SessionRecord(
-                        self.id,
-                        evse.number,
-                        arrival.id_tag,
-                        ocpp_time(when),
-                        ocpp_time(when),
-                        0.0,
-                        None,
-                        self.spec.version,
-                        f"NotAuthorized:{status}",
-                    )
+        if status is not None and status not in ("Accepted", "Offline"):
+            self.records.append(
+                SessionRecord(
+                    self.id,
+                    evse.number,
+                    arrival.id_tag,
+                    ocpp_time(when),
+                    ocpp_time(when),
+                    0.0,
+                    None,
+                    self.spec.version,
+                    f"NotAuthorized:{status}",
                 )
-                await self._call(*self.dialect.status(evse.number, "available", when))
-                return
+            )
+            await self._call(*self.dialect.status(evse.number, self._state(evse), when))
+            return
         session = Session(evse.number, arrival.id_tag, when, evse.register_wh)
         session.remote_start_id = remote_start_id
+        if reservation is not None and evse.reservation is reservation:
+            session.reservation_id = reservation.id
+            evse.reservation = None
         if not isinstance(self.dialect, Dialect16):
             session.transaction_id = f"{self._tx_ids.getrandbits(64):016x}"
         evse.session = session
@@ -395,6 +522,7 @@ class SimStation:
             soc=arrival.soc,
             max_power_w=min(self.spec.model.max_power_kw, sessions.ev_max_power_kw) * 1000.0,
             taper_soc=sessions.taper_soc,
+            cap_w=0.0,  # until `apply_limits` below gives it the profiles' limit
         )
         evse.target_wh = arrival.energy_wh
         evse.leave_at = now + arrival.dwell_s
@@ -403,6 +531,7 @@ class SimStation:
         self.tally.active_sessions += 1
         self.tally.sessions_started += 1
         trigger = "RemoteStart" if remote_start_id is not None else "Authorized"
+        self.apply_limits(now)
         action, payload = self.dialect.started(session, when, trigger, self.link is None)
         await self._transaction_message(Queued(action, _constant(payload), session))
         await self._call(*self.dialect.status(evse.number, "charging", when))
@@ -424,7 +553,62 @@ class SimStation:
             or evse.battery.soc >= 1.0
         ):
             evse.session.charging = False
-        return evse.battery.power_w() if evse.session.charging else 0.0
+        self._publish_power()
+        return self._power(evse)
+
+    @staticmethod
+    def _power(evse: Evse) -> float:
+        """What the EVSE draws now (within its profiles' limit)."""
+        if evse.session is None or evse.battery is None or not evse.session.charging:
+            return 0.0
+        return evse.battery.power_w()
+
+    def _publish_power(self) -> None:
+        """The station's power, for the site plots of a load management run."""
+        if self.site is not None:
+            self.tally.set_power(self.site, self.id, sum(self._power(e) for e in self.evses))
+
+    def apply_limits(self, now: float) -> None:
+        """Obey the charging profiles from ``now`` (simulated seconds): charge every EVSE up to
+        now at its old limit, then set each EVSE's cap to the composite limit in force (its
+        TxProfile or TxDefault, the station's maximum shared among the EVSEs that charge), and
+        note when a profile next changes it."""
+        at = self.clock.at(now)
+        demands: dict[int, float] = {}
+        caps: dict[int, float] = {}
+        next_change = changes(self.profiles, at)
+        for evse in self.evses:
+            session, battery = evse.session, evse.battery
+            if session is None or battery is None:
+                continue
+            self._advance(evse, now)
+            demands[evse.number] = battery.demand_w() if session.charging else 0.0
+            caps[evse.number] = evse_limit_w(
+                self.profiles,
+                evse.number,
+                at,
+                self.grid,
+                transaction_id=session.transaction_id,
+                tx_start=session.plugged_at,
+            )
+            own = changes(self.profiles, at, session.plugged_at)
+            if own is not None and (next_change is None or own < next_change):
+                next_change = own
+        shared = share(demands, caps, station_limit_w(self.profiles, at, self.grid))
+        for evse in self.evses:
+            if evse.battery is not None and evse.session is not None:
+                evse.battery.cap_w = shared.get(evse.number, math.inf)
+                held = evse.battery.cap_w <= 0
+                if held != evse.session.held:
+                    # 1.6 SuspendedEVSE / 2.x chargingState SuspendedEVSE, reported at once.
+                    evse.session.held = held
+                    self.schedule(now, functools.partial(self.report_status, evse))
+        self._next_limit_change = (
+            _FOREVER
+            if next_change is None
+            else max(now, (next_change - self.clock.start).total_seconds())
+        )
+        self._publish_power()
 
     async def _meter(self, evse: Evse, now: float) -> None:
         assert evse.session is not None
@@ -463,7 +647,14 @@ class SimStation:
         evse.leave_at = evse.next_meter = _FOREVER
         self.tally.active_sessions -= 1
         self.tally.sessions_completed += 1
-        await self._call(*self.dialect.status(evse.number, "available", when))
+        # A TxProfile ends with its transaction (1.6 section 3.13.2, 2.0.1 K01.FR.05), and so
+        # do the display messages bound to it.
+        self.profiles = [
+            p for p in self.profiles if not (p.purpose is Purpose.TX and p.evse == evse.number)
+        ]
+        transaction_ended(self, session.transaction_id)
+        self.apply_limits(now)
+        await self._call(*self.dialect.status(evse.number, self._state(evse), when))
 
     def _record(self, session: Session, evse: Evse, when: datetime, *, finished: bool) -> None:
         end = session.meter_stop_wh if session.meter_stop_wh is not None else evse.register_wh
@@ -521,25 +712,85 @@ class SimStation:
 
     async def _answer(self, call: CsmsCall) -> None:
         link = self.link
-        if link is None:
-            return
+        behaviour = self.behaviour
+        if link is None or call.action in behaviour.ignore:
+            return  # no answer: the CSMS times out
         handler = _HANDLERS_16 if isinstance(self.dialect, Dialect16) else _HANDLERS_2
         method = handler.get(call.action)
-        if method is None:
+        if method is None or call.action in behaviour.unsupported or not self._has(call.action):
             code = "NotImplemented" if isinstance(self.dialect, Dialect16) else "NotSupported"
-            await link.answer_error(call.unique_id, code, f"{call.action} is not simulated")
+            await link.answer_error(call.unique_id, code, f"{call.action} is not supported")
+            return
+        if call.action in behaviour.reject and call.action in REFUSALS:
+            await link.answer(call.unique_id, {"status": REFUSALS[call.action]})
             return
         response, after = method(self, call.payload)
         await link.answer(call.unique_id, response)
         if after is not None:
             await after()
 
-    def _free_evse(self, number: int | None) -> Evse | None:
+    def _has(self, action: str) -> bool:
+        """Whether the station model has the feature ``action`` belongs to (1.6 answers the
+        local list calls itself: NotSupported, -1)."""
+        behaviour = self.behaviour
+        if action in _SMART_CHARGING:
+            return behaviour.smart_charging
+        if action in _RESERVATIONS:
+            return behaviour.reservations
+        if action in _DISPLAY:
+            return behaviour.display_messages
+        if action in _PUBLISHING:
+            return behaviour.local_controller
+        if action in _LOCAL_LIST and self.is_2x:
+            return behaviour.local_list
+        return True
+
+    # --- what the feature modules use -------------------------------------------------------
+
+    @property
+    def is_2x(self) -> bool:
+        return not isinstance(self.dialect, Dialect16)
+
+    def schedule(self, at: float, action: Callable[[], Awaitable[None]]) -> None:
+        """Run ``action`` in the station's loop at simulated second ``at`` (called from the
+        loop itself, which looks at its timers again before it sleeps)."""
+        heapq.heappush(self._timers, (at, next(self._timer_ids), action))
+
+    async def send_call(self, action: str, payload: Payload) -> Payload | None:
+        """A CALL of a feature (status notifications, reports); None if it went unanswered."""
+        return await self._call(action, payload)
+
+    async def report_status(self, evse: Evse) -> None:
+        await self._call(*self.dialect.status(evse.number, self._state(evse), self.clock.now()))
+
+    async def reboot(self, *, reason: str) -> None:
+        await self._reboot(self.clock.elapsed(), reason=reason)
+
+    def arrive(
+        self,
+        evse: int,
+        id_tag: str,
+        *,
+        energy_wh: float = 10_000.0,
+        dwell_s: float = 3600.0,
+        soc: float = 0.2,
+    ) -> None:
+        """An EV with ``id_tag`` plugs in at ``evse`` now (as if it were in the plan)."""
+        arrival = Arrival(self.clock.elapsed(), id_tag, energy_wh, dwell_s, soc)
+        self.mailbox.put_nowait(Plug(evse, arrival))
+
+    async def _plug(self, plug: Plug) -> None:
+        evse = self.evses[plug.evse - 1]
+        if evse.session is None and evse.available and reserved_for(evse, plug.arrival.id_tag):
+            await self._plug_in(evse, plug.arrival, self.clock.elapsed())
+
+    def _free_evse(self, number: int | None, id_tag: str) -> Evse | None:
         for evse in self.evses:
             if (
                 (number is None or evse.number == number)
                 and evse.session is None
                 and evse.available
+                and reserved_for(evse, id_tag)
             ):
                 return evse
         return None
@@ -547,7 +798,7 @@ class SimStation:
     def _remote_start(
         self, id_tag: str, number: int | None, remote_id: int | None
     ) -> tuple[Payload, Any]:
-        evse = self._free_evse(number)
+        evse = self._free_evse(number, id_tag)
         if evse is None or self.link is None:
             return {"status": "Rejected"}, None
         sessions = self.scenario.sessions
@@ -594,21 +845,25 @@ class SimStation:
 
             async def statuses() -> None:
                 for evse in self.evses:
-                    state = (
-                        "charging"
-                        if evse.session
-                        else "available"
-                        if evse.available
-                        else "unavailable"
-                    )
-                    await self._call(*self.dialect.status(evse.number, state, now))
+                    await self._call(*self.dialect.status(evse.number, self._state(evse), now))
 
             return {"status": "Accepted"}, statuses
         if requested == "BootNotification":
             model = self.spec.model
             reason = "Triggered"
             return {"status": "Accepted"}, lambda: self._call(
-                *self.dialect.boot(model.vendor, model.model, self.id, reason)
+                *self.dialect.boot(
+                    model.vendor, model.model, self.id, reason, self.firmware_version
+                )
+            )
+        if requested in ("DiagnosticsStatusNotification", "LogStatusNotification"):
+            # 1.6 section 5.17 / 2.0.1 F06: Idle, no upload being under way when asked.
+            return {"status": "Accepted"}, lambda: self._call(requested, {"status": "Idle"})
+        if requested == "FirmwareStatusNotification":
+            # 1.6 section 5.17 / 2.0.1 F06: Idle unless an update is under way.
+            status = self.firmware_status if self.firmware_job is not None else "Idle"
+            return {"status": "Accepted"}, lambda: self._call(
+                "FirmwareStatusNotification", {"status": status}
             )
         return {"status": "NotImplemented"}, None
 
@@ -619,28 +874,43 @@ def _constant(payload: Payload) -> Callable[[], Payload]:
 
 
 # Handlers of CSMS-initiated calls: (station, payload) -> (response, follow-up coroutine factory).
-_Handler = Callable[[SimStation, Payload], tuple[Payload, Any]]
+Handler = Callable[[SimStation, Payload], tuple[Payload, Any]]
+_Handler = Handler
 
-
-def _get_configuration(st: SimStation, p: Payload) -> tuple[Payload, Any]:
-    wanted = p.get("key") or list(st.configuration)
-    known = [
-        {"key": k, "readonly": False, "value": st.configuration[k]}
-        for k in wanted
-        if k in st.configuration
-    ]
-    response: Payload = {"configurationKey": known}
-    unknown = [k for k in wanted if k not in st.configuration]
-    if unknown:
-        response["unknownKey"] = unknown
-    return response, None
-
-
-def _change_configuration(st: SimStation, p: Payload) -> tuple[Payload, Any]:
-    if p["key"] not in st.configuration:
-        return {"status": "NotSupported"}, None
-    st.configuration[p["key"]] = p["value"]
-    return {"status": "Accepted"}, None
+REFUSALS: dict[str, str] = {
+    "SetChargingProfile": "Rejected",
+    "ClearChargingProfile": "Unknown",
+    "GetCompositeSchedule": "Rejected",
+    "GetChargingProfiles": "NoProfiles",
+    "ReserveNow": "Rejected",
+    "CancelReservation": "Rejected",
+    "SendLocalList": "Failed",
+    "SignedUpdateFirmware": "Rejected",
+    "GetLog": "Rejected",
+    "SetDisplayMessage": "Rejected",
+    "PublishFirmware": "Rejected",
+    "GetDisplayMessages": "Unknown",
+    "ClearDisplayMessage": "Unknown",
+    "RemoteStartTransaction": "Rejected",
+    "RemoteStopTransaction": "Rejected",
+    "RequestStartTransaction": "Rejected",
+    "RequestStopTransaction": "Rejected",
+    "Reset": "Rejected",
+    "ChangeAvailability": "Rejected",
+    "ChangeConfiguration": "Rejected",
+    "ClearCache": "Rejected",
+    "TriggerMessage": "Rejected",
+}
+"""What a station answers to an action in ``behaviour.reject``: the refusal of that action's
+status enumeration (2.x UpdateFirmware is also Rejected; 1.6 UpdateFirmware and GetDiagnostics
+have no status and cannot be refused, only left unanswered or unsupported)."""
+_SMART_CHARGING = frozenset(
+    {"SetChargingProfile", "ClearChargingProfile", "GetCompositeSchedule", "GetChargingProfiles"}
+)
+_RESERVATIONS = frozenset({"ReserveNow", "CancelReservation"})
+_LOCAL_LIST = frozenset({"SendLocalList", "GetLocalListVersion"})
+_DISPLAY = frozenset({"SetDisplayMessage", "GetDisplayMessages", "ClearDisplayMessage"})
+_PUBLISHING = frozenset({"PublishFirmware", "UnpublishFirmware"})
 
 
 _HANDLERS_16: dict[str, _Handler] = {
@@ -653,89 +923,15 @@ _HANDLERS_16: dict[str, _Handler] = {
     "ChangeAvailability": lambda st, p: st._availability(
         p["connectorId"], p["type"] == "Operative"
     ),
-    "GetConfiguration": _get_configuration,
-    "ChangeConfiguration": _change_configuration,
+    **configuration.HANDLERS_16,
     "TriggerMessage": lambda st, p: st._trigger(p["requestedMessage"]),
     "ClearCache": lambda st, p: ({"status": "Accepted"}, None),
     "DataTransfer": lambda st, p: ({"status": "UnknownVendorId"}, None),
+    **smart_charging.HANDLERS_16,
+    **reservations.HANDLERS_16,
+    **local_list.HANDLERS_16,
+    **maintenance.HANDLERS_16,
 }
-
-_VARIABLES = {("OCPPCommCtrlr", "HeartbeatInterval"), ("SampledDataCtrlr", "TxUpdatedInterval")}
-
-
-def _variable_value(st: SimStation, component: str, variable: str) -> str | None:
-    if (component, variable) == ("OCPPCommCtrlr", "HeartbeatInterval"):
-        return st.configuration["HeartbeatInterval"]
-    if (component, variable) == ("SampledDataCtrlr", "TxUpdatedInterval"):
-        return st.configuration["MeterValueSampleInterval"]
-    return None
-
-
-def _get_variables(st: SimStation, p: Payload) -> tuple[Payload, Any]:
-    results = []
-    for data in p["getVariableData"]:
-        value = _variable_value(st, data["component"]["name"], data["variable"]["name"])
-        result: Payload = {
-            "attributeStatus": "Accepted" if value is not None else "UnknownVariable",
-            "component": data["component"],
-            "variable": data["variable"],
-        }
-        if value is not None:
-            result["attributeValue"] = value
-        results.append(result)
-    return {"getVariableResult": results}, None
-
-
-def _set_variables(st: SimStation, p: Payload) -> tuple[Payload, Any]:
-    results = []
-    for data in p["setVariableData"]:
-        key = (data["component"]["name"], data["variable"]["name"])
-        known = key in _VARIABLES
-        if known:
-            name = (
-                "HeartbeatInterval" if key[1] == "HeartbeatInterval" else "MeterValueSampleInterval"
-            )
-            st.configuration[name] = data["attributeValue"]
-        results.append(
-            {
-                "attributeStatus": "Accepted" if known else "UnknownVariable",
-                "component": data["component"],
-                "variable": data["variable"],
-            }
-        )
-    return {"setVariableResult": results}, None
-
-
-def _base_report(st: SimStation, p: Payload) -> tuple[Payload, Any]:
-    request_id = p["requestId"]
-
-    async def report() -> None:
-        data = [
-            {
-                "component": {"name": component},
-                "variable": {"name": variable},
-                "variableAttribute": [
-                    {
-                        "value": _variable_value(st, component, variable) or "",
-                        "mutability": "ReadWrite",
-                    }
-                ],
-                "variableCharacteristics": {"dataType": "integer", "supportsMonitoring": False},
-            }
-            for component, variable in sorted(_VARIABLES)
-        ]
-        await st._call(
-            "NotifyReport",
-            {
-                "requestId": request_id,
-                "generatedAt": ocpp_time(st.clock.now()),
-                "seqNo": 0,
-                "tbc": False,
-                "reportData": data,
-            },
-        )
-
-    return {"status": "Accepted"}, report
 
 
 def _transaction_status(st: SimStation, p: Payload) -> tuple[Payload, Any]:
@@ -758,11 +954,15 @@ _HANDLERS_2: dict[str, _Handler] = {
     "ChangeAvailability": lambda st, p: st._availability(
         (p.get("evse") or {}).get("id", 0), p["operationalStatus"] == "Operative"
     ),
-    "GetVariables": _get_variables,
-    "SetVariables": _set_variables,
-    "GetBaseReport": _base_report,
+    **configuration.HANDLERS_2,
     "TriggerMessage": lambda st, p: st._trigger(p["requestedMessage"]),
     "ClearCache": lambda st, p: ({"status": "Accepted"}, None),
     "DataTransfer": lambda st, p: ({"status": "UnknownVendorId"}, None),
     "GetTransactionStatus": _transaction_status,
+    **smart_charging.HANDLERS_2,
+    **reservations.HANDLERS_2,
+    **local_list.HANDLERS_2,
+    **maintenance.HANDLERS_2,
+    **display.HANDLERS_2,
+    **publishing.HANDLERS_2,
 }

@@ -26,6 +26,11 @@ class Snapshot:
     active_sessions: int
     energy_wh: float
     sessions_completed: int
+    site_power_w: dict[str, float] = field(default_factory=dict)
+    """Load management runs: the power of each site's stations at the end of the second."""
+    site_peak_w: dict[str, float] = field(default_factory=dict)
+    """The most power each site's stations drew at once during the second (every change of a
+    station's power is seen, not only the end of the second)."""
 
 
 @dataclass(slots=True)
@@ -131,6 +136,10 @@ class FleetTally:
     energy_wh: float = 0.0
     load: LoadCounts = field(default_factory=LoadCounts)
     """Only load runs write it."""
+    site_power: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Site -> station -> the station's simulated power now, W (stations of a site only)."""
+    _site_total: dict[str, float] = field(default_factory=dict)
+    _site_peak: dict[str, float] = field(default_factory=dict)
     _second_messages: int = 0
     _second_errors: int = 0
     _second_latency: Histogram = field(default_factory=Histogram)
@@ -147,6 +156,14 @@ class FleetTally:
         self._second_errors += 1
         if action and len(self.violations) < MAX_VIOLATIONS:
             self.violations.append(Violation(station_id, action, kind, detail[:500]))
+
+    def set_power(self, site: str, station_id: str, watts: float) -> None:
+        """A station of ``site`` draws ``watts`` from now on."""
+        stations = self.site_power.setdefault(site, {})
+        total = self._site_total.get(site, 0.0) + watts - stations.get(station_id, 0.0)
+        stations[station_id] = watts
+        self._site_total[site] = total
+        self._site_peak[site] = max(self._site_peak.get(site, 0.0), total)
 
     def connection_opened(self) -> None:
         self.connected += 1
@@ -166,7 +183,11 @@ class FleetTally:
             active_sessions=self.active_sessions,
             energy_wh=self.energy_wh,
             sessions_completed=self.sessions_completed,
+            site_power_w={site: sum(p.values()) for site, p in self.site_power.items()},
+            site_peak_w=dict(self._site_peak),
         )
+        # The next second's peak starts from the power drawn now.
+        self._site_peak = {site: sum(p.values()) for site, p in self.site_power.items()}
         self._second_messages = 0
         self._second_errors = 0
         self._second_latency = Histogram()

@@ -70,6 +70,49 @@ REQUESTS_16: dict[str, dict[str, Any]] = {
     "TriggerMessage": {"requestedMessage": "StatusNotification"},
     "ClearCache": {},
     "DataTransfer": {"vendorId": "acme"},
+    "SetChargingProfile": {
+        "connectorId": 0,
+        "csChargingProfiles": {
+            "chargingProfileId": 1,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}],
+            },
+        },
+    },
+    "ClearChargingProfile": {"id": 1},
+    "GetCompositeSchedule": {"connectorId": 1, "duration": 3600, "chargingRateUnit": "A"},
+    "ReserveNow": {
+        "connectorId": 1,
+        "expiryDate": "2030-01-01T00:00:00.000Z",
+        "idTag": "T1",
+        "reservationId": 1,
+    },
+    "CancelReservation": {"reservationId": 1},
+    "SendLocalList": {"listVersion": 1, "updateType": "Full"},
+    "GetLocalListVersion": {},
+    "UpdateFirmware": {
+        "location": "https://example.com/fw-2.bin",
+        "retrieveDate": "2030-01-01T00:00:00.000Z",
+    },
+    "SignedUpdateFirmware": {
+        "requestId": 1,
+        "firmware": {
+            "location": "https://example.com/fw-2.bin",
+            "retrieveDateTime": "2030-01-01T00:00:00.000Z",
+            "signingCertificate": "-----BEGIN CERTIFICATE-----",
+            "signature": "c2ln",
+        },
+    },
+    "GetDiagnostics": {"location": "https://example.com/logs/"},
+    "GetLog": {
+        "logType": "DiagnosticsLog",
+        "requestId": 1,
+        "log": {"remoteLocation": "https://example.com/logs"},
+    },
 }
 
 
