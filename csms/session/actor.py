@@ -434,9 +434,18 @@ class SessionActor(Actor):
             before=before,
             after=after,
         )
+        evse_known = progress.evse_id is not None
         progress.commit(message, updates)
         outcome = EventOutcome(None, ())
         first_result = results[0] if before else None
+        started = isinstance(first_result, StartOutcome) or resumed
+        if not evse_known and not started and progress.evse_id is not None:
+            # A 2.x transaction may name its EVSE only in a later event (2.0.1 E02, cable
+            # first): whoever shares a site's limit among EVSEs learns it now.
+            self._publish(
+                "transaction.evse",
+                {"evse_id": progress.evse_id, "connector_id": progress.connector_id},
+            )
         if isinstance(first_result, StartOutcome):
             outcome = EventOutcome(
                 first_result.token_held if take_token else None, first_result.abandoned

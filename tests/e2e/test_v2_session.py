@@ -412,3 +412,39 @@ async def test_a_16_and_a_201_charger_side_by_side(server: Running) -> None:
         assert tx["active"] is False
     assert (old_tx["protocol"], new_tx["protocol"]) == ("ocpp1.6", "ocpp2.0.1")
     assert old_tx["station_transaction_id"] == str(start.transaction_id) == old_tx["id"]
+
+
+async def test_an_evse_named_only_later_is_published_once(server: Running) -> None:
+    """2.0.1 E02 (cable first): a Started event may leave the EVSE out; the first event that names
+    it tells the live stream (a site's share waits for it), and later ones do not repeat it."""
+
+    def evse_events() -> list[dict[str, Any]]:
+        return [
+            e.data
+            for e in server.node.events.recent()
+            if e.type == "transaction.evse" and e.station_id == "CS-LATE"
+        ]
+
+    async with charger2(server.ocpp_url, "CS-LATE", "ocpp2.0.1") as cp:
+        await call2(cp, "BootNotification", boot_payload())
+        await call2(
+            cp,
+            "TransactionEvent",
+            transaction_event("Started", 0, "tx-late", minutes=0, trigger="CablePluggedIn"),
+        )
+        assert evse_events() == []
+        for seq_no in (1, 2):
+            await call2(
+                cp,
+                "TransactionEvent",
+                transaction_event(
+                    "Updated",
+                    seq_no,
+                    "tx-late",
+                    minutes=seq_no,
+                    trigger="ChargingStateChanged",
+                    evse={"id": 2, "connectorId": 1},
+                    info={"chargingState": "Charging"},
+                ),
+            )
+    assert evse_events() == [{"transaction_id": "CS-LATE,tx-late", "evse_id": 2, "connector_id": 1}]
