@@ -56,6 +56,7 @@ from csms.smart_charging.translate import (
     set_charging_profile,
 )
 from http_api.commands import call_station
+from http_api.fields import optional_object, refuse_unknown
 from http_api.openapi_parts import (
     DATE_TIME,
     NULLABLE_INT,
@@ -63,6 +64,7 @@ from http_api.openapi_parts import (
     NULLABLE_STR,
     NULLABLE_TIME,
     PROBLEM,
+    STATION_CALL_PROBLEMS,
     json_content,
     page,
     path_param,
@@ -71,8 +73,8 @@ from http_api.openapi_parts import (
 from http_api.pagination import int_param
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
+from http_api.station_calls import known_station, station_to_call
 from persistence import charging_profiles as kept
-from persistence import stations
 from persistence.sqltypes import utcnow
 from transport.versions import OcppVersion
 
@@ -128,18 +130,6 @@ def _part_view(station_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-async def _known_station(state: ApiState, station_id: str) -> None:
-    if await stations.get_station(state.reads, station_id) is None:
-        raise ApiProblem(404, "Not Found", f"no station {station_id!r}")
-
-
-async def _connected_version(state: ApiState, station_id: str) -> OcppVersion:
-    version = await state.router.version_of(station_id)
-    if version is None:
-        raise ApiProblem(404, "Not Found", f"station {station_id!r} is not connected")
-    return version
 
 
 def _profile_id(request: web.Request) -> int:
@@ -206,7 +196,7 @@ def _allocation_lock(station_id: str) -> asyncio.Lock:
 async def list_charging_profiles(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
-    await _known_station(state, station_id)
+    await known_station(state, station_id)
     raw_purpose = request.query.get("purpose") or None
     try:
         # Either version's name (1.6 ChargePointMaxProfile is the station maximum).
@@ -229,9 +219,7 @@ async def set_profile(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
     body = read_object(await read_json(request))
-    unknown = set(body) - PROFILE_FIELDS - {"evse_id"}
-    if unknown:
-        raise ApiProblem(400, "Bad Request", f"unknown fields: {', '.join(sorted(unknown))}")
+    refuse_unknown(body, PROFILE_FIELDS | {"evse_id"})
     evse_id = _evse_id(body)
     fields = {k: v for k, v in body.items() if k != "evse_id"}
     given_id = fields.get("id")
@@ -264,7 +252,7 @@ async def _send_profile(
     state: ApiState, station_id: str, evse_id: int, profile: ChargingProfile
 ) -> web.Response:
     """SetChargingProfile; 201 with the profile as kept when the station accepted it."""
-    version = await _connected_version(state, station_id)
+    version = await station_to_call(state, station_id, "SetChargingProfile")
     try:
         payload = set_charging_profile(version, station_id, evse_id, profile)
     except ProfileError as exc:
@@ -290,12 +278,9 @@ async def report_profiles(request: web.Request) -> web.Response:
     whether that was all."""
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
-    raw = await request.read()
-    body = read_object(await read_json(request)) if raw.strip() else {}
-    unknown = set(body) - {"evse_id", "purpose", "stack_level", "profile_ids", "sources"}
-    if unknown:
-        raise ApiProblem(400, "Bad Request", f"unknown fields: {', '.join(sorted(unknown))}")
-    version = await _connected_version(state, station_id)
+    body = await optional_object(request)
+    refuse_unknown(body, {"evse_id", "purpose", "stack_level", "profile_ids", "sources"})
+    version = await station_to_call(state, station_id, "GetChargingProfiles")
     if version is OcppVersion.V16:
         raise ApiProblem(
             400,
@@ -433,7 +418,7 @@ async def clear_profile(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
     profile_id = _profile_id(request)
-    version = await _connected_version(state, station_id)
+    version = await station_to_call(state, station_id, "ClearChargingProfile")
     had = await kept.get_profile(state.reads, station_id, profile_id)
     payload = clear_charging_profile(version, ClearCriteria(profile_id=profile_id))
     result = await call_station(
@@ -497,7 +482,7 @@ async def composite(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
     evse_id, duration, unit = _composite_params(request)
-    await _known_station(state, station_id)
+    await known_station(state, station_id)
     now = utcnow().replace(microsecond=0)
     computed = await computed_composite(
         state.reads, station_id, evse_id=evse_id, start=now, duration=duration, unit=unit
@@ -518,7 +503,7 @@ async def composite(request: web.Request) -> web.Response:
 async def charging_limits(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
-    await _known_station(state, station_id)
+    await known_station(state, station_id)
     rows = await kept.list_limits(state.reads, station_id)
     return json_response({"items": [_limit_view(r) for r in rows], "next": None})
 
@@ -527,14 +512,6 @@ async def charging_limits(request: web.Request) -> web.Response:
 
 _STATION = path_param("station_id")
 _NULLABLE_DATE_TIME = NULLABLE_TIME
-_CALL_ERRORS = {
-    "400": PROBLEM,
-    "404": PROBLEM,
-    "409": PROBLEM,
-    "502": PROBLEM,
-    "503": PROBLEM,
-    "504": PROBLEM,
-}
 
 SCHEMAS: dict[str, Any] = {
     "ChargingSchedulePeriod": {
@@ -706,7 +683,7 @@ PATHS: dict[str, Any] = {
             },
             "responses": {
                 "201": json_content(ref("ChargingProfile"), "accepted and kept"),
-                **_CALL_ERRORS,
+                **STATION_CALL_PROBLEMS,
             },
         },
     },
@@ -735,7 +712,7 @@ PATHS: dict[str, Any] = {
             },
             "responses": {
                 "200": json_content(ref("ChargingProfileReport"), "the report"),
-                **_CALL_ERRORS,
+                **STATION_CALL_PROBLEMS,
             },
         },
     },
@@ -764,7 +741,7 @@ PATHS: dict[str, Any] = {
             "x-required-role": "operator",
             "summary": "Clear a profile (ClearChargingProfile); forgotten when the station "
             "answers Accepted or Unknown",
-            "responses": {"204": {"description": "cleared"}, **_CALL_ERRORS},
+            "responses": {"204": {"description": "cleared"}, **STATION_CALL_PROBLEMS},
         },
     },
     "/api/v1/stations/{station_id}/composite-schedule": {

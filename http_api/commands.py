@@ -20,7 +20,8 @@ from gateway.calls import (
     StationNotAccepted,
     StationNotConnected,
 )
-from http_api.problems import ApiProblem, json_response, read_json, read_object
+from http_api.fields import optional_object
+from http_api.problems import ApiProblem, json_response
 from http_api.state import API_STATE, ApiState
 
 routes = web.RouteTableDef()
@@ -64,8 +65,7 @@ async def send_command(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
     action = request.match_info["action"]
-    raw = await request.read()
-    payload = read_object(await read_json(request)) if raw.strip() else {}
+    payload = await optional_object(request)
     timeout = state.command_timeout
     if "timeout" in request.query:
         try:

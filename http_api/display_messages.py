@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -22,21 +21,15 @@ from aiohttp import web
 from csms.monitoring.bounds import INT32_MAX
 from csms.monitoring.components import component_columns
 from csms.payloads.timestamps import ocpp_time
+from http_api.fields import date_time, integer, one_of, optional_object, refuse_unknown, text
 from http_api.monitoring import (
     component_from,
-    fields_of,
-    integer,
-    known_station,
+    latest_report_response,
     new_request_id,
-    one_of,
-    optional_object,
     path_id,
     refusal,
-    report_view,
-    speaks_v2,
     station_answer,
     status_of,
-    text,
 )
 from http_api.openapi_parts import (
     NULLABLE_INT,
@@ -44,6 +37,7 @@ from http_api.openapi_parts import (
     NULLABLE_TIME,
     PAGING,
     PROBLEM,
+    STATION_CALL_PROBLEMS,
     json_content,
     page,
     path_param,
@@ -52,15 +46,18 @@ from http_api.openapi_parts import (
 from http_api.pagination import page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE
+from http_api.station_calls import known_station, station_to_call
 from persistence.display_messages import (
     get_display_message,
     list_display_messages,
     next_message_id,
 )
-from persistence.monitoring import DISPLAY_MESSAGES, latest_report
-from persistence.sqltypes import utcnow
+from persistence.monitoring import DISPLAY_MESSAGES
 
 routes = web.RouteTableDef()
+
+_WHAT = "display messages"
+"""What a 1.6 station lacks, in the 409 it gets."""
 
 PRIORITIES = ("AlwaysFront", "InFront", "NormalCycle")
 STATES = ("Charging", "Faulted", "Idle", "Unavailable", "Suspended", "Discharging")
@@ -86,7 +83,7 @@ def _content(value: Any, where: str) -> dict[str, Any]:
     """A MessageContentType from {format, language, content}."""
     if not isinstance(value, dict):
         raise ApiProblem(400, "Bad Request", f"{where} must be an object")
-    fields_of(value, {"format", "language", "content"}, where)
+    refuse_unknown(value, {"format", "language", "content"}, where)
     content: dict[str, Any] = {
         "format": one_of(value.get("format"), f"{where}.format", FORMATS),
         "content": text(value.get("content"), f"{where}.content", limit=MAX_CONTENT),
@@ -97,20 +94,12 @@ def _content(value: Any, where: str) -> dict[str, Any]:
 
 
 def _time(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise ApiProblem(400, "Bad Request", f"{name} must be an RFC 3339 date-time")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ApiProblem(400, "Bad Request", f"{name} must be an RFC 3339 date-time") from None
-    if parsed.tzinfo is None:
-        raise ApiProblem(400, "Bad Request", f"{name} needs a time zone offset (Z or +hh:mm)")
-    return ocpp_time(parsed.astimezone(UTC))
+    return ocpp_time(date_time(value, name))
 
 
 def message_info(body: Mapping[str, Any], message_id: int) -> dict[str, Any]:
     """A MessageInfoType from the body."""
-    fields_of(body, _MESSAGE_FIELDS, "the body")
+    refuse_unknown(body, _MESSAGE_FIELDS, "the body")
     info: dict[str, Any] = {
         "id": message_id,
         "priority": one_of(body.get("priority"), "priority", PRIORITIES),
@@ -136,7 +125,7 @@ def message_info(body: Mapping[str, Any], message_id: int) -> dict[str, Any]:
     if display is not None:
         if not isinstance(display, dict):
             raise ApiProblem(400, "Bad Request", "display must be an object")
-        fields_of(
+        refuse_unknown(
             display, {"component", "component_instance", "evse_id", "connector_id"}, "display"
         )
         info["display"] = component_from(display, "display")
@@ -225,7 +214,7 @@ async def _send_message(
     """SetDisplayMessage; 201 with the message as kept, 409 with the station's status."""
     state = request.app[API_STATE]
     message_id = info["id"]
-    await speaks_v2(state, station_id, "display messages")
+    await station_to_call(state, station_id, "SetDisplayMessage", v2_only=_WHAT)
     response = await station_answer(state, station_id, "SetDisplayMessage", {"message": info})
     status = response["status"]
     if status != "Accepted":
@@ -251,7 +240,7 @@ async def clear_display_message(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
     message_id = path_id(request, "message_id", "message id")
-    await speaks_v2(state, station_id, "display messages")
+    await station_to_call(state, station_id, "ClearDisplayMessage", v2_only=_WHAT)
     response = await station_answer(state, station_id, "ClearDisplayMessage", {"id": message_id})
     status = response["status"]
     if status == "Accepted":
@@ -273,7 +262,7 @@ async def clear_display_message(request: web.Request) -> web.Response:
 
 def report_request(body: Mapping[str, Any], request_id: int) -> dict[str, Any]:
     """A GetDisplayMessagesRequest from the body (every field optional)."""
-    fields_of(body, {"ids", "priority", "state"}, "the body")
+    refuse_unknown(body, {"ids", "priority", "state"}, "the body")
     payload: dict[str, Any] = {"requestId": request_id}
     ids = body.get("ids")
     if ids is not None:
@@ -291,11 +280,7 @@ def report_request(body: Mapping[str, Any], request_id: int) -> dict[str, Any]:
 async def get_display_messages_report(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
-    await known_station(state, station_id)
-    row = await latest_report(state.reads, station_id, DISPLAY_MESSAGES)
-    if row is None:
-        raise ApiProblem(404, "Not Found", f"no display message report of station {station_id!r}")
-    return json_response(report_view(row, utcnow()))
+    return await latest_report_response(state, station_id, DISPLAY_MESSAGES, "display message")
 
 
 @routes.post("/api/v1/stations/{station_id}/display-messages/report")
@@ -303,7 +288,7 @@ async def request_display_messages_report(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
     payload = report_request(await optional_object(request), new_request_id())
-    await speaks_v2(state, station_id, "display messages")
+    await station_to_call(state, station_id, "GetDisplayMessages", v2_only=_WHAT)
     response = await station_answer(state, station_id, "GetDisplayMessages", payload)
     answer = {"request_id": payload["requestId"], **status_of(response)}
     # Accepted: the NotifyDisplayMessages parts follow. Unknown: the station has none of those.
@@ -313,7 +298,6 @@ async def request_display_messages_report(request: web.Request) -> web.Response:
 # -- OpenAPI -------------------------------------------------------------------------------------
 
 _STATION = path_param("station_id")
-_CALL_PROBLEMS = {code: PROBLEM for code in ("400", "404", "409", "502", "503", "504")}
 _CONTENT = {
     "type": "object",
     "required": ["format", "content"],
@@ -390,7 +374,7 @@ PATHS: dict[str, Any] = {
             },
             "responses": {
                 "201": json_content(ref("DisplayMessage"), "accepted and kept"),
-                **_CALL_PROBLEMS,
+                **STATION_CALL_PROBLEMS,
             },
         },
     },
@@ -423,7 +407,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "202": json_content(ref("ReportAnswer"), "accepted: the parts follow"),
                 "200": json_content(ref("ReportAnswer"), "Unknown: no such message"),
-                **_CALL_PROBLEMS,
+                **STATION_CALL_PROBLEMS,
             },
         },
     },
@@ -433,7 +417,7 @@ PATHS: dict[str, Any] = {
             "x-required-role": "operator",
             "summary": "Clear a message (ClearDisplayMessage); 404 when the station has none of "
             "this id",
-            "responses": {"204": {"description": "cleared"}, **_CALL_PROBLEMS},
+            "responses": {"204": {"description": "cleared"}, **STATION_CALL_PROBLEMS},
         },
     },
 }

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -22,12 +21,14 @@ from csms.firmware import sender, settings, statuses, tracking, updates
 from csms.firmware.loop import SCHEDULED
 from gateway.calls import CommandResult
 from http_api.commands import call_station
+from http_api.fields import bad, int_field, refuse_unknown, text_field, time_field
 from http_api.openapi_parts import (
     NULLABLE_INT,
     NULLABLE_STR,
     NULLABLE_TIME,
     PAGING,
     PROBLEM,
+    STATION_CALL_PROBLEMS,
     json_content,
     page,
     path_param,
@@ -36,8 +37,9 @@ from http_api.openapi_parts import (
 from http_api.pagination import page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
+from http_api.station_calls import known_station, station_to_call
 from persistence import firmware as store
-from persistence import stations
+from persistence.keyed_rows import run_alone
 from persistence.sqltypes import utcnow
 from persistence.writer import WriteOp
 from transport.versions import OcppVersion
@@ -45,60 +47,6 @@ from transport.versions import OcppVersion
 routes = web.RouteTableDef()
 
 # -- request bodies --------------------------------------------------------------------------
-
-
-def bad(detail: str) -> ApiProblem:
-    return ApiProblem(400, "Bad Request", detail)
-
-
-def refuse_unknown(body: Mapping[str, Any], known: set[str]) -> None:
-    unknown = sorted(set(body) - known)
-    if unknown:
-        raise bad(f"unknown fields: {', '.join(unknown)}; accepted: {', '.join(sorted(known))}")
-
-
-def text_field(body: Mapping[str, Any], name: str, *, required: bool = False, limit: int) -> Any:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise bad(f"{name} is required")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise bad(f"{name} must be a non-empty string")
-    if len(value) > limit:
-        raise bad(f"{name} is longer than {limit} characters")
-    return value
-
-
-def int_field(body: Mapping[str, Any], name: str, *, low: int, high: int) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise bad(f"{name} must be an integer from {low} to {high}")
-    return value
-
-
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
-)
-
-
-def time_field(body: Mapping[str, Any], name: str) -> datetime | None:
-    """An RFC 3339 date-time with an offset, in UTC."""
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
-        raise bad(f"{name} must be an RFC 3339 date-time such as 2026-12-01T08:00:00Z")
-    text = value.upper()
-    fraction = re.search(r"\.(\d+)", text)
-    if fraction is not None and len(fraction.group(1)) > 6:
-        text = text.replace(fraction.group(0), "." + fraction.group(1)[:6], 1)
-    try:
-        return datetime.fromisoformat(text).astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise bad(f"{name} is not a valid date-time") from None
 
 
 def location_field(body: Mapping[str, Any], name: str = "location") -> str:
@@ -116,22 +64,9 @@ def id_of(request: web.Request, name: str) -> int:
     return int(raw)
 
 
-async def known_station(state: ApiState, station_id: str) -> None:
-    if await stations.get_station(state.reads, station_id) is None:
-        raise ApiProblem(404, "Not Found", f"no station {station_id!r}")
-
-
-async def connected_version(state: ApiState, station_id: str) -> OcppVersion:
-    await known_station(state, station_id)
-    version = await state.router.version_of(station_id)
-    if version is None:
-        raise ApiProblem(404, "Not Found", f"station {station_id!r} is not connected")
-    return version
-
-
 def apply_with(state: ApiState) -> sender.Apply:
     async def apply(op: WriteOp) -> Any:
-        return await store.run(state.engine, op)
+        return await run_alone(state.engine, op)
 
     return apply
 
@@ -216,12 +151,12 @@ async def create_update(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
     values = _update_values(read_object(await read_json(request)))
-    version = await connected_version(state, station_id)
+    version = await station_to_call(state, station_id, "UpdateFirmware")
     if version is OcppVersion.V16 and values["install_at"] and not updates.is_signed(values):
         # 1.6 section 6.53: the plain UpdateFirmware has no install time; dropping it silently
         # would install at once what the operator scheduled.
         raise bad("install_at needs a 2.x station or a signed update (1.6 security extension)")
-    row = await store.run(
+    row = await run_alone(
         state.engine,
         store.update_created(
             {
@@ -350,7 +285,7 @@ async def create_campaign(request: web.Request) -> web.Response:
             shown = ", ".join(repr(s) for s in unknown[:10])
             more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
             raise bad(f"unknown stations: {shown}{more}")
-    row = await store.run(state.engine, store.campaign_created(values))
+    row = await run_alone(state.engine, store.campaign_created(values))
     state.events.publish("firmware.campaign", None, {"id": row["id"], "status": row["status"]})
     return json_response(await campaign_view(state, row), status=201)
 
@@ -379,7 +314,7 @@ async def cancel_campaign(request: web.Request) -> web.Response:
     stations (OCPP has no cancel of an update but a newer one)."""
     state = request.app[API_STATE]
     campaign_id = id_of(request, "campaign_id")
-    canceled = await store.run(state.engine, store.campaign_canceled(campaign_id))
+    canceled = await run_alone(state.engine, store.campaign_canceled(campaign_id))
     if canceled is None:
         raise ApiProblem(404, "Not Found", "no such firmware campaign")
     state.events.publish("firmware.campaign", None, {"id": campaign_id, "status": "Canceled"})
@@ -420,12 +355,12 @@ async def create_publication(request: web.Request) -> web.Response:
         raise bad("checksum must be the firmware's MD5 digest, 32 hexadecimal digits")
     retries = int_field(body, "retries", low=0, high=100)
     interval = int_field(body, "retry_interval", low=0, high=7 * 86400)
-    version = await connected_version(state, station_id)
+    version = await station_to_call(state, station_id, "PublishFirmware")
     if version is OcppVersion.V16:
         raise ApiProblem(
             409, "Conflict", "PublishFirmware is OCPP 2.x (L03); the station speaks 1.6"
         )
-    row = await store.run(
+    row = await run_alone(
         state.engine,
         store.publication_created(
             {
@@ -472,7 +407,7 @@ async def _settle(state: ApiState, row: Mapping[str, Any], payload: dict[str, An
 async def _publication_changed(
     state: ApiState, row: Mapping[str, Any], change: store.Change
 ) -> None:
-    changed = await store.run(
+    changed = await run_alone(
         state.engine,
         store.publication_changed(
             row["station_id"], request_id=None, publication_id=row["id"], change=change
@@ -518,7 +453,6 @@ async def unpublish(request: web.Request) -> web.Response:
 # -- OpenAPI ---------------------------------------------------------------------------------
 
 _STATION = [path_param("station_id")]
-_CALL_PROBLEMS = {code: PROBLEM for code in ("400", "404", "409", "502", "503", "504")}
 
 PATHS: dict[str, Any] = {
     "/api/v1/stations/{station_id}/firmware-updates": {
@@ -534,7 +468,7 @@ PATHS: dict[str, Any] = {
             },
             "responses": {
                 "201": json_content(ref("FirmwareUpdate"), "the update, as the station answered"),
-                **_CALL_PROBLEMS,
+                **STATION_CALL_PROBLEMS,
             },
         },
         "get": {
@@ -607,7 +541,7 @@ PATHS: dict[str, Any] = {
             },
             "responses": {
                 "201": json_content(ref("FirmwarePublication"), "the publication"),
-                **_CALL_PROBLEMS,
+                **STATION_CALL_PROBLEMS,
             },
         },
         "get": {
@@ -628,7 +562,7 @@ PATHS: dict[str, Any] = {
             "summary": "Stop publishing (L04 UnpublishFirmware of the publication's checksum)",
             "responses": {
                 "200": json_content(ref("FirmwareUnpublished"), "the station's answer"),
-                **_CALL_PROBLEMS,
+                **STATION_CALL_PROBLEMS,
             },
         },
     },

@@ -18,18 +18,21 @@ from csms.local_lists.limits import items_per_message
 from csms.local_lists.sync import NotManaged, Ports, sync_list
 from gateway.calls import CommandResult
 from http_api.commands import call_station
+from http_api.fields import flag, optional_object, refuse_unknown
 from http_api.openapi_parts import (
     NULLABLE_INT,
     NULLABLE_STR,
     NULLABLE_TIME,
     PROBLEM,
+    STATION_CALL_PROBLEMS,
     json_content,
     path_param,
     ref,
 )
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
-from persistence import stations
+from http_api.station_calls import known_station, station_to_call
+from persistence.keyed_rows import run_alone
 from persistence.local_lists import (
     ListEntry,
     LocalListState,
@@ -45,9 +48,7 @@ routes = web.RouteTableDef()
 
 
 async def _write(state: ApiState, op: WriteOp) -> Any:
-    """An operator's write, on its own transaction (nothing batches with it)."""
-    async with state.engine.begin() as conn:
-        return await op.apply(conn)
+    return await run_alone(state.engine, op)
 
 
 async def id_tag_changed(state: ApiState, id_tag: str) -> None:
@@ -101,8 +102,7 @@ def local_list_view(
 
 async def _station(state: ApiState, request: web.Request) -> str:
     station_id = request.match_info["station_id"]
-    if await stations.get_station(state.reads, station_id) is None:
-        raise ApiProblem(404, "Not Found", f"no station {station_id!r}")
+    await known_station(state, station_id)
     return station_id
 
 
@@ -146,24 +146,11 @@ async def local_list_delete(request: web.Request) -> web.Response:
 @routes.post("/api/v1/stations/{station_id}/local-list/sync")
 async def local_list_sync(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
-    raw = await request.read()
-    body = read_object(await read_json(request)) if raw.strip() else {}
-    unknown = set(body) - {"full"}
-    if unknown:
-        raise ApiProblem(400, "Bad Request", f"unknown fields: {', '.join(sorted(unknown))}")
-    full = body.get("full", False)
-    if not isinstance(full, bool):
-        raise ApiProblem(400, "Bad Request", "full must be true or false")
+    body = await optional_object(request)
+    refuse_unknown(body, {"full"})
+    full = flag(body, "full")
     station_id = request.match_info["station_id"]
-    station = await stations.get_station(state.reads, station_id)
-    if station is None:
-        raise ApiProblem(404, "Not Found", f"no station {station_id!r}")
-    if not (station.registered and station.allowed):
-        # OCPP 1.6 section 4.2.1, 2.0.1 B02: nothing but what boots it until it is accepted.
-        raise ApiProblem(409, "Conflict", f"station {station_id!r} is not accepted")
-    version = await state.router.version_of(station_id)
-    if version is None:
-        raise ApiProblem(404, "Not Found", f"station {station_id!r} is not connected")
+    version = await station_to_call(state, station_id, "SendLocalList")
 
     async def write(op: WriteOp) -> Any:
         return await _write(state, op)
@@ -323,7 +310,7 @@ PATHS: dict[str, Any] = {
             "requestBody": {"content": {"application/json": {"schema": ref("LocalListSync")}}},
             "responses": {
                 "200": json_content(ref("LocalListSyncOutcome"), "the station's answer"),
-                **{code: PROBLEM for code in ("400", "404", "409", "502", "503", "504")},
+                **STATION_CALL_PROBLEMS,
             },
         },
     },

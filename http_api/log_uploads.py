@@ -34,21 +34,15 @@ from aiohttp import BodyPartReader, web
 from csms.firmware import logs, statuses
 from gateway.throttle import AuthThrottle
 from http_api.commands import call_station
-from http_api.firmware import (
-    bad,
-    connected_version,
-    id_of,
-    int_field,
-    known_station,
-    refuse_unknown,
-    time_field,
-)
+from http_api.fields import bad, int_field, refuse_unknown, time_field
+from http_api.firmware import id_of
 from http_api.openapi_parts import (
     NULLABLE_INT,
     NULLABLE_STR,
     NULLABLE_TIME,
     PAGING,
     PROBLEM,
+    STATION_CALL_PROBLEMS,
     json_content,
     page,
     path_param,
@@ -57,8 +51,9 @@ from http_api.openapi_parts import (
 from http_api.pagination import page_params
 from http_api.problems import ApiProblem, json_response, problem_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
-from persistence import firmware as firmware_store
+from http_api.station_calls import known_station, station_to_call
 from persistence import log_uploads as store
+from persistence.keyed_rows import run_alone
 from persistence.sqltypes import utcnow
 from persistence.stations import get_station_credentials
 from transport.security import parse_basic_auth, verify_password
@@ -117,9 +112,7 @@ def origin_of(request: web.Request) -> str:
 
 
 async def _mark(state: ApiState, log_id: int, change: store.Change) -> None:
-    changed = await firmware_store.run(
-        state.engine, store.log_request_changed(log_id=log_id, change=change)
-    )
+    changed = await run_alone(state.engine, store.log_request_changed(log_id=log_id, change=change))
     if changed is not None:
         logs.publish(state.events, changed)
 
@@ -140,8 +133,8 @@ async def create_log_request(request: web.Request) -> web.Response:
     interval = int_field(body, "retry_interval", low=0, high=7 * 86400)
     if state.data_dir is None:
         raise ApiProblem(503, "Service Unavailable", "this node keeps no uploads (no data dir)")
-    version = await connected_version(state, station_id)
-    row = await firmware_store.run(
+    version = await station_to_call(state, station_id, "GetLog")
+    row = await run_alone(
         state.engine,
         store.log_request_created(
             {
@@ -177,7 +170,7 @@ async def create_log_request(request: web.Request) -> web.Response:
             if not fallback:
                 raise
             # 1.6 without the security extension: its own diagnostics upload.
-            await firmware_store.run(
+            await run_alone(
                 state.engine,
                 store.log_request_changed(
                     log_id=row["id"], change=lambda _: {"action": "GetDiagnostics"}
@@ -409,7 +402,7 @@ async def receive_upload(request: web.Request) -> web.Response:
             "uploaded_at": now,
         }
 
-    changed = await firmware_store.run(
+    changed = await run_alone(
         state.engine, store.log_request_changed(log_id=row["id"], change=received)
     )
     if changed is not None:
@@ -530,7 +523,7 @@ PATHS: dict[str, Any] = {
             },
             "responses": {
                 "201": json_content(ref("LogRequest"), "the request, as the station answered"),
-                **{code: PROBLEM for code in ("400", "404", "409", "502", "503", "504")},
+                **STATION_CALL_PROBLEMS,
             },
         },
         "get": {

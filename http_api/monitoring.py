@@ -21,12 +21,14 @@ from aiohttp import web
 from csms.monitoring.bounds import INT32_MAX
 from csms.monitoring.components import component_columns, component_type, variable_type
 from http_api.commands import call_station
+from http_api.fields import integer, one_of, optional_object, refuse_unknown, text
 from http_api.openapi_parts import (
     NULLABLE_INT,
     NULLABLE_STR,
     NULLABLE_TIME,
     PAGING,
     PROBLEM,
+    STATION_CALL_PROBLEMS,
     json_content,
     page,
     path_param,
@@ -35,7 +37,7 @@ from http_api.openapi_parts import (
 from http_api.pagination import page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
-from persistence import stations
+from http_api.station_calls import known_station, station_to_call
 from persistence.monitoring import (
     MONITORING,
     ReportStatus,
@@ -44,7 +46,6 @@ from persistence.monitoring import (
     monitoring_settings,
 )
 from persistence.sqltypes import utcnow
-from transport.versions import OcppVersion
 
 routes = web.RouteTableDef()
 
@@ -62,6 +63,9 @@ MONITOR_TYPES = (
     "TargetDelta",
     "TargetDeltaRelative",
 )
+_WHAT = "variable monitoring"
+"""What a 1.6 station lacks, in the 409 it gets."""
+
 MONITORING_BASES = ("All", "FactoryDefault", "HardWiredOnly")
 MONITORING_CRITERIA = ("ThresholdMonitoring", "DeltaMonitoring", "PeriodicMonitoring")
 
@@ -72,28 +76,6 @@ MONITORING_CRITERIA = ("ThresholdMonitoring", "DeltaMonitoring", "PeriodicMonito
 def new_request_id() -> int:
     """A requestId for a report: random, so that two members never hand out the same one."""
     return secrets.randbelow(INT32_MAX) + 1
-
-
-async def known_station(state: ApiState, station_id: str) -> None:
-    """404 unless the station is known."""
-    if await stations.get_station(state.reads, station_id) is None:
-        raise ApiProblem(404, "Not Found", f"no station {station_id!r}")
-
-
-async def speaks_v2(state: ApiState, station_id: str, what: str) -> None:
-    """404 unless the station is known and connected, 409 when it speaks OCPP 1.6 (which has no
-    ``what``)."""
-    await known_station(state, station_id)
-    version = await state.router.version_of(station_id)
-    if version is None:
-        raise ApiProblem(404, "Not Found", f"station {station_id!r} is not connected")
-    if version is OcppVersion.V16:
-        raise ApiProblem(
-            409,
-            "Conflict",
-            f"station {station_id!r} is connected with OCPP 1.6, which has no {what}: "
-            "it needs OCPP 2.0.1 or 2.1",
-        )
 
 
 async def station_answer(
@@ -120,32 +102,6 @@ def path_id(request: web.Request, name: str, what: str) -> int:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 10) or int(raw) > INT32_MAX:
         raise ApiProblem(400, "Bad Request", f"{what} must be a non-negative integer, got {raw!r}")
     return int(raw)
-
-
-def fields_of(body: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = set(body) - allowed
-    if unknown:
-        raise ApiProblem(
-            400, "Bad Request", f"unknown fields in {where}: {', '.join(sorted(unknown))}"
-        )
-
-
-def integer(value: Any, name: str, *, low: int = 0, high: int = INT32_MAX) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ApiProblem(400, "Bad Request", f"{name} must be an integer from {low} to {high}")
-    return value
-
-
-def text(value: Any, name: str, *, limit: int) -> str:
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise ApiProblem(400, "Bad Request", f"{name} must be a string of 1-{limit} characters")
-    return value
-
-
-def one_of(value: Any, name: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ApiProblem(400, "Bad Request", f"{name} must be one of {', '.join(choices)}")
-    return str(value)
 
 
 def component_from(body: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -252,7 +208,7 @@ def monitoring_data(item: Any, where: str) -> dict[str, Any]:
     """A SetMonitoringDataType from one monitor of the body."""
     if not isinstance(item, dict):
         raise ApiProblem(400, "Bad Request", f"{where} must be an object")
-    fields_of(item, _MONITOR_FIELDS, where)
+    refuse_unknown(item, _MONITOR_FIELDS, where)
     value = item.get("value")
     if not isinstance(value, int | float) or isinstance(value, bool):
         raise ApiProblem(400, "Bad Request", f"{where}.value must be a number")
@@ -311,7 +267,7 @@ async def set_monitors(request: web.Request) -> web.Response:
         items: Any = body
     else:
         body = read_object(body)
-        fields_of(body, {"monitors"}, "the body")
+        refuse_unknown(body, {"monitors"}, "the body")
         items = body.get("monitors")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_MONITORS_PER_REQUEST:
         raise ApiProblem(
@@ -320,7 +276,7 @@ async def set_monitors(request: web.Request) -> web.Response:
             f"monitors must be a list of 1-{MAX_MONITORS_PER_REQUEST} monitors",
         )
     data = [monitoring_data(item, f"monitors[{i}]") for i, item in enumerate(items)]
-    await speaks_v2(state, station_id, "variable monitoring")
+    await station_to_call(state, station_id, "SetVariableMonitoring", v2_only=_WHAT)
     answer = await station_answer(
         state, station_id, "SetVariableMonitoring", {"setMonitoringData": data}
     )
@@ -338,7 +294,7 @@ async def clear_monitor(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
     monitor_id = path_id(request, "monitor_id", "monitor id")
-    await speaks_v2(state, station_id, "variable monitoring")
+    await station_to_call(state, station_id, "ClearVariableMonitoring", v2_only=_WHAT)
     cleared = await station_answer(
         state, station_id, "ClearVariableMonitoring", {"id": [monitor_id]}
     )
@@ -391,7 +347,7 @@ async def put_monitoring(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
     body = read_object(await read_json(request))
-    fields_of(body, {"base", "level"}, "the body")
+    refuse_unknown(body, {"base", "level"}, "the body")
     if body.get("base") is None and body.get("level") is None:
         raise ApiProblem(400, "Bad Request", "give a base, a level or both")
     calls: list[tuple[str, str, dict[str, Any]]] = []
@@ -401,7 +357,7 @@ async def put_monitoring(request: web.Request) -> web.Response:
     if body.get("level") is not None:
         level = integer(body["level"], "level", high=9)
         calls.append(("level", "SetMonitoringLevel", {"severity": level}))
-    await speaks_v2(state, station_id, "variable monitoring")
+    await station_to_call(state, station_id, calls[0][1], v2_only=_WHAT)
     answers: dict[str, dict[str, Any]] = {}
     for name, action, payload in calls:
         answers[name] = status_of(await station_answer(state, station_id, action, payload))
@@ -425,7 +381,7 @@ async def put_monitoring(request: web.Request) -> web.Response:
 def _component_variable(item: Any, where: str) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise ApiProblem(400, "Bad Request", f"{where} must be an object")
-    fields_of(
+    refuse_unknown(
         item,
         {
             "component",
@@ -447,7 +403,7 @@ def _component_variable(item: Any, where: str) -> dict[str, Any]:
 
 def report_request(body: Mapping[str, Any], request_id: int) -> dict[str, Any]:
     """A GetMonitoringReportRequest from the body (every field optional)."""
-    fields_of(body, {"monitoring_criteria", "component_variables"}, "the body")
+    refuse_unknown(body, {"monitoring_criteria", "component_variables"}, "the body")
     payload: dict[str, Any] = {"requestId": request_id}
     criteria = body.get("monitoring_criteria")
     if criteria is not None:
@@ -467,21 +423,22 @@ def report_request(body: Mapping[str, Any], request_id: int) -> dict[str, Any]:
     return payload
 
 
-async def optional_object(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object; an empty body is an empty object."""
-    if not (await request.read()).strip():
-        return {}
-    return read_object(await read_json(request))
-
-
 @routes.get("/api/v1/stations/{station_id}/monitors/report")
 async def get_monitoring_report(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
+    return await latest_report_response(state, station_id, MONITORING, "monitoring")
+
+
+async def latest_report_response(
+    state: ApiState, station_id: str, kind: str, what: str
+) -> web.Response:
+    """The last report of ``kind`` (``persistence.monitoring``) the station sent, with how far it
+    got; 404 when it sent none (``what`` names the report)."""
     await known_station(state, station_id)
-    row = await latest_report(state.reads, station_id, MONITORING)
+    row = await latest_report(state.reads, station_id, kind)
     if row is None:
-        raise ApiProblem(404, "Not Found", f"no monitoring report of station {station_id!r}")
+        raise ApiProblem(404, "Not Found", f"no {what} report of station {station_id!r}")
     return json_response(report_view(row, utcnow()))
 
 
@@ -490,7 +447,7 @@ async def request_monitoring_report(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
     payload = report_request(await optional_object(request), new_request_id())
-    await speaks_v2(state, station_id, "variable monitoring")
+    await station_to_call(state, station_id, "GetMonitoringReport", v2_only=_WHAT)
     response = await station_answer(state, station_id, "GetMonitoringReport", payload)
     answer = {"request_id": payload["requestId"], **status_of(response)}
     status = answer["status"]
@@ -510,7 +467,6 @@ async def request_monitoring_report(request: web.Request) -> web.Response:
 # -- OpenAPI -------------------------------------------------------------------------------------
 
 _STATION = path_param("station_id")
-_CALL_PROBLEMS = {code: PROBLEM for code in ("400", "404", "409", "502", "503", "504")}
 _COMPONENT_FIELDS: dict[str, Any] = {
     "component": {"type": "string", "maxLength": 50},
     "component_instance": NULLABLE_STR,
@@ -661,7 +617,7 @@ PATHS: dict[str, Any] = {
             },
             "responses": {
                 "200": json_content(ref("MonitorResults"), "each monitor's status"),
-                **_CALL_PROBLEMS,
+                **STATION_CALL_PROBLEMS,
             },
         },
     },
@@ -702,7 +658,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "202": json_content(ref("ReportAnswer"), "accepted: the parts follow"),
                 "200": json_content(ref("ReportAnswer"), "EmptyResultSet: nothing matches"),
-                **_CALL_PROBLEMS,
+                **STATION_CALL_PROBLEMS,
             },
         },
     },
@@ -712,7 +668,7 @@ PATHS: dict[str, Any] = {
             "x-required-role": "operator",
             "summary": "Clear a monitor (ClearVariableMonitoring); 404 when the station has none "
             "of this id, 409 when it refuses",
-            "responses": {"204": {"description": "cleared"}, **_CALL_PROBLEMS},
+            "responses": {"204": {"description": "cleared"}, **STATION_CALL_PROBLEMS},
         },
     },
     "/api/v1/stations/{station_id}/monitoring": {
@@ -746,7 +702,7 @@ PATHS: dict[str, Any] = {
             },
             "responses": {
                 "200": json_content(ref("MonitoringSettings"), "accepted"),
-                **_CALL_PROBLEMS,
+                **STATION_CALL_PROBLEMS,
             },
         },
     },

@@ -53,3 +53,15 @@ def time_range(since: str, until: str) -> list[dict[str, Any]]:
         {"name": name, "in": "query", "description": f"{what} (RFC 3339)", "schema": DATE_TIME}
         for name, what in (("since", since), ("until", until))
     ]
+
+
+def problems(*codes: str) -> dict[str, Any]:
+    """The responses ``codes`` of an operation, each an RFC 9457 problem."""
+    return {code: PROBLEM for code in codes}
+
+
+STATION_CALL_PROBLEMS = problems("400", "404", "409", "502", "503", "504")
+"""What an operation that sends a call to a station may answer instead: 400 the request is not
+valid (for the station's version), 404 the station is unknown or not connected, 409 its
+registration or its answer refuses it, 502 a CALLERROR, 503 its connection is overloaded, 504 no
+answer in time (``http_api.station_calls``, ``http_api.commands.call_station``)."""

@@ -13,13 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
-from csms.payloads.timestamps import parse_timestamp
 from csms.reservations.requests import (
     ReservationRequest,
     ReservationRequestError,
     reserve_now_payload,
 )
 from http_api.commands import call_station
+from http_api.fields import bad, int_field, refuse_unknown, time_field
 from http_api.openapi_parts import (
     DATE_TIME,
     NULLABLE_INT,
@@ -27,6 +27,7 @@ from http_api.openapi_parts import (
     NULLABLE_TIME,
     PAGING,
     PROBLEM,
+    STATION_CALL_PROBLEMS,
     json_content,
     page,
     path_param,
@@ -35,7 +36,7 @@ from http_api.openapi_parts import (
 from http_api.pagination import page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
-from persistence import stations
+from http_api.station_calls import station_to_call
 from persistence.id_tokens import get_id_token
 from persistence.records import id_token_key
 from persistence.reservations import (
@@ -94,36 +95,25 @@ async def _view(state: ApiState, reservation: ReservationRecord) -> dict[str, An
     return reservation_view(reservation, await state.status.connectors(reservation.station_id))
 
 
-def _optional(body: dict[str, Any], name: str, kind: type) -> Any:
+def _optional_str(body: dict[str, Any], name: str) -> str | None:
+    """A string or null; its length is checked against the version's schema when it is sent."""
     value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise ApiProblem(400, "Bad Request", f"{name} must be {kind.__name__} or null")
-    if isinstance(value, int) and not 0 <= value <= OCPP_MAX_INTEGER:
-        raise ApiProblem(400, "Bad Request", f"{name} must be between 0 and {OCPP_MAX_INTEGER}")
+    if value is not None and not isinstance(value, str):
+        raise bad(f"{name} must be a string or null")
     return value
 
 
 def _expiry(body: dict[str, Any]) -> datetime:
-    raw = body.get("expires_at")
-    if not isinstance(raw, str):
-        raise ApiProblem(400, "Bad Request", "expires_at (RFC 3339 date-time) is required")
-    try:
-        expires_at = parse_timestamp(raw)
-    except ValueError:
-        raise ApiProblem(
-            400, "Bad Request", f"expires_at must be an RFC 3339 date-time, got {raw!r}"
-        ) from None
+    expires_at = time_field(body, "expires_at")
+    if expires_at is None:
+        raise bad("expires_at (RFC 3339 date-time) is required")
     if expires_at <= utcnow():
-        raise ApiProblem(400, "Bad Request", "expires_at must be in the future")
+        raise bad("expires_at must be in the future")
     return expires_at
 
 
 def _parse(body: dict[str, Any]) -> ReservationRequest:
-    unknown = set(body) - _FIELDS
-    if unknown:
-        raise ApiProblem(400, "Bad Request", f"unknown fields: {', '.join(sorted(unknown))}")
+    refuse_unknown(body, _FIELDS)
     id_token = body.get("id_token")
     if not isinstance(id_token, str) or not id_token:
         raise ApiProblem(400, "Bad Request", "id_token (a non-empty string) is required")
@@ -131,11 +121,11 @@ def _parse(body: dict[str, Any]) -> ReservationRequest:
         reservation_id=0,
         id_token=id_token,
         expires_at=_expiry(body),
-        evse_id=_optional(body, "evse_id", int),
-        connector_id=_optional(body, "connector_id", int),
-        connector_type=_optional(body, "connector_type", str),
-        group_id_token=_optional(body, "group_id_token", str),
-        id_token_type=_optional(body, "id_token_type", str),
+        evse_id=int_field(body, "evse_id", low=0, high=OCPP_MAX_INTEGER),
+        connector_id=int_field(body, "connector_id", low=0, high=OCPP_MAX_INTEGER),
+        connector_type=_optional_str(body, "connector_type"),
+        group_id_token=_optional_str(body, "group_id_token"),
+        id_token_type=_optional_str(body, "id_token_type"),
     )
 
 
@@ -144,15 +134,7 @@ async def create_reservation(request: web.Request) -> web.Response:
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
     wanted = _parse(read_object(await read_json(request)))
-    station = await stations.get_station(state.reads, station_id)
-    if station is None:
-        raise ApiProblem(404, "Not Found", f"no station {station_id!r}")
-    if not (station.registered and station.allowed):
-        # OCPP 1.6 section 4.2.1, 2.0.1 B02: nothing but what boots it until it is accepted.
-        raise ApiProblem(409, "Conflict", f"station {station_id!r} is not accepted")
-    version = await state.router.version_of(station_id)
-    if version is None:
-        raise ApiProblem(404, "Not Found", f"station {station_id!r} is not connected")
+    version = await station_to_call(state, station_id, "ReserveNow")
     if wanted.id_token_type is None:
         known = await get_id_token(state.reads, id_token_key(wanted.id_token))
         if known is not None and known.type is not None:
@@ -330,7 +312,6 @@ SCHEMAS: dict[str, Any] = {
 }
 """OpenAPI schemas of this resource."""
 
-_STATION_ERRORS = {code: PROBLEM for code in ("400", "404", "409", "502", "503", "504")}
 
 PATHS: dict[str, Any] = {
     "/api/v1/stations/{station_id}/reservations": {
@@ -345,7 +326,7 @@ PATHS: dict[str, Any] = {
             },
             "responses": {
                 "201": json_content(ref("Reservation"), "the station accepted it"),
-                **_STATION_ERRORS,
+                **STATION_CALL_PROBLEMS,
                 "500": PROBLEM,
             },
         },
@@ -379,7 +360,7 @@ PATHS: dict[str, Any] = {
             "active or the station refuses",
             "responses": {
                 "200": json_content(ref("Reservation"), "cancelled"),
-                **_STATION_ERRORS,
+                **STATION_CALL_PROBLEMS,
             },
         },
     },

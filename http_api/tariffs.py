@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,6 +18,7 @@ from aiohttp import web
 
 from csms.tariffs.binding import bind_pending
 from csms.tariffs.currencies import is_currency
+from http_api.fields import bad, flag, refuse_unknown, time_field
 from http_api.openapi_parts import (
     NULLABLE_STR,
     NULLABLE_TIME,
@@ -32,6 +33,7 @@ from http_api.pagination import page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
 from http_api.state import API_STATE, ApiState
 from persistence import stations
+from persistence.keyed_rows import run_alone
 from persistence.records import id_token_key
 from persistence.sites import get_site
 from persistence.sqltypes import utcnow
@@ -83,14 +85,8 @@ _FIELDS = {
 _ASSIGNMENT_FIELDS = {"stations": Scope.STATION, "sites": Scope.SITE}
 
 
-def _bad(detail: str) -> ApiProblem:
-    return ApiProblem(400, "Bad Request", detail)
-
-
 async def _apply(state: ApiState, op: WriteOp) -> Any:
-    """Run one write on its own connection (an operator edit: nothing batches with it)."""
-    async with state.engine.begin() as conn:
-        return await op.apply(conn)
+    return await run_alone(state.engine, op)
 
 
 async def _bind_before_change(state: ApiState) -> None:
@@ -105,67 +101,53 @@ async def _bind_before_change(state: ApiState) -> None:
 
 def _decimal(name: str, value: Any, *, maximum: Decimal | None = None) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _bad(f'{name} must be a decimal number (a JSON number or a string like "0.39")')
+        raise bad(f'{name} must be a decimal number (a JSON number or a string like "0.39")')
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise _bad(f"{name} must be a decimal number, got {value!r}") from None
+        raise bad(f"{name} must be a decimal number, got {value!r}") from None
     if not number.is_finite() or number < 0:
-        raise _bad(f"{name} must be a finite number >= 0")
+        raise bad(f"{name} must be a finite number >= 0")
     _sign, digits, exponent = number.as_tuple()
     assert isinstance(exponent, int)
     if -exponent > MAX_DECIMALS or len(digits) + exponent > MAX_DIGITS:
-        raise _bad(f"{name} takes at most {MAX_DIGITS} digits and {MAX_DECIMALS} decimals")
+        raise bad(f"{name} takes at most {MAX_DIGITS} digits and {MAX_DECIMALS} decimals")
     if maximum is not None and number > maximum:
-        raise _bad(f"{name} must be at most {maximum}")
+        raise bad(f"{name} must be at most {maximum}")
     # Plain notation: 1E+1 is stored and shown as 10.
     return Decimal(format(number, "f"))
 
 
 def _minutes(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10080:
-        raise _bad(f"{name} must be a whole number of minutes from 0 to 10080 (a week)")
+        raise bad(f"{name} must be a whole number of minutes from 0 to 10080 (a week)")
     return value
-
-
-def _time(name: str, value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _bad(f"{name} must be an RFC 3339 date-time or null")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise _bad(f"{name} must be an RFC 3339 date-time, got {value!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def parse_tariff(tariff_id: str, body: dict[str, Any]) -> Tariff:
     """A tariff from its JSON body (POST, PUT); 400 with what is wrong."""
-    unknown = set(body) - _FIELDS
-    if unknown:
-        raise _bad(f"unknown fields: {', '.join(sorted(unknown))}")
+    refuse_unknown(body, _FIELDS)
     name = body.get("name")
     if not isinstance(name, str) or not 1 <= len(name) <= 200:
-        raise _bad("name is required: a text of 1-200 characters")
+        raise bad("name is required: a text of 1-200 characters")
     currency = body.get("currency")
     if not isinstance(currency, str) or not is_currency(currency):
-        raise _bad("currency is required: an ISO 4217 code in capitals, like EUR")
+        raise bad("currency is required: an ISO 4217 code in capitals, like EUR")
     prices: dict[str, Decimal | None] = {}
     for field, attribute in _PRICE_FIELDS.items():
         value = body.get(field)
         prices[attribute] = None if value is None else _decimal(field, value)
     if all(value is None for value in prices.values()):
-        raise _bad(f"a tariff needs at least one of {', '.join(_PRICE_FIELDS)}")
+        raise bad(f"a tariff needs at least one of {', '.join(_PRICE_FIELDS)}")
     grace = _minutes("idle_grace_minutes", body.get("idle_grace_minutes", 0))
     tax_rate = _decimal("tax_rate", body.get("tax_rate", 0), maximum=Decimal(100))
-    valid_from = _time("valid_from", body.get("valid_from"))
-    valid_to = _time("valid_to", body.get("valid_to"))
+    valid_from = time_field(body, "valid_from")
+    valid_to = time_field(body, "valid_to")
     if valid_from is not None and valid_to is not None and valid_to <= valid_from:
-        raise _bad("valid_to must be after valid_from")
+        raise bad("valid_to must be after valid_from")
     text = body.get("text")
     if text is not None and (not isinstance(text, str) or len(text) > 256):
-        raise _bad("text must be null or a text of at most 256 characters")
+        raise bad("text must be null or a text of at most 256 characters")
     interval = body.get("cost_update_minutes", DEFAULT_COST_UPDATE_MINUTES)
     return Tariff(
         id=tariff_id,
@@ -235,27 +217,23 @@ def _names(name: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(
         isinstance(v, str) and 1 <= len(v) <= 255 for v in value
     ):
-        raise _bad(f"{name} must be a list of ids")
+        raise bad(f"{name} must be a list of ids")
     if len(value) > MAX_TARGETS:
-        raise _bad(f"{name} takes at most {MAX_TARGETS} ids (assign a site or a group instead)")
+        raise bad(f"{name} takes at most {MAX_TARGETS} ids (assign a site or a group instead)")
     return list(dict.fromkeys(value))
 
 
 async def parse_assignments(state: ApiState, body: dict[str, Any]) -> list[tuple[Scope, str]]:
-    unknown = set(body) - {"stations", "sites", "id_token_groups", "default"}
-    if unknown:
-        raise _bad(f"unknown fields: {', '.join(sorted(unknown))}")
-    default = body.get("default", False)
-    if not isinstance(default, bool):
-        raise _bad("default must be true or false")
+    refuse_unknown(body, {"stations", "sites", "id_token_groups", "default"})
+    default = flag(body, "default")
     station_ids = _names("stations", body.get("stations"))
     missing = [s for s in station_ids if await stations.get_station(state.reads, s) is None]
     if missing:
-        raise _bad(f"no such stations: {', '.join(missing)}")
+        raise bad(f"no such stations: {', '.join(missing)}")
     site_ids = _names("sites", body.get("sites"))
     missing = [s for s in site_ids if await get_site(state.reads, s) is None]
     if missing:
-        raise _bad(f"no such sites: {', '.join(missing)}")
+        raise bad(f"no such sites: {', '.join(missing)}")
     groups = [id_token_key(g) for g in _names("id_token_groups", body.get("id_token_groups"))]
     targets = [(Scope.STATION, s) for s in station_ids] + [(Scope.SITE, s) for s in site_ids]
     targets += [(Scope.ID_TOKEN_GROUP, g) for g in dict.fromkeys(groups)]
@@ -267,7 +245,7 @@ async def parse_assignments(state: ApiState, body: dict[str, Any]) -> list[tuple
 def _tariff_id(request: web.Request) -> str:
     tariff_id = request.match_info["tariff_id"]
     if not TARIFF_ID.fullmatch(tariff_id):
-        raise _bad("a tariff id is 1-64 characters of A-Z a-z 0-9 . _ : -")
+        raise bad("a tariff id is 1-64 characters of A-Z a-z 0-9 . _ : -")
     return tariff_id
 
 

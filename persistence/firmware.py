@@ -20,7 +20,6 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
-    RowMapping,
     String,
     Table,
     Text,
@@ -30,7 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persistence.database import dialect_insert
 from persistence.models import AutoId, id_counters, metadata, stations
@@ -123,12 +122,6 @@ firmware_publications = Table(
 Row = dict[str, Any]
 Change = Callable[[Row], Mapping[str, Any] | None]
 """What to set on a row, seen as it is inside the transaction; None: leave it."""
-
-
-async def run(engine: AsyncEngine, op: WriteOp) -> Any:
-    """An op in a transaction of its own (the REST API has no group-commit writer)."""
-    async with engine.begin() as conn:
-        return await op.apply(conn)
 
 
 async def next_request_id(conn: AsyncConnection, counter: str) -> int:
@@ -322,24 +315,24 @@ async def get_update(db: Reads, update_id: int) -> Row | None:
     return dict(row) if row else None
 
 
-def _row(row: RowMapping) -> Row:
-    return dict(row)
+async def newest_first(
+    db: Reads, table: Table, *, station_id: str | None, limit: int, after: str | None
+) -> Page[Row]:
+    """A page of ``table``'s rows (those of ``station_id`` when given), newest (highest ``id``)
+    first, after the row ``after`` names."""
+    query = select(table).order_by(table.c.id.desc()).limit(limit + 1)
+    if station_id is not None:
+        query = query.where(table.c.station_id == station_id)
+    if after:
+        query = query.where(table.c.id < id_of_cursor(after))
+    return page_of(await db.all(query), limit, dict, lambda r: (str(r["id"]),))
 
 
 async def list_station_updates(
     db: Reads, station_id: str, *, limit: int, after: str | None
 ) -> Page[Row]:
     """A station's updates, newest first."""
-    c = firmware_updates.c
-    query = (
-        select(firmware_updates)
-        .where(c.station_id == station_id)
-        .order_by(c.id.desc())
-        .limit(limit + 1)
-    )
-    if after:
-        query = query.where(c.id < id_of_cursor(after))
-    return page_of(await db.all(query), limit, _row, lambda r: (str(r["id"]),))
+    return await newest_first(db, firmware_updates, station_id=station_id, limit=limit, after=after)
 
 
 async def due_updates(db: Reads, statuses: Iterable[str], now: datetime) -> list[Row]:
@@ -452,11 +445,7 @@ async def get_campaign(db: Reads, campaign_id: int) -> Row | None:
 
 async def list_campaigns(db: Reads, *, limit: int, after: str | None) -> Page[Row]:
     """Campaigns, newest first."""
-    c = firmware_campaigns.c
-    query = select(firmware_campaigns).order_by(c.id.desc()).limit(limit + 1)
-    if after:
-        query = query.where(c.id < id_of_cursor(after))
-    return page_of(await db.all(query), limit, _row, lambda r: (str(r["id"]),))
+    return await newest_first(db, firmware_campaigns, station_id=None, limit=limit, after=after)
 
 
 async def campaigns_in(db: Reads, statuses: Iterable[str], now: datetime) -> list[Row]:
@@ -610,13 +599,7 @@ async def get_publication(db: Reads, station_id: str, publication_id: int) -> Ro
 async def list_publications(
     db: Reads, station_id: str, *, limit: int, after: str | None
 ) -> Page[Row]:
-    c = firmware_publications.c
-    query = (
-        select(firmware_publications)
-        .where(c.station_id == station_id)
-        .order_by(c.id.desc())
-        .limit(limit + 1)
+    """A station's publications, newest first."""
+    return await newest_first(
+        db, firmware_publications, station_id=station_id, limit=limit, after=after
     )
-    if after:
-        query = query.where(c.id < id_of_cursor(after))
-    return page_of(await db.all(query), limit, _row, lambda r: (str(r["id"]),))

@@ -10,6 +10,8 @@ from sqlalchemy import Column, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from persistence.writer import WriteOp
+
 
 async def create_or_update(
     engine: AsyncEngine, key: Column[Any], value: str, values: dict[str, Any], now: datetime
@@ -38,3 +40,9 @@ async def delete_by_key(engine: AsyncEngine, key: Column[Any], value: str) -> bo
     async with engine.begin() as conn:
         result = await conn.execute(delete(key.table).where(key == value))
     return bool(result.rowcount)
+
+
+async def run_alone(engine: AsyncEngine, op: WriteOp) -> Any:
+    """One write op in a transaction of its own: an operator's edit, which nothing batches with."""
+    async with engine.begin() as conn:
+        return await op.apply(conn)

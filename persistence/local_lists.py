@@ -192,27 +192,34 @@ async def _ensure_row(conn: AsyncConnection, station_id: str, now: datetime) -> 
     )
 
 
+async def _update_row(conn: AsyncConnection, station_id: str, now: datetime, **values: Any) -> None:
+    """The station's row, made first if it has none, updated with ``values`` at ``now``."""
+    await _ensure_row(conn, station_id, now)
+    await conn.execute(
+        update(local_lists)
+        .where(local_lists.c.station_id == station_id)
+        .values(**values, updated_at=now)
+    )
+
+
 def filter_set(station_id: str, list_filter: Mapping[str, Any] | None) -> WriteOp:
     """The operator set the station's filter (None: voltmesh stops building its list): its list
     needs an update."""
     now = utcnow()
 
     async def run(conn: AsyncConnection) -> None:
-        await _ensure_row(conn, station_id, now)
-        await conn.execute(
-            update(local_lists)
-            .where(local_lists.c.station_id == station_id)
-            .values(
-                filter=dict(list_filter) if list_filter is not None else None,
-                generation=local_lists.c.generation + 1,
-                # A new filter is a new start: a station that refused lists is tried again.
-                last_sync_status=case(
-                    (local_lists.c.last_sync_status == "NotSupported", None),
-                    else_=local_lists.c.last_sync_status,
-                ),
-                last_error=None,
-                updated_at=now,
-            )
+        await _update_row(
+            conn,
+            station_id,
+            now,
+            filter=dict(list_filter) if list_filter is not None else None,
+            generation=local_lists.c.generation + 1,
+            # A new filter is a new start: a station that refused lists is tried again.
+            last_sync_status=case(
+                (local_lists.c.last_sync_status == "NotSupported", None),
+                else_=local_lists.c.last_sync_status,
+            ),
+            last_error=None,
         )
 
     return Custom(run)
@@ -277,22 +284,21 @@ def update_answered(
     entries (a Full update replaces them all, a Differential one changes ``entries`` and drops
     ``removed``)."""
     now = utcnow()
-    c = local_lists.c
     e = local_list_entries.c
 
     async def run(conn: AsyncConnection) -> None:
-        await _ensure_row(conn, station_id, now)
-        values: dict[str, Any] = {
-            "last_sync_at": now,
-            "last_sync_type": update_type,
-            "last_sync_status": status,
-            "last_attempt_at": now,
-            "last_error": None,
-            "updated_at": now,
-        }
-        if status == "Accepted":
-            values["version_confirmed"] = version
-        await conn.execute(update(local_lists).where(c.station_id == station_id).values(values))
+        confirmed = {"version_confirmed": version} if status == "Accepted" else {}
+        await _update_row(
+            conn,
+            station_id,
+            now,
+            last_sync_at=now,
+            last_sync_type=update_type,
+            last_sync_status=status,
+            last_attempt_at=now,
+            last_error=None,
+            **confirmed,
+        )
         if status != "Accepted":
             return
         if update_type == "Full":
@@ -327,12 +333,7 @@ def version_reported(station_id: str, version: int) -> WriteOp:
     now = utcnow()
 
     async def run(conn: AsyncConnection) -> None:
-        await _ensure_row(conn, station_id, now)
-        await conn.execute(
-            update(local_lists)
-            .where(local_lists.c.station_id == station_id)
-            .values(version_reported=version, reported_at=now, updated_at=now)
-        )
+        await _update_row(conn, station_id, now, version_reported=version, reported_at=now)
 
     return Custom(run)
 
@@ -356,12 +357,7 @@ def attempt_failed(station_id: str, error: str) -> WriteOp:
     now = utcnow()
 
     async def run(conn: AsyncConnection) -> None:
-        await _ensure_row(conn, station_id, now)
-        await conn.execute(
-            update(local_lists)
-            .where(local_lists.c.station_id == station_id)
-            .values(last_attempt_at=now, last_error=error[:500], updated_at=now)
-        )
+        await _update_row(conn, station_id, now, last_attempt_at=now, last_error=error[:500])
 
     return Custom(run)
 

@@ -25,9 +25,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from persistence.firmware import next_request_id
+from persistence.firmware import newest_first, next_request_id
 from persistence.models import AutoId, metadata
-from persistence.pages import Page, id_of_cursor, page_of
+from persistence.pages import Page
 from persistence.reads import Reads
 from persistence.sqltypes import UtcDateTime, utcnow
 from persistence.writer import Custom, WriteOp
@@ -159,16 +159,7 @@ async def list_station_log_requests(
     db: Reads, station_id: str, *, limit: int, after: str | None
 ) -> Page[Row]:
     """A station's log requests, newest first."""
-    c = log_requests.c
-    query = (
-        select(log_requests)
-        .where(c.station_id == station_id)
-        .order_by(c.id.desc())
-        .limit(limit + 1)
-    )
-    if after:
-        query = query.where(c.id < id_of_cursor(after))
-    return page_of(await db.all(query), limit, dict, lambda r: (str(r["id"]),))
+    return await newest_first(db, log_requests, station_id=station_id, limit=limit, after=after)
 
 
 async def silent_log_requests(db: Reads, statuses: Iterable[str], before: datetime) -> list[Row]:

@@ -28,6 +28,7 @@ from actors import Actor, ActorError, ActorRef, ActorStopped, MailboxFull
 from csms.payloads.fields import PayloadError
 from csms.pki.passwords import redacted
 from csms.station.configuration import ConfigurationCache
+from csms.station.registration import refusal, standing_of
 from csms.station.services import StationServices, UnknownStationPolicy
 from gateway.calls import (
     CallAnswered,
@@ -117,49 +118,6 @@ _TRIGGERED_ACTION = {
     "SignCombinedCertificate": "SignCertificate",
     "SignChargePointCertificate": "SignCertificate",
 }
-# What the CSMS may send a station before it is accepted: retrieve information and change its
-# configuration (OCPP 1.6 section 4.2.1; 2.0.1 B02: GetVariables, SetVariables, GetBaseReport,
-# GetReport, TriggerMessage...), provision its security (a triggered SignCertificate's answer), and
-# Reset it so that it boots and learns its registration. Never start or stop a transaction; nothing
-# at all to a Rejected station (2.0.1 B03).
-_WHILE_PENDING = frozenset(
-    {
-        # 1.6
-        "GetConfiguration",
-        "ChangeConfiguration",
-        "TriggerMessage",
-        "ExtendedTriggerMessage",
-        # 2.x
-        "GetVariables",
-        "SetVariables",
-        "GetBaseReport",
-        "GetReport",
-        "GetMonitoringReport",
-        "GetDisplayMessages",
-        "SetNetworkProfile",
-        # both
-        "Reset",
-        "DataTransfer",
-        "CertificateSigned",
-        "InstallCertificate",
-        "GetInstalledCertificateIds",
-    }
-)
-
-
-def _standing(station: StationRecord) -> RegistrationStatus:
-    """How a registered station is served now. Pending is what its next BootNotification gets; a
-    station whose last boot was Accepted does not know it is held back (2.0.1 B02 and 1.6 section
-    4.2.1 bind a station that was answered Pending), and goes on running its transactions: were
-    they refused now, their meter values and stops would be lost once the charger gives up
-    resending (1.6 TransactionMessageAttempts, 2.0.1 MessageAttemptsTransactionEvent). It is
-    served as Accepted until it boots (an operator may Reset it). Rejected applies at once."""
-    if (
-        station.registration is RegistrationStatus.PENDING
-        and station.boot_status == RegistrationStatus.ACCEPTED.value
-    ):
-        return RegistrationStatus.ACCEPTED
-    return station.registration
 
 
 class ChargePointActor(Actor):
@@ -252,8 +210,8 @@ class ChargePointActor(Actor):
         previous, self.station = self.station, station
         if station.registered:
             # A station accepted before reconnects without booting again (a reconnect is not a
-            # reboot); an operator's edit applies at once, but for Pending, see _standing.
-            self.standing = _standing(station)
+            # reboot); an operator's edit applies at once, but for Pending, see standing_of.
+            self.standing = standing_of(station)
         elif not self.booted:
             self.standing = None
         self._to_connection(SetLenient(station.lenient))
@@ -420,15 +378,9 @@ class ChargePointActor(Actor):
     # -- the CSMS's calls ----------------------------------------------------------------------
 
     async def _command(self, call: OutgoingCall) -> None:
-        if self.standing is RegistrationStatus.REJECTED:
-            raise StationNotAccepted(
-                "nothing may be sent to a Rejected station (OCPP 1.6 4.2.1, 2.0.1 B03)"
-            )
-        if not self.accepted and call.action not in _WHILE_PENDING:
-            raise StationNotAccepted(
-                f"{call.action} is not allowed while the station is not accepted "
-                "(OCPP 1.6 4.2.1, 2.0.1 B02)"
-            )
+        refused = refusal(self.standing, call.action)
+        if refused is not None:
+            raise StationNotAccepted(refused)
         await self._queue(call)
 
     async def _queue(self, call: OutgoingCall) -> None:

@@ -17,6 +17,7 @@ from csms.firmware.settings import FirmwareSettings
 from gateway.calls import CommandRejected
 from http_api.log_uploads import safe_name
 from persistence import firmware as store
+from persistence.keyed_rows import run_alone
 from persistence.models import metadata
 from transport.versions import OcppVersion
 
@@ -221,13 +222,13 @@ async def test_a_canceled_update_is_not_sent(tmp_path: Path) -> None:
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
         values = {"station_id": "CP-1", "campaign_id": 1, "location": "https://fw/a.bin"}
-        row = await store.run(engine, store.update_created({**values, "status": st.QUEUED}))
+        row = await run_alone(engine, store.update_created({**values, "status": st.QUEUED}))
         attempt = store.attempt_started(row["id"], "UpdateFirmware", st.PENDING, unless={"X"})
-        started = await store.run(engine, attempt)
+        started = await run_alone(engine, attempt)
         assert (started["status"], started["attempts"]) == (st.PENDING, 1)
-        await store.run(engine, store.update_changed(row["id"], lambda _: {"status": st.CANCELED}))
+        await run_alone(engine, store.update_changed(row["id"], lambda _: {"status": st.CANCELED}))
         again = store.attempt_started(row["id"], "UpdateFirmware", st.PENDING, unless={st.CANCELED})
-        assert await store.run(engine, again) is None
+        assert await run_alone(engine, again) is None
         async with engine.connect() as conn:
             kept = (await conn.execute(select(store.firmware_updates))).mappings().one()
         assert (kept["status"], kept["attempts"]) == (st.CANCELED, 1)
