@@ -15,10 +15,14 @@ if TYPE_CHECKING:
 Payload = dict[str, Any]
 
 
+READ_ONLY = frozenset({"LocalAuthListMaxLength", "SendLocalListMaxLength"})
+"""1.6 keys a CSMS may read but not change (section 9.1: R, not RW)."""
+
+
 def _get_configuration(st: SimStation, p: Payload) -> tuple[Payload, Any]:
     wanted = p.get("key") or list(st.configuration)
     known = [
-        {"key": k, "readonly": False, "value": st.configuration[k]}
+        {"key": k, "readonly": k in READ_ONLY, "value": st.configuration[k]}
         for k in wanted
         if k in st.configuration
     ]
@@ -32,6 +36,8 @@ def _get_configuration(st: SimStation, p: Payload) -> tuple[Payload, Any]:
 def _change_configuration(st: SimStation, p: Payload) -> tuple[Payload, Any]:
     if p["key"] not in st.configuration:
         return {"status": "NotSupported"}, None
+    if p["key"] in READ_ONLY:
+        return {"status": "Rejected"}, None
     st.configuration[p["key"]] = p["value"]
     return {"status": "Accepted"}, None
 

@@ -15,10 +15,17 @@ FORMATS = frozenset({"ASCII", "HTML", "URI", "UTF8"})
 """Message formats the simulated display shows (2.0.1 MessageFormatEnumType, without QRCODE)."""
 
 
+MAX_MESSAGES = 100
+"""Messages a display holds (2.0.1 DisplayMessageCtrlr.Available): beyond, a new one is
+Rejected, so a CSMS cannot grow a station without bound."""
+
+
 def _set(st: SimStation, p: Payload) -> tuple[Payload, Any]:
     message = p["message"]
     if message["message"]["format"] not in FORMATS:
         return {"status": "NotSupportedMessageFormat"}, None
+    if message["id"] not in st.display_messages and len(st.display_messages) >= MAX_MESSAGES:
+        return {"status": "Rejected"}, None
     tx = message.get("transactionId")
     if tx is not None and not any(
         e.session is not None and e.session.transaction_id == tx for e in st.evses

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
 
 Payload = dict[str, Any]
 
+MAX_ENTRIES = 10_000
+"""The list's capacity, as the station's LocalAuthListMaxLength states it."""
+
 
 def local_status(st: SimStation, id_tag: str) -> str | None:
     """The list's status of ``id_tag`` (Accepted, Blocked...), None if the list is off or the
@@ -31,6 +34,8 @@ def _update(st: SimStation, version: int, full: bool, entries: list[tuple[str, s
             listed.pop(tag, None)  # a differential entry without info removes the token
         else:
             listed[tag] = status
+    if len(listed) > MAX_ENTRIES:
+        return "Failed"  # over 1.6 LocalAuthListMaxLength / 2.x LocalAuthListCtrlr.Entries
     st.local_list = listed
     st.local_list_version = version
     return "Accepted"

@@ -16,6 +16,7 @@ Uploaded, or UploadFailure (1.6 GetDiagnostics: UploadFailed).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,12 @@ UPLOAD_TIMEOUT = 10.0
 """Wall-clock seconds a log upload may take."""
 _FIRMWARE_VERSION = 50
 """1.6 firmwareVersion is CiString50."""
+FIRMWARE = "firmware"
+"""The station's timer key of the firmware update's next step: one update runs at a time."""
+LOG = "log"
+"""The timer key of the log upload's next step: one upload runs at a time."""
+_KEPT_UPLOADS = 10
+"""Names of the latest uploads a station remembers (a CSMS may ask for logs without end)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +90,7 @@ def _start_firmware(st: SimStation, job: FirmwareJob) -> None:
     st.firmware_job = job
     retrieve_at = st.csms_time(job.retrieve_at)
     at = max(st.clock.elapsed(), (retrieve_at - st.clock.start).total_seconds())
-    st.schedule(at, lambda: _download(st, job, attempt=0))
+    st.schedule(at, lambda: _download(st, job, attempt=0), key=FIRMWARE)
 
 
 def _later(st: SimStation) -> float:
@@ -97,11 +104,11 @@ async def _download(st: SimStation, job: FirmwareJob, attempt: int) -> None:
     outcome = st.behaviour.firmware_outcome
     if outcome == "DownloadFailed":
         if attempt < job.retries:
-            st.schedule(_later(st), lambda: _download(st, job, attempt + 1))
+            st.schedule(_later(st), lambda: _download(st, job, attempt + 1), key=FIRMWARE)
             return
-        st.schedule(_later(st), lambda: _end_firmware(st, job, "DownloadFailed"))
+        st.schedule(_later(st), lambda: _end_firmware(st, job, "DownloadFailed"), key=FIRMWARE)
         return
-    st.schedule(_later(st), lambda: _downloaded(st, job))
+    st.schedule(_later(st), lambda: _downloaded(st, job), key=FIRMWARE)
 
 
 async def _downloaded(st: SimStation, job: FirmwareJob) -> None:
@@ -110,12 +117,20 @@ async def _downloaded(st: SimStation, job: FirmwareJob) -> None:
     await _firmware_status(st, job, "Downloaded")
     if job.signed:
         if st.behaviour.firmware_outcome == "InvalidSignature":
-            st.schedule(_later(st), lambda: _end_firmware(st, job, "InvalidSignature"))
+            st.schedule(
+                _later(st), lambda: _end_firmware(st, job, "InvalidSignature"), key=FIRMWARE
+            )
             return
-        st.schedule(_later(st), lambda: _firmware_status(st, job, "SignatureVerified"))
-    st.schedule(
-        _later(st) + (st.behaviour.step_seconds if job.signed else 0), lambda: _install(st, job)
-    )
+        st.schedule(_later(st), lambda: _verified(st, job), key=FIRMWARE)
+        return
+    st.schedule(_later(st), lambda: _install(st, job), key=FIRMWARE)
+
+
+async def _verified(st: SimStation, job: FirmwareJob) -> None:
+    if st.firmware_job is not job:
+        return
+    await _firmware_status(st, job, "SignatureVerified")
+    st.schedule(_later(st), lambda: _install(st, job), key=FIRMWARE)
 
 
 async def _install(st: SimStation, job: FirmwareJob) -> None:
@@ -123,13 +138,13 @@ async def _install(st: SimStation, job: FirmwareJob) -> None:
         return
     if any(e.session is not None for e in st.evses):
         # 2.0.1 L01.FR.06 / 1.6: install once the running transactions have ended.
-        st.schedule(_later(st), lambda: _install(st, job))
+        st.schedule(_later(st), lambda: _install(st, job), key=FIRMWARE)
         return
     await _firmware_status(st, job, "Installing")
     if st.behaviour.firmware_outcome == "InstallationFailed":
-        st.schedule(_later(st), lambda: _end_firmware(st, job, "InstallationFailed"))
+        st.schedule(_later(st), lambda: _end_firmware(st, job, "InstallationFailed"), key=FIRMWARE)
         return
-    st.schedule(_later(st), lambda: _reboot_into(st, job))
+    st.schedule(_later(st), lambda: _reboot_into(st, job), key=FIRMWARE)
 
 
 async def _reboot_into(st: SimStation, job: FirmwareJob) -> None:
@@ -247,24 +262,53 @@ async def upload(st: SimStation, job: LogJob) -> bool:
 
 
 async def _upload_step(st: SimStation, job: LogJob, attempt: int) -> None:
+    if st.log_job is not job:
+        return  # replaced by a newer request
     if attempt == 0:
         await _log_status(st, job, "Uploading")
-    ok = st.behaviour.log_outcome == "Uploaded" and await upload(st, job)
+    if st.behaviour.log_outcome != "Uploaded":
+        await _uploaded(st, job, attempt, ok=False)
+        return
+
+    async def transfer() -> None:
+        ok = await upload(st, job)
+        st.post(lambda: _uploaded(st, job, attempt, ok=ok))
+
+    # The transfer runs beside the loop (it may take seconds), so that the station keeps
+    # charging, metering and answering the CSMS meanwhile; its end comes back to the loop.
+    st.log_upload = asyncio.create_task(transfer(), name=f"log upload {st.id}")
+
+
+async def _uploaded(st: SimStation, job: LogJob, attempt: int, *, ok: bool) -> None:
+    if st.log_job is not job:
+        return
+    st.log_upload = None
     if ok:
+        st.log_job = None
         st.uploads.append(job.file_name)
+        del st.uploads[:-_KEPT_UPLOADS]
         await _log_status(st, job, "Uploaded")
     elif attempt < job.retries:
-        st.schedule(_later(st), lambda: _upload_step(st, job, attempt + 1))
+        st.schedule(_later(st), lambda: _upload_step(st, job, attempt + 1), key=LOG)
     else:
+        st.log_job = None
         await _log_status(st, job, "UploadFailure")
 
 
-def _start_log(st: SimStation, job: LogJob) -> None:
-    st.schedule(_later(st), lambda: _upload_step(st, job, 0))
+def _start_log(st: SimStation, job: LogJob) -> str:
+    """Start ``job``, cancelling the upload under way; Accepted, or AcceptedCanceled when one
+    was (2.0.1 N01.FR.12, 1.6 security GetLog)."""
+    status = "Accepted" if st.log_job is None else "AcceptedCanceled"
+    if st.log_upload is not None:
+        st.log_upload.cancel()
+        st.log_upload = None
+    st.log_job = job
+    st.schedule(_later(st), lambda: _upload_step(st, job, 0), key=LOG)
+    return status
 
 
 def _diagnostics(st: SimStation, p: Payload) -> tuple[Payload, Any]:
-    name = f"{st.id}-diagnostics-{len(st.uploads) + 1}.log"
+    name = f"{st.id}-diagnostics-{st.clock.now():%Y%m%dT%H%M%S}.log"
     _start_log(st, LogJob("diagnostics", p["location"], name, None, p.get("retries", 0)))
     return {"fileName": name}, None
 
@@ -272,8 +316,7 @@ def _diagnostics(st: SimStation, p: Payload) -> tuple[Payload, Any]:
 def _get_log(st: SimStation, p: Payload, kind: str) -> tuple[Payload, Any]:
     name = f"{st.id}-{p['logType']}-{p['requestId']}.log"
     job = LogJob(kind, p["log"]["remoteLocation"], name, p["requestId"], p.get("retries", 0))
-    _start_log(st, job)
-    return {"status": "Accepted", "filename": name}, None
+    return {"status": _start_log(st, job), "filename": name}, None
 
 
 HANDLERS_16: dict[str, Handler] = {

@@ -271,6 +271,10 @@ def changes(
         for edge in (profile.valid_from, profile.valid_to):
             if edge is not None and edge > after:
                 candidates.append(edge)
+        if profile.kind == "Relative" and tx_start is None:
+            # Without a transaction a Relative profile reads as its first period from any
+            # instant (`_base`): it never changes, and must not wake an idle station.
+            continue
         base = _base(profile, after, tx_start)
         if base is None:
             base = profile.start or profile.valid_from or profile.received_at

@@ -33,6 +33,11 @@ async def _status(st: SimStation, job: Publication, status: str, **extra: Any) -
     )
 
 
+def _key(job: Publication) -> str:
+    """One timer per firmware being published (`SimStation.schedule`)."""
+    return f"publish-{job.checksum}"
+
+
 def _later(st: SimStation) -> float:
     return st.clock.elapsed() + st.behaviour.step_seconds
 
@@ -41,11 +46,11 @@ async def _download(st: SimStation, job: Publication, attempt: int) -> None:
     await _status(st, job, "Downloading")
     if st.behaviour.firmware_outcome == "DownloadFailed":
         if attempt < job.retries:
-            st.schedule(_later(st), lambda: _download(st, job, attempt + 1))
+            st.schedule(_later(st), lambda: _download(st, job, attempt + 1), key=_key(job))
         else:
-            st.schedule(_later(st), lambda: _failed(st, job))
+            st.schedule(_later(st), lambda: _failed(st, job), key=_key(job))
         return
-    st.schedule(_later(st), lambda: _downloaded(st, job))
+    st.schedule(_later(st), lambda: _downloaded(st, job), key=_key(job))
 
 
 async def _failed(st: SimStation, job: Publication) -> None:
@@ -56,7 +61,7 @@ async def _failed(st: SimStation, job: Publication) -> None:
 async def _downloaded(st: SimStation, job: Publication) -> None:
     await _status(st, job, "Downloaded")
     await _status(st, job, "ChecksumVerified")
-    st.schedule(_later(st), lambda: _published(st, job))
+    st.schedule(_later(st), lambda: _published(st, job), key=_key(job))
 
 
 async def _published(st: SimStation, job: Publication) -> None:

@@ -457,8 +457,14 @@ def _sites(r: RunReport) -> str:
     figures = []
     rows = []
     for site in r.sites:
-        power = downsample([(s.t / scale, s.peak_w / 1000) for s in site.samples], MAX_PLOT_POINTS)
-        limit = downsample([(s.t / scale, s.limit_w / 1000) for s in site.samples], MAX_PLOT_POINTS)
+        # A long run's points are combined: the most drawn and the lowest limit of each bucket,
+        # so that an excess stays in the plot.
+        power = downsample(
+            [(s.t / scale, s.peak_w / 1000) for s in site.samples], MAX_PLOT_POINTS, max
+        )
+        limit = downsample(
+            [(s.t / scale, s.limit_w / 1000) for s in site.samples], MAX_PLOT_POINTS, min
+        )
         svg = line_chart(
             f"Site {site.name}: power against its limit",
             x_label,

@@ -60,7 +60,8 @@ def _hold(st: SimStation, reservation: Reservation, number: int | None) -> tuple
     evse = free[0]
     evse.reservation = reservation
     at = (reservation.expires_at - st.clock.start).total_seconds()
-    st.schedule(at, lambda: _expire(st, evse, reservation))
+    # One expiry timer per EVSE: a reservation replaced or cancelled leaves none behind.
+    st.schedule(at, lambda: _expire(st, evse, reservation), key=f"reservation-{evse.number}")
     return "Accepted", evse
 
 

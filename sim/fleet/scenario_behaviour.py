@@ -17,6 +17,43 @@ LOG_OUTCOMES: Final = ("Uploaded", "UploadFailure")
 """How a log upload ends; a real HTTP failure also ends in UploadFailure (1.6: UploadFailed)."""
 UPLOAD_METHODS: Final = ("PUT", "POST")
 
+REFUSALS: Final[dict[str, str]] = {
+    "SetChargingProfile": "Rejected",
+    "ClearChargingProfile": "Unknown",
+    "GetCompositeSchedule": "Rejected",
+    "GetChargingProfiles": "NoProfiles",
+    "ReserveNow": "Rejected",
+    "CancelReservation": "Rejected",
+    "SendLocalList": "Failed",
+    "SignedUpdateFirmware": "Rejected",
+    "GetLog": "Rejected",
+    "SetDisplayMessage": "Rejected",
+    "PublishFirmware": "Rejected",
+    "GetDisplayMessages": "Unknown",
+    "ClearDisplayMessage": "Unknown",
+    "RemoteStartTransaction": "Rejected",
+    "RemoteStopTransaction": "Rejected",
+    "RequestStartTransaction": "Rejected",
+    "RequestStopTransaction": "Rejected",
+    "Reset": "Rejected",
+    "ChangeAvailability": "Rejected",
+    "ChangeConfiguration": "Rejected",
+    "ClearCache": "Rejected",
+    "TriggerMessage": "Rejected",
+}
+"""What a station answers to an action in ``behaviour.reject``: the refusal of that action's
+status enumeration (2.x UpdateFirmware is also Rejected; 1.6 UpdateFirmware and GetDiagnostics
+have no status and cannot be refused, only left unanswered or unsupported)."""
+_REFUSABLE = frozenset(REFUSALS) | {"UpdateFirmware"}
+
+
+def refusal(action: str, *, is_2x: bool) -> str | None:
+    """The status a station answers to ``action`` when its behaviour refuses it; None when the
+    action has no refusal to give (1.6 UpdateFirmware)."""
+    if action == "UpdateFirmware":
+        return "Rejected" if is_2x else None
+    return REFUSALS.get(action)
+
 
 def _one_of(choices: tuple[str, ...]) -> object:
     return check(lambda v: v in choices, f"must be one of {', '.join(choices)}")
@@ -51,7 +88,13 @@ class Behaviour:
     voltage: Positive = 230.0
     """Volts per phase: an A limit is ``A x voltage x phases`` W."""
     phases: Annotated[StrictInt, check(lambda n: 1 <= n <= 3, "must be 1, 2 or 3")] = 3
-    reject: _Actions = ()
+    reject: tuple[
+        Annotated[
+            StrictStr,
+            check(lambda a: a in _REFUSABLE, f"must be one of {', '.join(sorted(_REFUSABLE))}"),
+        ],
+        ...,
+    ] = ()
     """CSMS actions the station refuses with the refusal status of that action (Rejected,
     Unknown, Failed...)."""
     unsupported: _Actions = ()

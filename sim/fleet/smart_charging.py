@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 Payload = dict[str, Any]
 
+MAX_PROFILES = 64
+"""Charging profiles a station holds at once; one more is Rejected."""
+
 
 def _transaction_of(st: SimStation, evse: int) -> str | None:
     for e in st.evses:
@@ -37,6 +40,8 @@ def _install(st: SimStation, profile: Payload, evse: int) -> str:
         if evse == 0 or running is None:
             return "Rejected"
         wanted = profile.get("transactionId")
+        if wanted is None and st.is_2x:
+            return "Rejected"  # 2.0.1 K01.FR.03: a TxProfile names its transaction
         if wanted is not None and str(wanted) != running:
             return "Rejected"
     new = from_payload(profile, evse, st.clock.now(), st.csms_time, st.clock.acceleration)
@@ -54,6 +59,8 @@ def _install(st: SimStation, profile: Payload, evse: int) -> str:
     else:
         # 1.6 section 3.13.2: same stack level and purpose on the connector replaces it.
         kept = [p for p in kept if p not in rivals]
+    if len(kept) >= MAX_PROFILES:
+        return "Rejected"  # 1.6 MaxChargingProfilesInstalled, 2.x SmartChargingCtrlr.Entries
     st.profiles = kept
     st.profiles.append(new)
     st.apply_limits(st.clock.elapsed())

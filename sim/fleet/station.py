@@ -20,13 +20,12 @@ import asyncio
 import contextlib
 import functools
 import heapq
-import itertools
 import logging
 import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -71,10 +70,11 @@ from sim.fleet.profiles import (
 )
 from sim.fleet.reservations import Reservation, reserved_for
 from sim.fleet.results import SessionRecord
+from sim.fleet.scenario_behaviour import refusal
 from sim.fleet.tally import FleetTally
 
 if TYPE_CHECKING:
-    from sim.fleet.maintenance import FirmwareJob
+    from sim.fleet.maintenance import FirmwareJob, LogJob
     from sim.fleet.publishing import Publication
     from sim.fleet.scenario import Scenario
 
@@ -101,6 +101,16 @@ class LinkLost:
     link: Link
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Timer:
+    """A feature's next step (`SimStation.schedule`), ordered by time, then by when it was set."""
+
+    at: float
+    seq: int
+    key: str | None = field(compare=False)
+    action: Callable[[], Awaitable[None]] = field(compare=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Plug:
     """An EV plugs in now (a driver who reserved, a test): `SimStation.arrive`."""
@@ -109,7 +119,14 @@ class Plug:
     arrival: Arrival
 
 
-Message = CsmsCall | LinkLost | Plug
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Work a feature ran beside the loop has ended: its next step runs in the loop."""
+
+    action: Callable[[], Awaitable[None]]
+
+
+Message = CsmsCall | LinkLost | Plug | Step
 
 
 @dataclass(slots=True)
@@ -143,6 +160,54 @@ class Evse:
 
 class SimStation:
     """Run with ``await station.run(stop_at)``; ``stop_at`` is a ``time.monotonic()`` instant."""
+
+    # Slots: a fleet holds tens of thousands of stations, most of them idle.
+    __slots__ = (
+        "_connect_attempt",
+        "_csms_epoch",
+        "_faults",
+        "_next_fault",
+        "_next_limit_change",
+        "_ready",
+        "_reported",
+        "_resend",
+        "_timer_seq",
+        "_timers",
+        "_tx_ids",
+        "behaviour",
+        "clock",
+        "configuration",
+        "dialect",
+        "display_messages",
+        "evses",
+        "firmware_job",
+        "firmware_status",
+        "firmware_version",
+        "grid",
+        "heartbeat_interval",
+        "http",
+        "id",
+        "link",
+        "local_list",
+        "local_list_version",
+        "log_job",
+        "log_upload",
+        "mailbox",
+        "next_heartbeat",
+        "offline_until",
+        "profiles",
+        "published",
+        "publishing",
+        "queue",
+        "records",
+        "scenario",
+        "site",
+        "spec",
+        "start_delay",
+        "stop_at",
+        "tally",
+        "uploads",
+    )
 
     def __init__(
         self,
@@ -204,16 +269,21 @@ class SimStation:
         self.firmware_job: FirmwareJob | None = None
         self.firmware_status = "Idle"
         self.uploads: list[str] = []
+        self.log_job: LogJob | None = None
+        """The log upload under way (`sim.fleet.maintenance`)."""
+        self.log_upload: asyncio.Task[None] | None = None
+        """Its HTTP transfer, which runs beside the loop while it lasts."""
         """Names of the log files uploaded."""
         self.publishing: dict[str, Publication] = {}
         """2.x local controller: firmware being published, by MD5 checksum."""
         self.published: dict[str, list[str]] = {}
         """2.x local controller: published firmware (checksum -> where it is served)."""
-        self._timers: list[tuple[float, int, Callable[[], Awaitable[None]]]] = []
-        self._timer_ids = itertools.count()
+        self._timers: list[Timer] = []
+        self._timer_seq = 0
         self._next_limit_change = _FOREVER
-        self.ready = asyncio.Event()
-        """Set once the station has booted and reported its EVSEs (`sim.fleet.single`)."""
+        self._ready: asyncio.Event | None = None
+        """Made when first asked for (`ready`): an idle fleet station needs none."""
+        self._reported = False
         self._csms_epoch: tuple[datetime, float] | None = None
         """(the CSMS's currentTime at the last accepted boot, the simulated second then)."""
 
@@ -238,13 +308,15 @@ class SimStation:
                     await self._lost()
                 elif isinstance(message, Plug):
                     await self._plug(message)
+                elif isinstance(message, Step):
+                    await message.action()
         finally:
             await self._finish()
 
     def _next_wake(self) -> float:
         times = [self.next_heartbeat, self.offline_until or _FOREVER, self._next_limit_change]
         if self._timers:
-            times.append(self._timers[0][0])
+            times.append(self._timers[0].at)
         if self._next_fault is not None:
             times.append(self._next_fault.at)
         for evse in self.evses:
@@ -262,9 +334,8 @@ class SimStation:
         while self._next_fault is not None and self._next_fault.at <= now:
             fault, self._next_fault = self._next_fault.fault, next(self._faults, None)
             await self._inject(fault, now)
-        while self._timers and self._timers[0][0] <= now:
-            _, _, action = heapq.heappop(self._timers)
-            await action()
+        while self._timers and self._timers[0].at <= now:
+            await heapq.heappop(self._timers).action()
         if self._next_limit_change <= now:
             self.apply_limits(now)
         for evse in self.evses:
@@ -356,7 +427,18 @@ class SimStation:
             await self._call(*self.dialect.status(0, "available", now))
         for evse in self.evses:
             await self._call(*self.dialect.status(evse.number, self._state(evse), now))
-        self.ready.set()
+        self._reported = True
+        if self._ready is not None:
+            self._ready.set()
+
+    @property
+    def ready(self) -> asyncio.Event:
+        """Set once the station has booted and reported its EVSEs (`sim.fleet.single`)."""
+        if self._ready is None:
+            self._ready = asyncio.Event()
+            if self._reported:
+                self._ready.set()
+        return self._ready
 
     def _set_clock(self, current_time: object) -> None:
         """A charger sets its clock from BootNotification's currentTime (1.6 section 4.2, 2.0.1
@@ -430,6 +512,8 @@ class SimStation:
         await link.close()
 
     async def _finish(self) -> None:
+        if self.log_upload is not None:
+            self.log_upload.cancel()
         now = self.clock.now()
         for evse in self.evses:
             if evse.session is not None:
@@ -721,8 +805,11 @@ class SimStation:
             code = "NotImplemented" if isinstance(self.dialect, Dialect16) else "NotSupported"
             await link.answer_error(call.unique_id, code, f"{call.action} is not supported")
             return
-        if call.action in behaviour.reject and call.action in REFUSALS:
-            await link.answer(call.unique_id, {"status": REFUSALS[call.action]})
+        refused = (
+            refusal(call.action, is_2x=self.is_2x) if call.action in behaviour.reject else None
+        )
+        if refused is not None:
+            await link.answer(call.unique_id, {"status": refused})
             return
         response, after = method(self, call.payload)
         await link.answer(call.unique_id, response)
@@ -751,10 +838,24 @@ class SimStation:
     def is_2x(self) -> bool:
         return not isinstance(self.dialect, Dialect16)
 
-    def schedule(self, at: float, action: Callable[[], Awaitable[None]]) -> None:
+    def schedule(
+        self, at: float, action: Callable[[], Awaitable[None]], *, key: str | None = None
+    ) -> None:
         """Run ``action`` in the station's loop at simulated second ``at`` (called from the
-        loop itself, which looks at its timers again before it sleeps)."""
-        heapq.heappush(self._timers, (at, next(self._timer_ids), action))
+        loop itself, which looks at its timers again before it sleeps). A ``key`` names a flow
+        that has one next step at most (a firmware update, a log upload, an EVSE's reservation):
+        its earlier step still waiting is dropped, so however often the CSMS starts the flow
+        over, the station keeps one timer for it."""
+        if key is not None and any(t.key == key for t in self._timers):
+            self._timers = [t for t in self._timers if t.key != key]
+            heapq.heapify(self._timers)
+        self._timer_seq += 1
+        heapq.heappush(self._timers, Timer(at, self._timer_seq, key, action))
+
+    def post(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run ``action`` in the station's loop as soon as it is free (from work that runs beside
+        the loop: the loop alone sends the station's calls, one at a time as OCPP-J wants)."""
+        self.mailbox.put_nowait(Step(action))
 
     async def send_call(self, action: str, payload: Payload) -> Payload | None:
         """A CALL of a feature (status notifications, reports); None if it went unanswered."""
@@ -877,33 +978,6 @@ def _constant(payload: Payload) -> Callable[[], Payload]:
 Handler = Callable[[SimStation, Payload], tuple[Payload, Any]]
 _Handler = Handler
 
-REFUSALS: dict[str, str] = {
-    "SetChargingProfile": "Rejected",
-    "ClearChargingProfile": "Unknown",
-    "GetCompositeSchedule": "Rejected",
-    "GetChargingProfiles": "NoProfiles",
-    "ReserveNow": "Rejected",
-    "CancelReservation": "Rejected",
-    "SendLocalList": "Failed",
-    "SignedUpdateFirmware": "Rejected",
-    "GetLog": "Rejected",
-    "SetDisplayMessage": "Rejected",
-    "PublishFirmware": "Rejected",
-    "GetDisplayMessages": "Unknown",
-    "ClearDisplayMessage": "Unknown",
-    "RemoteStartTransaction": "Rejected",
-    "RemoteStopTransaction": "Rejected",
-    "RequestStartTransaction": "Rejected",
-    "RequestStopTransaction": "Rejected",
-    "Reset": "Rejected",
-    "ChangeAvailability": "Rejected",
-    "ChangeConfiguration": "Rejected",
-    "ClearCache": "Rejected",
-    "TriggerMessage": "Rejected",
-}
-"""What a station answers to an action in ``behaviour.reject``: the refusal of that action's
-status enumeration (2.x UpdateFirmware is also Rejected; 1.6 UpdateFirmware and GetDiagnostics
-have no status and cannot be refused, only left unanswered or unsupported)."""
 _SMART_CHARGING = frozenset(
     {"SetChargingProfile", "ClearChargingProfile", "GetCompositeSchedule", "GetChargingProfiles"}
 )

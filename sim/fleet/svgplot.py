@@ -18,7 +18,7 @@ colour blindness.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -165,13 +165,20 @@ def format_number(v: float, step: float | None = None) -> str:
     return "0" if s.strip("-0.,") == "" else s
 
 
-def downsample(
-    points: Sequence[tuple[float, float | None]], max_points: int = MAX_POINTS_DEFAULT
-) -> list[tuple[float, float | None]]:
-    """At most ``max_points`` points: consecutive points are averaged in equal buckets.
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
 
-    Each bucket becomes one point whose x is the mean x of the bucket and whose y is the mean of
-    the bucket's non-gap y values (a gap if they are all gaps). Shorter inputs come back as they are.
+
+def downsample(
+    points: Sequence[tuple[float, float | None]],
+    max_points: int = MAX_POINTS_DEFAULT,
+    combine: Callable[[Sequence[float]], float] = _mean,
+) -> list[tuple[float, float | None]]:
+    """At most ``max_points`` points: consecutive points are combined in equal buckets.
+
+    Each bucket becomes one point whose x is the mean x of the bucket and whose y is ``combine``
+    (the mean unless told: `max` keeps a peak visible) of the bucket's non-gap y values (a gap if
+    they are all gaps). Shorter inputs come back as they are.
     """
     n = len(points)
     if max_points < 1:
@@ -185,7 +192,7 @@ def downsample(
         bucket = points[lo:hi]
         xs = sum(p[0] for p in bucket) / len(bucket)
         ys = [p[1] for p in bucket if p[1] is not None and math.isfinite(p[1])]
-        out.append((xs, sum(ys) / len(ys) if ys else None))
+        out.append((xs, combine(ys) if ys else None))
     return out
 
 

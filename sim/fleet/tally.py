@@ -186,8 +186,10 @@ class FleetTally:
             site_power_w={site: sum(p.values()) for site, p in self.site_power.items()},
             site_peak_w=dict(self._site_peak),
         )
-        # The next second's peak starts from the power drawn now.
-        self._site_peak = {site: sum(p.values()) for site, p in self.site_power.items()}
+        # The next second's peak starts from the power drawn now; the running totals start
+        # again from the exact sums, so that rounding does not add up over a long run.
+        self._site_total = {site: sum(p.values()) for site, p in self.site_power.items()}
+        self._site_peak = dict(self._site_total)
         self._second_messages = 0
         self._second_errors = 0
         self._second_latency = Histogram()

@@ -94,6 +94,8 @@ class FakeCsms:
     uploads: list[Upload] = field(default_factory=list)
     connections: dict[str, _Connection] = field(default_factory=dict)
     port: int = 0
+    release_uploads: asyncio.Event = field(default_factory=asyncio.Event)
+    """``/hang/`` uploads are held until this is set (a slow upload server)."""
     _runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -101,6 +103,7 @@ class FakeCsms:
         app.router.add_get("/ocpp/{station}", self._socket)
         app.router.add_route("*", "/upload/{tail:.*}", self._upload)
         app.router.add_route("*", "/fail/{tail:.*}", self._fail)
+        app.router.add_route("*", "/hang/{tail:.*}", self._hang)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -110,6 +113,7 @@ class FakeCsms:
         self.port = server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        self.release_uploads.set()
         for connection in list(self.connections.values()):
             await connection.ws.close()
         if self._runner is not None:
@@ -222,6 +226,10 @@ class FakeCsms:
             Upload(request.method, request.path, body, request.headers.get("Authorization"))
         )
         return web.Response(status=201)
+
+    async def _hang(self, request: web.Request) -> web.Response:
+        await self.release_uploads.wait()
+        return await self._upload(request)
 
     async def _fail(self, request: web.Request) -> web.Response:
         await request.read()

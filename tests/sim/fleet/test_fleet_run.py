@@ -92,6 +92,7 @@ def test_smoke_fleet_against_voltmesh(voltmesh: ServerProcess, tmp_path: Path) -
     ]
     matched = 0
     for session in finished:
+        assert session.transaction_id is not None
         tx = stored.get((session.station_id, session.transaction_id))
         if tx is None or tx["active"]:
             continue  # its stop was still queued (offline) when the run ended

@@ -169,6 +169,37 @@ def test_the_composite_schedule_is_the_lowest_limit_over_time() -> None:
     assert composite([], 1, T0, 600, "W", GRID, 22_000) == [{"startPeriod": 0, "limit": 22_000.0}]
 
 
+def test_the_composite_is_the_lowest_of_the_station_maximum_and_the_tx_limit() -> None:
+    """1.6 section 3.13.3 / 2.0.1 K08: a TxProfile overrides every TxDefault whatever their stack
+    levels, and the composite is the minimum of it and the station's maximum."""
+    profiles = [
+        from_payload(profile(1, "ChargePointMaxProfile", 0, [(0, 12), (600, 40)]), 0, T0),
+        from_payload(profile(2, "TxDefaultProfile", 9, [(0, 6)]), 1, T0),
+        from_payload(profile(3, "TxProfile", 0, [(0, 16)], tx="7"), 1, T0),
+    ]
+    periods = composite(profiles, 1, T0, 1200, "A", GRID, 44_000, transaction_id="7")
+    assert periods == [
+        {"startPeriod": 0, "limit": 12.0, "numberPhases": 3},
+        {"startPeriod": 600, "limit": 16.0, "numberPhases": 3},
+    ]
+    # Without the transaction the default (stack level 9) is in force, under the maximum.
+    assert composite(profiles, 1, T0, 1200, "A", GRID, 44_000) == [
+        {"startPeriod": 0, "limit": 6.0, "numberPhases": 3}
+    ]
+
+
+def test_a_relative_profile_without_a_transaction_never_changes() -> None:
+    """An idle station with a Relative default must not wake at its period starts."""
+    relative = from_payload(
+        profile(1, "TxDefaultProfile", 0, [(0, 32), (60, 8)], kind="Relative", start=None), 0, T0
+    )
+    assert changes([relative], T0) is None
+    assert changes([relative], T0, T0) == T0 + timedelta(seconds=60)
+    assert composite([relative], 1, T0, 3600, "A", GRID, 44_000) == [
+        {"startPeriod": 0, "limit": 32.0, "numberPhases": 3}
+    ]
+
+
 def test_purposes() -> None:
     assert from_payload(profile(1, "ChargingStationMaxProfile", 0, [(0, 1)]), 0, T0).purpose is (
         Purpose.STATION_MAX

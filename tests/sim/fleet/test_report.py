@@ -420,6 +420,10 @@ def test_downsample() -> None:
     assert downsample(gaps, 2) == [(0.5, None), (2.5, 4.0)]
     short = points[:10]
     assert downsample(short, 600) == short
+    # A site's power keeps its peaks, its limit its lowest values.
+    spiky: list[tuple[float, float | None]] = [(0, 1.0), (1, 9.0), (2, 2.0), (3, 3.0)]
+    assert downsample(spiky, 2, max) == [(0.5, 9.0), (2.5, 3.0)]
+    assert downsample(spiky, 2, min) == [(0.5, 1.0), (2.5, 2.0)]
 
 
 def test_line_chart() -> None:

@@ -745,3 +745,14 @@ def test_file_errors_still_name_the_file_field_when_no_option_is_given(tmp_path:
         load_scenario(path)
     # ...and an option that fixes it wins.
     assert load_scenario(path, workers=2).workers == 2
+
+
+def test_a_behaviour_refuses_only_what_has_a_refusal() -> None:
+    """``reject`` names actions whose answer has a refusal status; a typo is an error, not a
+    behaviour that silently does nothing."""
+    s = parse_scenario(
+        changed(("fleet.0.behaviour.reject", ["ReserveNow", "UpdateFirmware"])), name="x"
+    )
+    assert s.fleet[0].behaviour.reject == ("ReserveNow", "UpdateFirmware")
+    with pytest.raises(ScenarioError, match=r"reject.*must be one of .*ReserveNow"):
+        parse_scenario(changed(("fleet.0.behaviour.reject", ["ReserveNOw"])), name="x")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import sim.fleet.local_list
 from csms.payloads.timestamps import ocpp_time
 from sim.fleet.station import SimStation
 from tests.sim.fleet.fake_csms import FakeCsms
@@ -208,3 +209,35 @@ async def test_a_disabled_local_list_is_not_used(version: str) -> None:
         station.arrive(1, "LOCAL")
         await eventually(lambda: starts(csms), what="a start")
         assert len(csms.of("Authorize")) == 1
+
+
+async def test_1_6_list_capacities_are_read_only() -> None:
+    """1.6 section 9.1: LocalAuthListMaxLength and SendLocalListMaxLength are read-only."""
+    async with station_against_csms("ocpp1.6") as (csms, station):
+        keys = ["LocalAuthListMaxLength", "SendLocalListMaxLength", "LocalAuthListEnabled"]
+        got = await csms.result(station.id, "GetConfiguration", {"key": keys})
+        assert {k["key"]: k["readonly"] for k in got["configurationKey"]} == {
+            "LocalAuthListMaxLength": True,
+            "SendLocalListMaxLength": True,
+            "LocalAuthListEnabled": False,
+        }
+        change = {"key": "LocalAuthListMaxLength", "value": "1"}
+        reply = await csms.result(station.id, "ChangeConfiguration", change)
+        assert reply["status"] == "Rejected"
+        assert station.configuration["LocalAuthListMaxLength"] == "10000"
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_a_list_over_its_capacity_fails(
+    version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update that would make the list longer than the station holds is Failed, and the list
+    stays as it was."""
+    monkeypatch.setattr(sim.fleet.local_list, "MAX_ENTRIES", 2)
+    async with station_against_csms(version) as (csms, station):
+        full = local_list(version, 1, "Full", {"A": "Accepted", "B": "Accepted"})
+        assert (await csms.result(station.id, "SendLocalList", full))["status"] == "Accepted"
+        more = local_list(version, 2, "Differential", {"C": "Accepted"})
+        assert (await csms.result(station.id, "SendLocalList", more))["status"] == "Failed"
+        assert station.local_list == {"A": "Accepted", "B": "Accepted"}
+        assert station.local_list_version == 1

@@ -425,3 +425,51 @@ async def test_a_triggered_log_status_is_idle(version: str, requested: str) -> N
 )
 def test_the_new_firmware_version_is_named_by_the_location(location: str, version: str) -> None:
     assert version_of(location) == version
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_the_station_answers_while_its_log_uploads(version: str) -> None:
+    """The HTTP transfer runs beside the station's loop: a slow upload server does not keep the
+    station from answering the CSMS."""
+    async with station_against_csms(version, FAST) as (csms, station):
+        location = f"{csms.http}/hang/"
+        if version == "ocpp1.6":
+            await csms.result(station.id, "GetDiagnostics", {"location": location})
+            action = "DiagnosticsStatusNotification"
+        else:
+            request = {
+                "logType": "DiagnosticsLog",
+                "requestId": 4,
+                "log": {"remoteLocation": location},
+            }
+            await csms.result(station.id, "GetLog", request)
+            action = "LogStatusNotification"
+        await eventually(lambda: station.log_upload is not None, what="the transfer under way")
+        # Held by the server, the transfer waits; the station answers meanwhile.
+        reply = await csms.result(station.id, "GetLocalListVersion", {})
+        assert reply == ({"listVersion": 0} if version == "ocpp1.6" else {"versionNumber": 0})
+        assert statuses(csms, action) == ["Uploading"]
+        csms.release_uploads.set()
+        await eventually(lambda: statuses(csms, action)[-1:] == ["Uploaded"], what="Uploaded")
+        assert [u.path.startswith("/hang/") for u in csms.uploads] == [True]
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_a_refused_firmware_update(version: str) -> None:
+    """2.x UpdateFirmware has a refusal (Rejected); 1.6's has no status, so the station runs it."""
+    async with station_against_csms(version, FAST | {"reject": ["UpdateFirmware"]}) as (
+        csms,
+        station,
+    ):
+        action, payload = update(version, signed=False)
+        reply = await csms.result(station.id, action, payload)
+        if version == "ocpp1.6":
+            assert reply == {}
+            await eventually(
+                lambda: statuses(csms, "FirmwareStatusNotification")[-1:] == ["Installed"],
+                within=200 * UNIT,
+                what="Installed",
+            )
+        else:
+            assert reply == {"status": "Rejected"}
+            assert station.firmware_job is None

@@ -144,6 +144,12 @@ async def test_a_tx_profile_needs_its_transaction_and_ends_with_it(version: str)
         )
         assert reply["status"] == "Rejected"
         tx = await charging(csms, station)
+        # 1.6: a TxProfile without transactionId is for the running transaction; 2.0.1
+        # K01.FR.03: it must name it.
+        reply = await csms.result(
+            station.id, "SetChargingProfile", tx_profile(version, 1, 10, None)
+        )
+        assert reply["status"] == ("Accepted" if version == "ocpp1.6" else "Rejected")
         wrong = "999999" if version == "ocpp1.6" else "not-this-one"
         reply = await csms.result(
             station.id, "SetChargingProfile", tx_profile(version, 1, 10, wrong)
