@@ -469,7 +469,8 @@ def _sites(r: RunReport) -> str:
             f"Site {site.name}: power against its limit",
             x_label,
             "kW",
-            [Series("site power (peak of each second)", power), Series("limit", limit)],
+            # The limit first, so that a site drawing exactly its limit shows above it.
+            [Series("limit", limit), Series("site power (peak of each second)", power)],
             _CHART_W,
             _CHART_H,
             empty_text="none",

@@ -54,6 +54,8 @@ _GRID = "#e3e3e3"
 _AXIS = "#888"
 _CHAR_W = 6.6
 """Rough width of one character of 11 px sans-serif text, for layout."""
+_TITLE_CHAR_W = 9.5
+"""Rough width of one character of the 13 px bold title."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +248,16 @@ def line_chart(
     xs = [x for r in runs for seg in r for x, _ in seg]
     ys = [y for r in runs for seg in r for _, y in seg]
     legend = len(series) > 1
+    items = [(s.name, PALETTE[i % len(PALETTE)]) for i, s in enumerate(series)]
+    legend_w = sum(22 + len(name) * _CHAR_W + 10 for name, _ in items)
 
     left, right, top, bottom = 64, 18, 34, 46
+    # The legend sits at the right of the title line, or on a line of its own below the title
+    # when both do not fit.
+    legend_y = 16
+    if legend and 12 + len(title) * _TITLE_CHAR_W + 16 > width - right - legend_w:
+        legend_y = 36
+        top += 20
     plot_w = max(width - left - right, 10)
     plot_h = max(height - top - bottom, 10)
 
@@ -277,14 +287,14 @@ def line_chart(
     parts = [_svg_open(title, width, height)]
 
     if legend:
-        # Right-aligned row of swatches in the title line.
-        items = [(s.name, PALETTE[i % len(PALETTE)]) for i, s in enumerate(series)]
-        lx = width - right - sum(22 + len(name) * _CHAR_W + 10 for name, _ in items)
+        # Right-aligned row of swatches.
+        lx = width - right - legend_w
         parts.append('<g class="legend">')
         for name, colour in items:
             parts.append(
-                f'<line x1="{_n(lx)}" y1="16" x2="{_n(lx + 16)}" y2="16" stroke="{colour}" '
-                f'stroke-width="3"/><text x="{_n(lx + 21)}" y="20">{_x(name)}</text>'
+                f'<line x1="{_n(lx)}" y1="{legend_y}" x2="{_n(lx + 16)}" y2="{legend_y}" '
+                f'stroke="{colour}" stroke-width="3"/>'
+                f'<text x="{_n(lx + 21)}" y="{legend_y + 4}">{_x(name)}</text>'
             )
             lx += 22 + len(name) * _CHAR_W + 10
         parts.append("</g>")

@@ -451,6 +451,17 @@ def test_line_chart() -> None:
     assert ">none</text>" in empty and "<polyline" not in empty
 
 
+def test_a_legend_that_would_cross_the_title_gets_its_own_line() -> None:
+    two = [
+        Series("limit", [(0, 1.0), (1, 1.0)]),
+        Series("site power (peak of each second)", [(0, 0.5)]),
+    ]
+    short = line_chart("Site A", "x", "kW", two)
+    assert 'y1="16"' in short and 'y1="36"' not in short
+    long = line_chart("Site Car park A: power against its limit", "x", "kW", two)
+    assert 'y1="16"' not in long and 'y1="36"' in long
+
+
 def test_bar_chart() -> None:
     svg = bar_chart("Errors <by> kind", [("timeout", 12), ("<schema> & co", 3), ("x" * 80, 1)])
     assert svg.startswith("<svg ") and 'role="img"' in svg
