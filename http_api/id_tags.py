@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from aiohttp import web
 
+from csms.local_lists.carried import (
+    HIGHEST_EVSE,
+    LOWEST_EVSE,
+    MAX_TOKEN_V2,
+    TOKEN_TYPES,
+    evse_ids_valid,
+)
+from http_api.fields import bad, one_of, refuse_unknown, text_field, time_field
 from http_api.local_lists import id_tag_changed as local_lists_follow
 from http_api.pagination import page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
@@ -17,11 +23,11 @@ from persistence.records import IdTokenRecord, IdTokenStatus, id_token_key
 routes = web.RouteTableDef()
 
 # ConcurrentTx and NotAtThisLocation are answers, never a stored status.
-_STORABLE = [
+_STORABLE = tuple(
     s.value
     for s in IdTokenStatus
     if s not in (IdTokenStatus.CONCURRENT_TX, IdTokenStatus.NOT_AT_THIS_LOCATION)
-]
+)
 
 
 @routes.get("/api/v1/id-tags")
@@ -42,43 +48,35 @@ async def get_id_tag(request: web.Request) -> web.Response:
     return json_response(id_token_view(token))
 
 
+_FIELDS = ("status", "expiry_date", "parent_id_tag", "type", "evse_ids")
+_TYPES = tuple(sorted(TOKEN_TYPES, key=str.lower))
+
+
 def _parse(id_tag: str, body: dict[str, object]) -> IdTokenRecord:
-    unknown = set(body) - {"status", "expiry_date", "parent_id_tag", "type", "evse_ids"}
-    if unknown:
-        raise ApiProblem(400, "Bad Request", f"unknown fields: {', '.join(sorted(unknown))}")
-    if len(id_tag) > 255:
-        raise ApiProblem(400, "Bad Request", "id tag is longer than 255 characters")
-    status = body.get("status", "Accepted")
-    if status not in _STORABLE:
-        raise ApiProblem(400, "Bad Request", f"status must be one of {', '.join(_STORABLE)}")
-    expiry_raw = body.get("expiry_date")
-    expiry = None
-    if expiry_raw is not None:
-        try:
-            expiry = datetime.fromisoformat(str(expiry_raw))
-        except ValueError:
-            raise ApiProblem(
-                400, "Bad Request", "expiry_date must be an RFC 3339 date-time"
-            ) from None
-        if expiry.tzinfo is None:
-            expiry = expiry.replace(tzinfo=UTC)
-    parent = body.get("parent_id_tag")
+    """An id tag that every version's messages can carry (``csms.local_lists.carried``): one that
+    a station's schema refuses would fail each SendLocalList and Authorize answer it is in."""
+    refuse_unknown(body, _FIELDS)
+    if len(id_tag) > MAX_TOKEN_V2:
+        # 2.0.1 IdTokenType.idToken; 1.6 lists leave tags over 20 characters off.
+        raise bad(f"id tag is longer than {MAX_TOKEN_V2} characters")
+    status = one_of(body.get("status", "Accepted"), "status", _STORABLE)
+    parent = text_field(body, "parent_id_tag", limit=MAX_TOKEN_V2)
     token_type = body.get("type")
-    for name, value in (("parent_id_tag", parent), ("type", token_type)):
-        if value is not None and not isinstance(value, str):
-            raise ApiProblem(400, "Bad Request", f"{name} must be a string")
+    if token_type is not None:
+        token_type = one_of(token_type, "type (2.x IdTokenEnumType)", _TYPES)
     evse_ids = body.get("evse_ids")
     if evse_ids is not None and (
         not isinstance(evse_ids, list)
-        or not all(isinstance(e, int) and not isinstance(e, bool) and e >= 0 for e in evse_ids)
+        or not all(isinstance(e, int) and not isinstance(e, bool) for e in evse_ids)
+        or not evse_ids_valid(evse_ids)
     ):
-        raise ApiProblem(400, "Bad Request", "evse_ids must be null or a list of EVSE ids (>= 0)")
+        raise bad(f"evse_ids must be null or a list of EVSE ids ({LOWEST_EVSE} to {HIGHEST_EVSE})")
     return IdTokenRecord(
         id_token=id_token_key(id_tag),
-        type=token_type if isinstance(token_type, str) else None,
-        status=IdTokenStatus(str(status)),
-        expiry_date=expiry,
-        parent_id_token=parent if isinstance(parent, str) else None,
+        type=token_type,
+        status=IdTokenStatus(status),
+        expiry_date=time_field(body, "expiry_date"),
+        parent_id_token=parent,
         evse_ids=tuple(evse_ids) if isinstance(evse_ids, list) else None,
     )
 

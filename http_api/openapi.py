@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from csms.local_lists.carried import TOKEN_TYPES
 from http_api import (
     charging_profiles,
     display_messages,
@@ -307,12 +308,18 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "status": {"enum": ["Accepted", "Blocked", "Expired", "Invalid"]},
-            "expiry_date": _NULLABLE_TIME,
-            "parent_id_tag": _NULLABLE_STR,
-            "type": _NULLABLE_STR,
+            "expiry_date": {
+                **_NULLABLE_TIME,
+                "description": "RFC 3339 with an offset; stored in UTC",
+            },
+            "parent_id_tag": {"type": ["string", "null"], "minLength": 1, "maxLength": 36},
+            "type": {
+                "enum": [*sorted(TOKEN_TYPES, key=str.lower), None],
+                "description": "2.x IdTokenEnumType (2.1 adds DirectPayment, EVCCID, NEVI, VIN)",
+            },
             "evse_ids": {
                 "type": ["array", "null"],
-                "items": {"type": "integer", "minimum": 0},
+                "items": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
                 "description": "EVSEs the token is valid at (2.x evseId); null: all",
             },
         },

@@ -9,8 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
+from csms.sites.allocator import NOMINAL_VOLTAGE
 from csms.sites.balancer import allocation_view
-from csms.sites.limits import from_watts, limit_at
+from csms.sites.limits import from_watts, limit_at, session_minimum
+from gateway.endpoint import IDENTITY_RULE, valid_identity
 from http_api.openapi_parts import (
     NULLABLE_INT,
     NULLABLE_NUM,
@@ -24,8 +26,9 @@ from http_api.openapi_parts import (
 )
 from http_api.pagination import page_params
 from http_api.problems import ApiProblem, json_response, read_json, read_object
-from http_api.state import API_STATE
-from persistence import sites
+from http_api.state import API_STATE, ApiState
+from persistence import sites, stations
+from persistence.ids import INT32_MAX
 from persistence.sites import ScheduleEntry, Site, SiteConflict, SiteMember
 from persistence.sqltypes import utcnow
 
@@ -39,6 +42,10 @@ DEFAULT_MIN_CURRENT = 6.0
 """Amperes per phase: the lowest current IEC 61851-1 lets a charger signal to an EV."""
 
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+SITE_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+"""A site id: it names the site in REST paths, events and the simulator's scenarios (which keep
+to the same set)."""
+_SITE_ID = re.compile(SITE_ID_PATTERN)
 _FIELDS = {"name", "limit", "min_current", "schedule", "members"}
 
 
@@ -109,11 +116,15 @@ def _members(raw: Any) -> tuple[SiteMember, ...]:
         if unknown:
             raise _bad(f"unknown fields in members[{i}]: {', '.join(sorted(unknown))}")
         station_id = item.get("station_id")
-        if not isinstance(station_id, str) or not 1 <= len(station_id) <= 64:
-            raise _bad(f"members[{i}].station_id must be a station id (1 to 64 characters)")
+        # What can never name a station; one of the older set is checked against the store in
+        # ``_legacy_members_exist``.
+        if not isinstance(station_id, str) or not valid_identity(station_id, stored=True):
+            raise _bad(f"members[{i}].station_id must be a station id: {IDENTITY_RULE}")
         evse_id = item.get("evse_id")
-        if evse_id is not None and _integer(evse_id, f"members[{i}].evse_id") < 1:
-            raise _bad(f"members[{i}].evse_id must be null (the whole station) or 1 or more")
+        if evse_id is not None and not 1 <= _integer(evse_id, f"members[{i}].evse_id") <= (
+            INT32_MAX
+        ):
+            raise _bad(f"members[{i}].evse_id must be null (the whole station) or 1 to {INT32_MAX}")
         priority = _integer(item.get("priority", 0), f"members[{i}].priority")
         if not -1000 <= priority <= 1000:
             raise _bad(f"members[{i}].priority must be between -1000 and 1000")
@@ -132,8 +143,8 @@ def _members(raw: Any) -> tuple[SiteMember, ...]:
 
 def parse_site(site_id: str, body: dict[str, Any]) -> Site:
     """A site from its PUT body; ``ApiProblem`` 400 naming what is wrong."""
-    if not 1 <= len(site_id) <= 64:
-        raise _bad("site id must be 1 to 64 characters")
+    if _SITE_ID.fullmatch(site_id) is None:
+        raise _bad("site id must be 1 to 64 characters of A-Z a-z 0-9 . _ -")
     unknown = set(body) - _FIELDS
     if unknown:
         raise _bad(f"unknown fields: {', '.join(sorted(unknown))}")
@@ -142,7 +153,7 @@ def parse_site(site_id: str, body: dict[str, Any]) -> Site:
         raise _bad("name must be a non-empty string of at most 200 characters")
     unit, value, phases = _limit(body)
     min_current = _number(body.get("min_current", DEFAULT_MIN_CURRENT), "min_current")
-    return Site(
+    site = Site(
         id=site_id,
         name=name,
         limit_unit=unit,
@@ -152,6 +163,40 @@ def parse_site(site_id: str, body: dict[str, Any]) -> Site:
         schedule=_schedule(body.get("schedule")),
         members=_members(body.get("members", [])),
     )
+    _admits_a_session(site)
+    return site
+
+
+def _admits_a_session(site: Site) -> None:
+    """400 when the minimum a session is given exceeds every limit the site is ever held to: no
+    session could ever be admitted. A limit in W holds ``min_current`` on the site's phases at
+    the nominal voltage (as the allocator counts it)."""
+    highest = max(e.value for e in site.schedule) if site.schedule else site.limit_value
+    least = session_minimum(site)
+    if least <= highest:
+        return
+    where = "the highest value of its schedule" if site.schedule else "the limit"
+    if site.limit_unit == "A":
+        raise _bad(
+            f"min_current {site.min_current:g} A exceeds {where} ({highest:g} A per phase): no "
+            "session could ever be admitted; lower min_current (0: no minimum) or raise the limit"
+        )
+    raise _bad(
+        f"min_current {site.min_current:g} A on {site.phases} phase(s) at "
+        f"{NOMINAL_VOLTAGE:g} V is {least:g} W, more than {where} ({highest:g} W): no session "
+        "could ever be admitted; lower min_current (0: no minimum) or raise the limit"
+    )
+
+
+async def _legacy_members_exist(state: ApiState, site: Site) -> None:
+    """A member's id keeps to the rule a new station is held to (OCPP 2.0.1 identifierString, at
+    most 48 characters), unless a station registered by an earlier release has it (as
+    ``PUT /api/v1/stations/{id}`` allows)."""
+    for i, member in enumerate(site.members):
+        if valid_identity(member.station_id):
+            continue
+        if await stations.get_station(state.reads, member.station_id) is None:
+            raise _bad(f"members[{i}].station_id must be a station id: {IDENTITY_RULE}")
 
 
 def site_view(site: Site) -> dict[str, Any]:
@@ -208,6 +253,7 @@ async def put_site(request: web.Request) -> web.Response:
     site_id = request.match_info["site_id"]
     site = parse_site(site_id, read_object(await read_json(request)))
     state = request.app[API_STATE]
+    await _legacy_members_exist(state, site)
     try:
         created, before = await sites.save_site(state.engine, site)
     except SiteConflict as exc:
@@ -242,7 +288,9 @@ async def get_allocation(request: web.Request) -> web.Response:
 
 # -- OpenAPI -------------------------------------------------------------------------------------
 
-_SITE_ID = [path_param("site_id")]
+_SITE_ID_PARAM = [
+    {**path_param("site_id"), "schema": {"type": "string", "pattern": SITE_ID_PATTERN}}
+]
 
 PATHS: dict[str, Any] = {
     "/api/v1/sites": {
@@ -254,7 +302,7 @@ PATHS: dict[str, Any] = {
         }
     },
     "/api/v1/sites/{site_id}": {
-        "parameters": _SITE_ID,
+        "parameters": _SITE_ID_PARAM,
         "get": {
             "x-required-role": "viewer",
             "summary": "Read a site",
@@ -285,7 +333,7 @@ PATHS: dict[str, Any] = {
         },
     },
     "/api/v1/sites/{site_id}/allocation": {
-        "parameters": _SITE_ID,
+        "parameters": _SITE_ID_PARAM,
         "get": {
             "x-required-role": "viewer",
             "summary": "How the site's limit is divided among its active sessions now",
@@ -319,8 +367,19 @@ _MEMBER = {
     "required": ["station_id"],
     "additionalProperties": False,
     "properties": {
-        "station_id": {"type": "string", "minLength": 1, "maxLength": 64},
-        "evse_id": {**NULLABLE_INT, "minimum": 1, "description": "null: the whole station"},
+        "station_id": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "description": "a station id (OCPP identifierString, at most 48 characters; a "
+            "station registered by an earlier release keeps its id of up to 64)",
+        },
+        "evse_id": {
+            **NULLABLE_INT,
+            "minimum": 1,
+            "maximum": INT32_MAX,
+            "description": "null: the whole station",
+        },
         "priority": {"type": "integer", "default": 0, "description": "higher is served first"},
     },
 }
@@ -337,7 +396,9 @@ SCHEMAS: dict[str, Any] = {
                 "type": "number",
                 "minimum": 0,
                 "default": DEFAULT_MIN_CURRENT,
-                "description": "A per phase; a session that cannot get it gets 0 (0: no minimum)",
+                "description": "A per phase; a session that cannot get it gets 0 (0: no "
+                "minimum). At most the limit (for a limit in W: min_current x 230 V x phases), "
+                "or with a schedule its highest value",
             },
             "schedule": {
                 "type": ["array", "null"],

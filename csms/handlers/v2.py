@@ -15,6 +15,7 @@ from typing import Any
 
 from csms.handlers import features, live
 from csms.handlers.sign_certificate import sign_certificate
+from csms.local_lists.carried import token_types
 from csms.payloads.device_model import event_rows, report_rows
 from csms.payloads.fields import payload_samples, payload_time
 from csms.payloads.metering import sample_rows, samples_v2
@@ -47,7 +48,9 @@ async def _authorize(cp: ChargePointActor, id_token: dict[str, Any]) -> Authoriz
     auth = authorize(await tokens.get(id_token["idToken"]), cp.services.clock())
     if auth.parent_id_token is not None:
         group = await tokens.get(auth.parent_id_token)
-        if group is not None and group.type is not None:
+        # A type the station's version lacks (stored before types were checked) would make the
+        # answer invalid: such a group goes as an identifier the CSMS assigned.
+        if group is not None and group.type in token_types(cp.version):
             auth = dataclasses.replace(auth, group_type=group.type)
     return auth
 

@@ -9,6 +9,11 @@ the token from the list (1.6 section 5.15, 2.0.1 D01).
 A token valid at some EVSEs only carries them on a 2.x list (IdTokenInfo.evseId). A 1.6 list
 cannot say it: such a token, when Accepted, is left off a 1.6 list rather than let it charge at
 every connector while the station is offline; the station asks for it online (Authorize).
+
+A token the station's version cannot carry (``csms.local_lists.carried``: too long, a 2.x type the
+version does not have, an EVSE id out of range) is left off and counted as skipped: one such
+stored row would otherwise have the station refuse every update of its list, Blocked cards
+included. A group whose stored type the version does not have is sent as ``Central``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from csms.local_lists.carried import TOKEN_TYPES, evse_ids_valid, max_token, token_types
 from csms.local_lists.filters import ListFilter
 from csms.payloads.timestamps import ocpp_time, parse_timestamp
 from persistence import id_tokens
@@ -31,15 +37,7 @@ DEFAULT_TOKEN_TYPE = "ISO14443"
 """2.x IdTokenEnumType of a token the store has no type for (an RFID card)."""
 GROUP_TOKEN_TYPE = "Central"
 """2.x type of a group token the store has no type for: an identifier the CSMS assigned."""
-_MAX_TOKEN = {OcppVersion.V16: 20}
-"""Longest id token a version's list can carry (1.6 IdToken is CiString20Type)."""
-_MAX_TOKEN_V2 = 36
-"""2.0.1 IdTokenType.idToken is at most 36 characters."""
 _PAGE = 1000
-
-
-def _max_token(version: OcppVersion) -> int:
-    return _MAX_TOKEN.get(version, _MAX_TOKEN_V2)
 
 
 def _to_millis(value: datetime | None) -> datetime | None:
@@ -70,12 +68,15 @@ def _evse_ids(token: IdTokenRecord) -> tuple[int, ...] | None:
 
 def _carried(token: IdTokenRecord, version: OcppVersion) -> bool:
     """Whether a list of ``version`` can say what the token is (see the module's docstring)."""
-    limit = _max_token(version)
+    limit = max_token(version)
     parent = token.parent_id_token
     if len(token.id_token) > limit or (parent is not None and len(parent) > limit):
         return False
-    restricted = token.status is IdTokenStatus.ACCEPTED and bool(token.evse_ids)
-    return not (version is OcppVersion.V16 and restricted)
+    if version is OcppVersion.V16:
+        return not (token.status is IdTokenStatus.ACCEPTED and token.evse_ids)
+    if token.type is not None and token.type not in token_types(version):
+        return False
+    return evse_ids_valid(token.evse_ids or ())
 
 
 async def all_id_tokens(db: Reads) -> list[IdTokenRecord]:
@@ -97,7 +98,7 @@ class DesiredList:
     """Group token -> its 2.x type, where the store knows it."""
     skipped: int
     """Tokens the filter picks that the version cannot carry (too long; on 1.6, valid at some
-    EVSEs only)."""
+    EVSEs only; on 2.x, of a type the version does not have or with an EVSE id out of range)."""
 
 
 class TokenSnapshot:
@@ -120,7 +121,9 @@ def desired_list(
     tokens: Sequence[IdTokenRecord], list_filter: ListFilter, version: OcppVersion
 ) -> DesiredList:
     """What a station of ``version`` should hold, of ``tokens``."""
-    types = {t.id_token: t.type for t in tokens if t.type is not None}
+    # A 1.6 list carries no types; kept all the same, as a 2.x list of the same tokens would.
+    sendable = TOKEN_TYPES if version is OcppVersion.V16 else token_types(version)
+    types = {t.id_token: t.type for t in tokens if t.type is not None and t.type in sendable}
     entries: list[ListEntry] = []
     skipped = 0
     for token in tokens:

@@ -82,7 +82,7 @@ class SyncOutcome:
     """SendLocalList messages it took (``ports.items_per_message`` each at most); ``version``
     is the last one's. 0: nothing had changed, nothing was sent (status ``Unchanged``)."""
     skipped: int = 0
-    """Id tokens the filter picks that the station's version cannot carry (too long)."""
+    """Id tokens the filter picks that the station's version cannot carry (``DesiredList``)."""
     full_update: SyncOutcome | None = None
     """The Full update that followed a VersionMismatch."""
 

@@ -18,6 +18,8 @@ from ocpp.v201 import call as call201
 
 from csms.station.services import UnknownStationPolicy
 from http_api.local_lists import station_deleted
+from persistence import id_tokens
+from persistence.records import IdTokenRecord, IdTokenStatus
 from tests.ocpp_charger import Charger16
 from tests.ocpp_charger2 import charger201
 from tests.server_fixtures import Running, StartServer
@@ -464,3 +466,56 @@ async def test_a_deleted_station_forgets_its_list(server: Running) -> None:
     await station_deleted(server.node.api_state, "LL-DEL")
     view = await local_list(server, "LL-DEL")
     assert view["filter"] is None and view["entries"] == [] and view["version_confirmed"] is None
+
+
+async def test_a_stored_tag_a_version_cannot_carry_is_skipped(server_on_each_db: Running) -> None:
+    """Rows stored before the id tags resource refused them (a type no version has, an EVSE id
+    past 32 bits): a 2.0.1 station still gets the rest of its list, its Blocked card among
+    them, and the sync says how many were left off; a 1.6 list, which carries no type, gets the
+    one with the odd type."""
+    server = server_on_each_db
+    await put_tags(server, {"NORA": {"status": "Blocked"}, "OLGA": {"status": "Accepted"}})
+    engine = server.node.api_state.engine
+    for stored in (
+        IdTokenRecord("ODD-TYPE", "Bogus", IdTokenStatus.ACCEPTED, None, None, None),
+        IdTokenRecord("FAR-EVSE", None, IdTokenStatus.BLOCKED, None, None, (2**40,)),
+    ):
+        await id_tokens.put_id_token(engine, stored)
+    boot = call201.BootNotification(
+        charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
+    )
+    async with (
+        charger201(server.ocpp_url, "LL-SKIP-2") as cp2,
+        listing16(server, "LL-SKIP-1") as cp1,
+    ):
+        await cp2.call(boot)
+        for station in ("LL-SKIP-2", "LL-SKIP-1"):
+            status, _ = await server.put(
+                f"/api/v1/stations/{station}/local-list", {"include": "all"}
+            )
+            assert status == 200
+
+            async def in_sync(station: str = station) -> bool:
+                view = await local_list(server, station)
+                return view["version_confirmed"] is not None and not view["dirty"]
+
+            await eventually(in_sync, what=f"the list of {station} sent")
+        status, outcome = await server.post(
+            "/api/v1/stations/LL-SKIP-2/local-list/sync", {"full": True}
+        )
+        assert status == 200, outcome
+        assert outcome["status"] == "Accepted" and outcome["skipped"] == 2
+        update = cp2.calls("SendLocalList")[-1]
+        items = {
+            i["id_token"]["id_token"]: i["id_token_info"]["status"]
+            for i in update["local_authorization_list"]
+        }
+        assert items == {"NORA": "Blocked", "OLGA": "Accepted"}
+        assert cp2.local_list_version == outcome["version"]
+
+        status, outcome = await server.post(
+            "/api/v1/stations/LL-SKIP-1/local-list/sync", {"full": True}
+        )
+        assert status == 200, outcome
+        assert outcome["status"] == "Accepted" and outcome["skipped"] == 0
+        assert set(cp1.entries) == {"NORA", "OLGA", "ODD-TYPE", "FAR-EVSE"}

@@ -90,6 +90,46 @@ async def test_id_tag_crud_and_pagination(server: Running) -> None:
     assert (await server.get("/api/v1/id-tags/T0"))[0] == 404
 
 
+async def test_id_tags_are_what_every_version_can_carry(server: Running) -> None:
+    """A stored tag is sent in SendLocalList and Authorize answers: one that a station's schema
+    refuses (2.0.1 IdTokenType: idToken at most 36 characters, type an IdTokenEnumType) would fail
+    every local list it is in. An expiry without an offset would depend on the server's zone."""
+    refused: list[tuple[str, dict[str, Any], str]] = [
+        ("T", {"type": "Bogus"}, "type"),
+        ("T", {"type": "iso14443"}, "type"),
+        ("X" * 37, {}, "36"),
+        ("X" * 255, {}, "36"),
+        ("T", {"parent_id_tag": "G" * 37}, "parent_id_tag"),
+        ("T", {"parent_id_tag": ""}, "parent_id_tag"),
+        ("T", {"evse_ids": [2**40]}, "evse_ids"),
+        ("T", {"evse_ids": [2**31]}, "evse_ids"),
+        ("T", {"evse_ids": [0]}, "evse_ids"),
+        ("T", {"expiry_date": "2030-01-01T00:00:00"}, "expiry_date"),
+        ("T", {"expiry_date": "2030-01-01"}, "expiry_date"),
+    ]
+    for tag, body, named in refused:
+        status, problem = await server.put(f"/api/v1/id-tags/{tag}", {"status": "Accepted", **body})
+        assert status == 400, (tag, body, problem)
+        assert named in problem["detail"], (body, problem)
+        assert (await server.get(f"/api/v1/id-tags/{tag}"))[0] == 404
+    # At the limits: kept as given.
+    for token_type in ("Central", "eMAID", "ISO14443", "KeyCode", "MacAddress", "VIN"):
+        status, tag = await server.put(f"/api/v1/id-tags/T-{token_type}", {"type": token_type})
+        assert status == 201 and tag["type"] == token_type, tag
+    status, tag = await server.put(
+        "/api/v1/id-tags/" + "x" * 36,
+        {
+            "parent_id_tag": "G" * 36,
+            "evse_ids": [1, 2**31 - 1],
+            "expiry_date": "2030-01-01T02:00:00+02:00",
+        },
+    )
+    assert status == 201, tag
+    assert tag["id_tag"] == "X" * 36 and tag["parent_id_tag"] == "G" * 36
+    assert tag["evse_ids"] == [1, 2**31 - 1]
+    assert tag["expiry_date"] == "2030-01-01T00:00:00Z"
+
+
 async def test_transactions_pagination(server_on_each_db: Running) -> None:
     server = server_on_each_db
     from tests.raw_charger import RawCharger

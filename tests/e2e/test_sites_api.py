@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from persistence import stations
+from persistence.records import RegistrationStatus
 from tests.server_fixtures import Running
 
 DEPOT = {
@@ -152,3 +154,100 @@ async def test_a_station_and_its_evse_saved_at_once_in_two_sites(
         assert [len(s["members"]) for s in listing["items"]] == [1], listing
         for site_id in ("whole", "evse"):
             await server.delete(f"/api/v1/sites/{site_id}")
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"members": [{"station_id": "CP 1"}]}, "members[0].station_id"),
+        ({"members": [{"station_id": "CP/1"}]}, "members[0].station_id"),
+        ({"members": [{"station_id": "CPé"}]}, "members[0].station_id"),
+        ({"members": [{"station_id": "C" * 49}]}, "members[0].station_id"),
+        ({"members": [{"station_id": "CP1", "evse_id": 2**31}]}, "members[0].evse_id"),
+        ({"members": [{"station_id": "CP1", "evse_id": 2**40}]}, "members[0].evse_id"),
+        ({"limit": {"unit": "A", "value": 5.9}, "schedule": None}, "min_current"),
+        ({"limit": {"unit": "A", "value": 0}, "schedule": None}, "min_current"),
+        # 6 A x 230 V x 3 phases = 4140 W.
+        ({"limit": {"unit": "W", "value": 4139}, "schedule": None}, "4140 W"),
+        ({"limit": {"unit": "W", "value": 1379, "phases": 1}, "schedule": None}, "1380 W"),
+        # With a schedule, limit.value is never in force: its highest value is what counts.
+        (
+            {"limit": {"unit": "A", "value": 100}, "schedule": [{"start": "00:00", "value": 5}]},
+            "highest value of its schedule",
+        ),
+    ],
+)
+async def test_sites_no_session_could_use_are_refused(
+    server: Running, change: dict[str, Any], named: str
+) -> None:
+    status, problem = await server.put("/api/v1/sites/bad", {**DEPOT, **change})
+    assert status == 400, problem
+    assert named in problem["detail"]
+    assert (await server.get("/api/v1/sites/bad"))[0] == 404
+
+
+@pytest.mark.parametrize("site_id", ["a%20b", "%C3%A9", "a%2Fb", "a:b", "a~b"])
+async def test_site_ids_keep_to_letters_digits_and_dot_underscore_dash(
+    server: Running, site_id: str
+) -> None:
+    status, problem = await server.put(f"/api/v1/sites/{site_id}", DEPOT)
+    assert status == 400, problem
+    assert "A-Z a-z 0-9 . _ -" in problem["detail"]
+    assert (await server.get("/api/v1/sites"))[1]["items"] == []
+
+
+async def test_sites_at_their_limits_are_kept_and_past_them_refused(server: Running) -> None:
+    site_id = "Depot_A.2-" + "x" * 54
+    body = {
+        **DEPOT,
+        "limit": {"unit": "W", "value": 4140, "phases": 3},
+        "schedule": [{"start": "00:00", "value": 0}, {"start": "06:00", "value": 4140}],
+        "members": [
+            {"station_id": "S" * 48, "evse_id": 2**31 - 1, "priority": 0},
+            {"station_id": "x*y=z+w|v@u.t_s:-", "evse_id": None, "priority": 0},
+        ],
+    }
+    status, site = await server.put(f"/api/v1/sites/{site_id}", body)
+    assert status == 201, site
+    assert site["members"] == body["members"]
+    status, site = await server.put(
+        "/api/v1/sites/amps",
+        {**DEPOT, "limit": {"unit": "A", "value": 6}, "schedule": None, "members": []},
+    )
+    assert status == 201, site
+    # No minimum: a limit of 0 (the site switched off) is fine.
+    status, site = await server.put(
+        "/api/v1/sites/off",
+        {**DEPOT, "limit": {"unit": "A", "value": 0}, "min_current": 0, "schedule": None},
+    )
+    assert status == 201, site
+    # One past each limit.
+    past: list[tuple[str, dict[str, Any]]] = [
+        (site_id + "x", body),
+        ("past", {**body, "members": [{"station_id": "S" * 49}]}),
+        ("past", {**body, "members": [{"station_id": "S", "evse_id": 2**31}]}),
+        ("past", {**body, "schedule": [{"start": "06:00", "value": 4139}]}),
+        ("past", {**body, "limit": {"unit": "W", "value": 4139}, "schedule": None}),
+    ]
+    for past_id, past_body in past:
+        status, problem = await server.put(f"/api/v1/sites/{past_id}", past_body)
+        assert status == 400, (past_body, problem)
+
+
+async def test_a_member_registered_by_an_earlier_release_keeps_its_id(server: Running) -> None:
+    """Earlier releases registered ids of up to 64 characters (with "~"): such a station may be
+    a member; the same id of a station that does not exist may not."""
+    legacy = "OLD~" + "9" * 60
+    body = {**DEPOT, "members": [{"station_id": legacy, "evse_id": None, "priority": 0}]}
+    status, problem = await server.put("/api/v1/sites/legacy", body)
+    assert status == 400 and "members[0].station_id" in problem["detail"], problem
+    await stations.put_station(
+        server.node.api_state.engine,
+        legacy,
+        registration=RegistrationStatus.ACCEPTED,
+        password_hash=None,
+        keep_password=False,
+        lenient=False,
+    )
+    status, site = await server.put("/api/v1/sites/legacy", body)
+    assert status == 201, site

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from ocpp.v201.enums import IdTokenEnumType
 
+from csms.local_lists.carried import TOKEN_TYPES, TOKEN_TYPES_V201, token_types
 from csms.local_lists.entries import (
     desired_list,
     differences,
@@ -133,3 +135,38 @@ def test_a_token_valid_at_some_evses_only() -> None:
     assert payload["localAuthorizationList"][0]["idTokenInfo"]["evseId"] == [1, 2]
     held = sent_update(OcppVersion.V201.value, payload).entries
     assert differences(held, v2.entries) == ([], [])
+
+
+def test_the_2_0_1_token_types_are_the_schema_enum() -> None:
+    assert frozenset(t.value for t in IdTokenEnumType) == TOKEN_TYPES_V201
+    assert TOKEN_TYPES_V201 < token_types(OcppVersion.V21) == TOKEN_TYPES
+    assert token_types(OcppVersion.V16) == frozenset()
+
+
+@pytest.mark.parametrize("version", [OcppVersion.V16, OcppVersion.V201, OcppVersion.V21])
+def test_a_token_the_version_cannot_carry_is_skipped_not_sent(version: OcppVersion) -> None:
+    """Rows stored before the id tags resource checked them: a type no version has, an EVSE id
+    out of range, a 2.1 type on a 2.0.1 station. Each is left off the list (and counted), and
+    the rest of the list, the Blocked card among them, is a valid SendLocalList."""
+    tokens = [
+        token("BOGUS", type="Bogus"),
+        token("HUGE-EVSE", status="Blocked", evse_ids=(2**40,)),
+        token("NEGATIVE-EVSE", status="Blocked", evse_ids=(-1,)),
+        token("VIN-TOKEN", type="VIN"),
+        token("BLOCKED", status="Blocked", type="ISO15693"),
+        token("MEMBER", "ODD-GROUP"),
+        token("ODD-GROUP", type="Bogus", status="Blocked"),
+    ]
+    desired = desired_list(tokens, parse_filter({"include": "all"}), version)
+    carried = {e.id_token for e in desired.entries}
+    if version is OcppVersion.V16:
+        # 1.6 has no token types, and a Blocked token is sent without its EVSEs.
+        assert desired.skipped == 0 and len(carried) == len(tokens)
+    elif version is OcppVersion.V201:
+        assert carried == {"BLOCKED", "MEMBER"} and desired.skipped == 5
+    else:
+        assert carried == {"BLOCKED", "MEMBER", "VIN-TOKEN"} and desired.skipped == 4
+    # The group's stored type is not one the version has: the group goes as Central.
+    assert "ODD-GROUP" not in desired.group_types
+    payload = send_local_list_payload(version, 7, "Full", desired.entries, [], desired.group_types)
+    schemas_for(version).validate_request("SendLocalList", payload)
