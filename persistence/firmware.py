@@ -294,18 +294,40 @@ def attempt_started(
 
 
 def updates_superseded(
-    station_id: str, keep_id: int, active: Iterable[str], status: str
+    station_id: str,
+    keep_id: int,
+    active: Iterable[str],
+    status: str,
+    *,
+    detail: str | None = None,
+    now: datetime | None = None,
 ) -> WriteOp:
-    """The station canceled its other updates in progress for this one (AcceptedCanceled)."""
+    """The station dropped its other updates in progress for this one (2.x and 1.6 security
+    AcceptedCanceled; a 1.6 UpdateFirmware, which replaces the one before it). Returns the rows as
+    changed, by id."""
     c = firmware_updates.c
     statuses = list(active)
 
-    async def apply(conn: AsyncConnection) -> None:
+    async def apply(conn: AsyncConnection) -> list[Row]:
+        at = now or utcnow()
+        values: dict[str, Any] = {
+            "status": status,
+            "next_attempt_at": None,
+            "last_status_at": at,
+            "updated_at": utcnow(),
+        }
+        if detail is not None:
+            values["detail"] = detail[:1000]
+        where = (c.station_id == station_id, c.id != keep_id, c.status.in_(statuses))
+        found = (await conn.execute(select(firmware_updates).where(*where))).mappings().all()
+        if not found:
+            return []
         await conn.execute(
             update(firmware_updates)
-            .where(c.station_id == station_id, c.id != keep_id, c.status.in_(statuses))
-            .values(status=status, next_attempt_at=None, updated_at=utcnow())
+            .where(*where, c.id.in_([row["id"] for row in found]))
+            .values(values)
         )
+        return sorted(({**dict(row), **values} for row in found), key=lambda row: row["id"])
 
     return Custom(apply)
 

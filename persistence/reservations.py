@@ -294,6 +294,11 @@ def v16_reservations_removed(station_id: str, evse_id: int | None, *, before: da
     return Custom(run)
 
 
+ACCEPTED_AT_START = "Accepted"
+"""The authorization status (``extra["authorization"]`` of a 1.6 transaction) of a start the
+CSMS accepted; any other was refused."""
+
+
 def _using_transaction() -> Any:
     """The first transaction at the reservation's station, started since the station accepted
     it, that used it: one that carries its id (1.6 StartTransaction, 2.x TransactionEvent); on a
@@ -301,9 +306,19 @@ def _using_transaction() -> Any:
     reserved connector (any, for connector 0) before the expiry, which ends the reservation at
     the station all the same (1.6 section 5.13). A transaction that used an earlier reservation
     of the same id (given again through the raw command endpoint, which replaces it at the
-    station: 1.6 section 5.13, 2.0.1 H01) does not use this one."""
+    station: 1.6 section 5.13, 2.0.1 H01) does not use this one.
+
+    A start the CSMS refused (1.6 StartTransaction answered Expired, Invalid, Blocked or
+    ConcurrentTx: the authorization status it was answered, ``extra["authorization"]``, is not
+    Accepted) does not use it: the driver never charged, and the row stays so marked whether it
+    is closed as refused or by the station's own stop. A transaction abandoned later (its
+    station booted mid-session) was Accepted at its start and did use it. A 2.x start is stored
+    without that mark (the station ends a transaction whose token it is told is not Accepted,
+    2.0.1 E05), so it counts as used as it always did."""
     t = transactions.c
     r = reservations.c
+    authorization = t.extra["authorization"].as_string()
+    accepted_at_start = or_(authorization.is_(None), authorization == ACCEPTED_AT_START)
     implicit = and_(
         r.protocol == V16_PROTOCOL,
         t.reservation_id.is_(None),
@@ -317,6 +332,7 @@ def _using_transaction() -> Any:
             t.station_id == r.station_id,
             t.created_at >= r.created_at,
             or_(t.reservation_id == r.reservation_id, implicit),
+            accepted_at_start,
         )
         .order_by(t.created_at, t.id)
         .limit(1)

@@ -70,7 +70,8 @@ async def send_attempt(
     changed = await apply(store.update_changed(started["id"], updates.answered(status, now)))
     if changed is not None:
         updates.publish(events, changed)
-        superseded = updates.superseded_if_canceled(changed, result.payload)
+        superseded = updates.superseded_by(changed, result.payload, version, now)
         if superseded is not None:
-            await apply(superseded)
+            for canceled in await apply(superseded):
+                updates.publish(events, canceled)
     return int(started["id"])

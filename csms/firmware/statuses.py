@@ -4,7 +4,8 @@ The station's words are kept as it sent them (FirmwareStatusEnumType, UploadLogS
 DiagnosticsStatus); the CSMS adds its own for what only it knows: an attempt being sent
 (``Pending``), a campaign member waiting its turn (``Queued``), an attempt that never reached the
 station (``NotSent``), news that stopped coming (``TimedOut``) and an update the station dropped
-for a newer one (``Canceled``, after AcceptedCanceled).
+for a newer one (``Canceled``, after AcceptedCanceled, or when a 1.6 station accepted a newer
+UpdateFirmware, which replaces the one it was running).
 """
 
 from __future__ import annotations

@@ -98,9 +98,11 @@ async def update_answered(
     if changed is None:
         return
     updates.publish(cp.services.events, changed)
-    superseded = updates.superseded_if_canceled(changed, response)
+    superseded = updates.superseded_by(changed, response, cp.version, now)
     if superseded is not None:
-        await cp.services.writer.submit(superseded)
+        (canceled,) = await cp.services.writer.submit(superseded)
+        for row in canceled:
+            updates.publish(cp.services.events, row)
 
 
 def _time(raw: object) -> datetime | None:

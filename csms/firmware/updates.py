@@ -172,10 +172,40 @@ def timed_out(before: datetime, now: datetime, default_interval: timedelta) -> s
     return change
 
 
-def superseded_if_canceled(row: Mapping[str, Any], response: Mapping[str, Any]) -> WriteOp | None:
-    """AcceptedCanceled: the station canceled the update it was busy with for this one."""
-    if response.get("status") != "AcceptedCanceled":
+SUPERSEDED_DETAIL = "replaced by firmware update {id}"
+
+
+def superseded_by(
+    row: Mapping[str, Any],
+    response: Mapping[str, Any],
+    version: OcppVersion | None,
+    now: datetime,
+) -> WriteOp | None:
+    """The station's other updates in progress that the accepted ``row`` ends, as ``Canceled``:
+
+    - AcceptedCanceled (2.0.1 L01, 1.6 security whitepaper SignedUpdateFirmware): the station
+      canceled the update it was busy with for this one;
+    - an accepted 1.6 UpdateFirmware (section 5.19: an empty answer, the station says nothing of
+      an update in progress): a 1.6 station runs one update at a time and the newer request
+      replaces the older, whose FirmwareStatusNotifications stop (they name no request, so they
+      are about the newer one from now on). Without this the older would stay in progress until
+      it timed out.
+
+    A Pending update (being sent now) is left alone: its own answer decides."""
+    canceled = response.get("status") == "AcceptedCanceled"
+    replaced = (
+        version is OcppVersion.V16
+        and row.get("action") == "UpdateFirmware"
+        and row.get("status") != st.PENDING
+        and st.answered_status(response) == st.ACCEPTED
+    )
+    if not (canceled or replaced):
         return None
     return store.updates_superseded(
-        row["station_id"], row["id"], st.FIRMWARE_ACTIVE - {st.PENDING}, st.CANCELED
+        row["station_id"],
+        row["id"],
+        st.FIRMWARE_ACTIVE - {st.PENDING},
+        st.CANCELED,
+        detail=SUPERSEDED_DETAIL.format(id=row["id"]),
+        now=now,
     )

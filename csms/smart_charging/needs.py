@@ -2,8 +2,9 @@
 the energy it asks for by its departure time at an even rate, within what the EV and the station
 allow, rather than at full power at once; without a departure time, at the most allowed.
 
-Pure: the caller passes the time and the station's limit now (its composite schedule without
-transaction profiles).
+Pure: the caller passes the time and the station's limit now: its composite schedule of what
+bounds the hardware (ChargingStationMaxProfile, external limits), without the profiles in
+``NOT_BOUNDING_THE_PLAN``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ NEEDS_PROFILE_ID_BASE = 2_000_000_000
 """The profile for an EVSE's charging needs has id base + EVSE id: a new plan replaces the last."""
 NEEDS_STACK_LEVEL = 0
 """The lowest: a TxProfile an operator or the site load manager sends stacks above it."""
+NOT_BOUNDING_THE_PLAN = frozenset({Purpose.TX, Purpose.TX_DEFAULT})
+"""Profiles the plan is not bounded by: a TxProfile or TxDefaultProfile belongs to another planner
+(an operator, or a site's load manager: its TxDefaultProfile holds a new session at 0 A during the
+site's start hold, ``csms.sites.profiles``), whose own TxProfile for the session stacks above the
+plan's (``NEEDS_STACK_LEVEL``; of one purpose the highest stack level wins, 2.0.1 K01, 1.6 section
+3.13.2). Bounded by them, a plan made during that hold would be 0 A for the whole session; the
+plan is bounded by the hardware (ChargingStationMaxProfile, external limits) and the EV instead."""
 MARGIN = 1.2
 """The even rate is raised by this much, so that a slower start still ends in time."""
 

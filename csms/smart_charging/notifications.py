@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from csms.handlers import live
 from csms.smart_charging.kept import computed_composite
-from csms.smart_charging.model import Purpose
-from csms.smart_charging.needs import needs_unit, plan_for_needs
+from csms.smart_charging.needs import NOT_BOUNDING_THE_PLAN, needs_unit, plan_for_needs
 from csms.smart_charging.translate import set_charging_profile
 from persistence.charging_profiles import (
     active_transaction,
@@ -105,8 +104,9 @@ async def report_charging_profiles(cp: ChargePointActor, call: Call) -> dict[str
 
 async def notify_ev_charging_needs(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     """K15-K17: Accepted and followed by a TxProfile planned from the needs and the station's
-    limits, for the transaction running on the EVSE. Rejected when none runs there (a TxProfile
-    needs a transaction) or nothing bounds the rate."""
+    hardware limits (not the Tx/TxDefault profiles other planners own: ``NOT_BOUNDING_THE_PLAN``),
+    for the transaction running on the EVSE. Rejected when none runs there (a TxProfile needs a
+    transaction) or nothing bounds the rate."""
     p = call.payload
     evse_id = int(p["evseId"])
     await cp.services.writer.submit(station_event(cp.station_id, call.action, p))
@@ -124,7 +124,7 @@ async def notify_ev_charging_needs(cp: ChargePointActor, call: Call) -> dict[str
         start=now,
         duration=1,
         unit=unit,
-        without=frozenset({Purpose.TX}),
+        without=NOT_BOUNDING_THE_PLAN,
     )
     profile = plan_for_needs(
         needs,

@@ -12,7 +12,12 @@
 - While the transaction runs, CostUpdated with the running total follows the response at most
   every ``cost_update_minutes`` of its tariff, when the total changed since the last one; never for
   an event the station queued while offline (old news) nor for Ended (``totalCost`` is there).
-- ``transaction.cost`` on the operators' stream whenever the running total changes.
+- ``transaction.cost`` on the operators' stream whenever the running total changes, and once with
+  ``ended: true`` when the transaction has ended, even if the end left the total unchanged (a billing
+  consumer waits for that one). The final publication is recorded as the last cost message sent
+  (``cost_sent_at``/``cost_sent_total``; no CostUpdated follows an end): a resent Ended, which
+  changes nothing of the transaction, does not publish it again; late news of an ended transaction
+  (its row changed after that) does.
 
 A failure here is logged and answers without cost fields: the event is committed already, and a
 charger must not resend a transaction's event because its price could not be shown.
@@ -30,7 +35,15 @@ from csms.station.charge_point import ChargePointActor
 from csms.tariffs.binding import bound, cost_of_transaction
 from csms.tariffs.cost import Cost
 from csms.tariffs.resolution import awaits_its_token
-from persistence.tariffs import Binding, binding_of, cost_progress_recorded, earliest_tariff
+from persistence.reads import Reads
+from persistence.sqltypes import utcnow
+from persistence.tariffs import (
+    Binding,
+    binding_of,
+    cost_progress_recorded,
+    earliest_tariff,
+    last_news_of,
+)
 from persistence.transactions import get_transaction
 from transport.versions import OcppVersion
 
@@ -89,6 +102,19 @@ def cost_update_due(binding: Binding, cost: Cost, now: datetime) -> bool:
     return binding.cost_sent_at is None or now - binding.cost_sent_at >= timedelta(
         minutes=tariff.cost_update_minutes
     )
+
+
+async def _final_stamp(reads: Reads, binding: Binding) -> datetime | None:
+    """When to record the final publication of this ended transaction as sent; None when it was
+    published since the transaction's row last changed (see the module's docstring). Never before
+    that change, so that a member whose clock is a little behind still sees it as published."""
+    now = utcnow()
+    last_news = (await last_news_of(reads, [binding.transaction_id])).get(binding.transaction_id)
+    if last_news is None:
+        return now
+    if binding.cost_sent_at is not None and last_news <= binding.cost_sent_at:
+        return None
+    return max(now, last_news)
 
 
 async def transaction_response_fields(
@@ -150,7 +176,12 @@ async def _fields(
             {"totalCost": float(cost.total), "transactionId": tx.station_transaction_id},
         )
         sent_at, sent_total = now, cost.total
-    if cost.total != binding.last_total:
+    final_at = await _final_stamp(services.reads, binding) if ended else None
+    final_due = final_at is not None
+    if final_at is not None:
+        # The final total is what the answer to Ended carried: the last cost message sent.
+        sent_at, sent_total = final_at, cost.total
+    if cost.total != binding.last_total or final_due:
         services.events.publish(
             "transaction.cost",
             cp.station_id,

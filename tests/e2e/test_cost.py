@@ -188,6 +188,33 @@ async def test_a_2_x_session_is_told_its_cost_and_its_total(server: Running, ver
     }
 
 
+@pytest.mark.parametrize("version", ["ocpp2.0.1", "ocpp2.1"])
+async def test_the_final_total_is_published_once_even_when_the_end_leaves_it_unchanged(
+    server: Running, version: str
+) -> None:
+    """A billing consumer waits for ``ended: true``: an Ended that adds no energy still brings
+    it, once (a resent Ended does not repeat it)."""
+    await server.put("/api/v1/id-tags/TAG-COST", {"status": "Accepted", "type": "ISO14443"})
+    await _tariff(server, "std", TARIFF, default=True)
+    async with charger2(server.ocpp_url, "CS-FINAL", version) as cp:
+        await call2(cp, "BootNotification", boot_payload())
+        await _started(cp, "tx-f")
+        await _updated(cp, "tx-f", 1, minutes=10, wh=4000)
+        ended = await _ended(cp, "tx-f", 2, minutes=10, wh=4000)
+        assert ended["totalCost"] == 2.26
+        assert (await _ended(cp, "tx-f", 2, minutes=10, wh=4000))["totalCost"] == 2.26
+        # A call sent after the resend is answered: both answers have published what they do.
+        status, _ = await server.command("CS-FINAL", "ClearCache", {})
+        assert status == 200
+
+    published = [
+        (e["total"], e["ended"])
+        for e in _events(server, "transaction.cost")
+        if e["transaction_id"] == "CS-FINAL,tx-f"
+    ]
+    assert published == [("1.19", False), ("2.26", False), ("2.26", True)]
+
+
 async def test_cost_updated_is_throttled_per_transaction(server: Running) -> None:
     await server.put("/api/v1/id-tags/TAG-COST", {"status": "Accepted"})
     await server.put("/api/v1/stations/CS-THR", {"allowed": True})

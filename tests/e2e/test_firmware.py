@@ -157,6 +157,42 @@ async def test_a_16_update_is_tracked_to_installed(server: Running) -> None:
     assert status == 200 and len(events["items"]) == 5
 
 
+async def test_a_newer_16_update_replaces_the_one_in_progress(server: Running) -> None:
+    """1.6 section 5.19: a station runs one update at a time, and a newer UpdateFirmware replaces
+    the older (its empty answer says nothing of it): the older ends Canceled at once, final, rather
+    than staying Accepted until it times out; the notifications are about the newer one."""
+    station = "FW16-TWICE"
+    async with _Served16(server, station) as cp:
+        status, first = await server.post(
+            f"/api/v1/stations/{station}/firmware-updates", {"location": LOCATION}
+        )
+        assert status == 201 and first["status"] == "Accepted", first
+        await cp.call(call.FirmwareStatusNotification(status="Downloading"))
+        await _status_is(server, first["id"], "Downloading")
+
+        newer = LOCATION.replace("2.1.0", "2.1.1")
+        status, second = await server.post(
+            f"/api/v1/stations/{station}/firmware-updates", {"location": newer}
+        )
+        assert status == 201 and second["status"] == "Accepted", second
+        assert [c["location"] for c in cp.calls("UpdateFirmware")] == [LOCATION, newer]
+        replaced = await _status_is(server, first["id"], "Canceled")
+        assert replaced["final"] is True
+        assert str(second["id"]) in replaced["detail"]
+        await eventually(
+            lambda: any(
+                e["id"] == first["id"] and e["status"] == "Canceled"
+                for e in _events(server, "firmware.update", station)
+            ),
+            what="the replaced update's event",
+        )
+
+        for step in ("Downloading", "Downloaded", "Installing", "Installed"):
+            await cp.call(call.FirmwareStatusNotification(status=step))
+        assert (await _update(server, second["id"]))["status"] == "Installed"
+        assert (await _update(server, first["id"]))["status"] == "Canceled"
+
+
 async def test_a_signed_16_update_uses_the_security_extension(server: Running) -> None:
     async with _Served16(server, "FW16-S") as cp:
         status, update = await server.post(
@@ -299,12 +335,19 @@ async def test_a_201_update_answered_rejected_or_with_a_callerror(server: Runnin
         status, older = await server.post(
             "/api/v1/stations/FW2-REJ/firmware-updates", {"location": LOCATION}
         )
+        # A plain Accepted on 2.x says no update was canceled (unlike 1.6's empty answer).
+        status, beside = await server.post(
+            "/api/v1/stations/FW2-REJ/firmware-updates", {"location": LOCATION + "?v=1"}
+        )
+        assert beside["status"] == "Accepted"
+        assert (await _update(server, older["id"]))["status"] == "Accepted"
         cp.overrides["UpdateFirmware"] = {"status": "AcceptedCanceled"}
         status, newer = await server.post(
             "/api/v1/stations/FW2-REJ/firmware-updates", {"location": LOCATION + "?v=2"}
         )
         assert newer["status"] == "Accepted"
         assert (await _update(server, older["id"]))["status"] == "Canceled"
+        assert (await _update(server, beside["id"]))["status"] == "Canceled"
 
 
 async def test_an_update_sent_as_a_raw_command_is_tracked(server: Running) -> None:

@@ -296,6 +296,63 @@ async def test_v16_transaction_uses_the_reservation(server: Running) -> None:
         assert [r["id"] for r in page["items"]] == [body["id"]]
 
 
+async def test_v16_a_start_refused_does_not_use_the_reservation(
+    server_on_each_db: Running,
+) -> None:
+    """A StartTransaction voltmesh answered Expired is stored closed (refused): the driver never
+    charged, so the reservation stays Active, also after the station's own stop of it; the
+    start accepted later uses it."""
+    server = server_on_each_db
+    await server.put("/api/v1/id-tags/TAG-1", {"status": "Accepted"})
+    async with reserving16(server, "RSV-REF") as cp:
+        status, body = await server.post(
+            "/api/v1/stations/RSV-REF/reservations",
+            {"id_token": "TAG-1", "expires_at": soon(), "connector_id": 2},
+        )
+        assert status == 201, body
+        status, _ = await server.put("/api/v1/id-tags/TAG-1", {"status": "Expired"})
+        assert status == 200
+
+        async def start(connector: int, reservation_id: int | None) -> Any:
+            return await cp.call(
+                call16.StartTransaction(
+                    connector_id=connector,
+                    id_tag="TAG-1",
+                    meter_start=0,
+                    timestamp=datetime.now(UTC).isoformat(),
+                    reservation_id=reservation_id,
+                )
+            )
+
+        refused = await start(2, body["id"])
+        assert refused.id_tag_info["status"] == "Expired"
+        # Without the reservation's id too (1.6 section 5.13's match by tag and connector).
+        assert (await start(2, None)).id_tag_info["status"] == "Expired"
+        status, kept = await server.get(f"/api/v1/reservations/{body['id']}")
+        assert (kept["status"], kept["transaction_id"]) == ("Active", None)
+        await cp.call(
+            call16.StopTransaction(
+                transaction_id=refused.transaction_id,
+                meter_stop=0,
+                timestamp=datetime.now(UTC).isoformat(),
+                reason="DeAuthorized",
+            )
+        )
+        assert await reservation_status(server, body["id"]) == "Active"
+        status, page = await server.get("/api/v1/reservations?station_id=RSV-REF&status=Active")
+        assert [r["id"] for r in page["items"]] == [body["id"]]
+        assert "reservation.used" not in event_types(server, "RSV-REF")
+
+        await server.put("/api/v1/id-tags/TAG-1", {"status": "Accepted"})
+        accepted = await start(2, body["id"])
+        assert accepted.id_tag_info["status"] == "Accepted"
+        status, used = await server.get(f"/api/v1/reservations/{body['id']}")
+        assert (used["status"], used["transaction_id"]) == (
+            "Used",
+            str(accepted.transaction_id),
+        )
+
+
 async def test_v16_a_start_for_the_reserved_tag_uses_it_without_its_id(
     server_on_each_db: Running,
 ) -> None:
@@ -393,6 +450,8 @@ async def test_raw_command_reservations_are_kept_and_ids_never_collide(
     server_on_each_db: Running,
 ) -> None:
     server = server_on_each_db
+    # Accepted: a start that voltmesh refused would not use the reservation.
+    await server.put("/api/v1/id-tags/raw", {"status": "Accepted"})
     async with reserving16(server, "RSV-RAW") as cp:
         status, body = await server.command(
             "RSV-RAW",
@@ -415,7 +474,7 @@ async def test_raw_command_reservations_are_kept_and_ids_never_collide(
         # (1.6 section 5.13): the new one is not used by the earlier transaction.
         raw = {"connectorId": 1, "expiryDate": soon(), "idTag": "raw", "reservationId": 6000}
         assert (await server.command("RSV-RAW", "ReserveNow", raw))[0] == 200
-        await cp.call(
+        started = await cp.call(
             call16.StartTransaction(
                 connector_id=1,
                 id_tag="raw",
@@ -424,6 +483,7 @@ async def test_raw_command_reservations_are_kept_and_ids_never_collide(
                 reservation_id=6000,
             )
         )
+        assert started.id_tag_info["status"] == "Accepted"
         assert await reservation_status(server, 6000) == "Used"
         assert (await server.command("RSV-RAW", "ReserveNow", {**raw, "connectorId": 2}))[0] == 200
         status, again = await server.get("/api/v1/reservations/6000")

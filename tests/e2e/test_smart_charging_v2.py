@@ -258,6 +258,104 @@ async def test_charging_needs_get_a_tx_profile(server: Running) -> None:
     assert kinds.count("NotifyEVChargingNeeds") == 3
 
 
+SITE_START_HOLD: dict[str, Any] = {
+    "evseId": 0,
+    "chargingProfile": {
+        "id": 911_000,
+        "stackLevel": 90,
+        "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": [
+            {
+                "id": 1,
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "limit": 0.0},
+                    {"startPeriod": 3600, "limit": 6.0},
+                ],
+            }
+        ],
+    },
+}
+"""A site's TxDefaultProfile during its start hold: 0 A, then its minimum."""
+TEST_TIME_BASE = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+"""``tests.v2_calls.ts`` of 0 minutes."""
+
+
+async def test_a_site_start_hold_does_not_bound_the_charging_needs_plan(server: Running) -> None:
+    """A site's TxDefaultProfile holds a new session at 0 A for its first seconds (its own
+    planner, stacked at 90): the plan for the EV's needs is bounded by the station's maximum and
+    the EV, not by that hold, else it would be 0 A for the whole session."""
+    station = "CS-NEEDS-HOLD"
+    needs = {
+        "requestedEnergyTransfer": "AC_three_phase",
+        "departureTime": (datetime.now(UTC) + timedelta(minutes=30)).isoformat(),
+        "acChargingParameters": {
+            "energyAmount": 20_700,
+            "evMinCurrent": 6,
+            "evMaxCurrent": 32,
+            "evMaxVoltage": 400,
+        },
+    }
+    profiles = [
+        {
+            "evse_id": 0,
+            "id": 1,
+            "stack_level": 0,
+            "purpose": "ChargingStationMaxProfile",
+            "kind": "Absolute",
+            "schedules": [
+                {
+                    "start": "2026-01-01T00:00:00Z",
+                    "unit": "A",
+                    "periods": [{"start_period": 0, "limit": 20}],
+                }
+            ],
+        },
+    ]
+    async with charger201(server.ocpp_url, station) as cp:
+        await _booted(cp)
+        for body in profiles:
+            status, created = await server.post(
+                f"/api/v1/stations/{station}/charging-profiles", body
+            )
+            assert status == 201, created
+        # As a site sends it (csms.sites.profiles), through the raw command endpoint: the REST
+        # resource keeps the sites' id range to them.
+        status, answer = await server.command(station, "SetChargingProfile", SITE_START_HOLD)
+        assert status == 200 and answer["response"]["status"] == "Accepted", answer
+
+        async def hold_kept() -> bool:
+            status, body = await server.get(
+                f"/api/v1/stations/{station}/charging-profiles?purpose=TxDefaultProfile"
+            )
+            return status == 200 and len(body["items"]) == 1
+
+        await eventually(hold_kept, what="the site's TxDefaultProfile kept")
+        # Started now (the hold runs from the transaction's start, as a Relative profile does).
+        now_minutes = (datetime.now(UTC) - TEST_TIME_BASE).total_seconds() / 60
+        await call2(
+            cp,
+            "TransactionEvent",
+            transaction_event(
+                "Started",
+                0,
+                "tx-hold",
+                minutes=now_minutes,
+                trigger="CablePluggedIn",
+                evse={"id": 1, "connectorId": 1},
+            ),
+        )
+        reply = await call2(cp, "NotifyEVChargingNeeds", {"evseId": 1, "chargingNeeds": needs})
+        assert reply["status"] == "Accepted"
+        await eventually(lambda: len(cp.calls("SetChargingProfile")) == 3, what="TxProfile sent")
+        plan = cp.calls("SetChargingProfile")[-1]["charging_profile"]
+        assert plan["charging_profile_purpose"] == "TxProfile"
+        (period,) = plan["charging_schedule"][0]["charging_schedule_period"]
+        # 20.7 kWh in 30 min would take 60 A: the station's 20 A bounds it, the hold does not.
+        assert period["limit"] == 20.0
+
+
 async def test_an_ev_charging_schedule_is_accepted_and_kept(server: Running) -> None:
     station = "CS-EV-SCHEDULE"
     async with charger201(server.ocpp_url, station) as cp:

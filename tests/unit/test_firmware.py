@@ -234,3 +234,57 @@ async def test_a_canceled_update_is_not_sent(tmp_path: Path) -> None:
         assert (kept["status"], kept["attempts"]) == (st.CANCELED, 1)
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("version", "action", "response", "supersedes"),
+    [
+        # 1.6 section 5.19: the newer UpdateFirmware replaces the one the station was running.
+        (OcppVersion.V16, "UpdateFirmware", {}, True),
+        # The security extension answers AcceptedCanceled when it canceled one; else it did not.
+        (OcppVersion.V16, "SignedUpdateFirmware", {"status": "Accepted"}, False),
+        (OcppVersion.V16, "SignedUpdateFirmware", {"status": "AcceptedCanceled"}, True),
+        (OcppVersion.V201, "UpdateFirmware", {"status": "Accepted"}, False),
+        (OcppVersion.V201, "UpdateFirmware", {"status": "AcceptedCanceled"}, True),
+        (OcppVersion.V201, "UpdateFirmware", {"status": "Rejected"}, False),
+        (None, "UpdateFirmware", {}, False),
+    ],
+)
+def test_which_answers_end_the_station_s_other_updates(
+    version: OcppVersion | None, action: str, response: dict[str, Any], supersedes: bool
+) -> None:
+    row = _row(action=action, status=st.answered_status(response))
+    assert (updates.superseded_by(row, response, version, NOW) is not None) is supersedes
+
+
+async def test_a_superseded_update_ends_canceled_with_who_replaced_it(tmp_path: Path) -> None:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/firmware.db")
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        values = {"station_id": "CP-1", "campaign_id": None, "location": "https://fw/a.bin"}
+        running = await run_alone(engine, store.update_created({**values, "status": "Downloading"}))
+        sending = await run_alone(engine, store.update_created({**values, "status": st.PENDING}))
+        other = await run_alone(
+            engine, store.update_created({**values, "station_id": "CP-2", "status": st.ACCEPTED})
+        )
+        newer = await run_alone(engine, store.update_created({**values, "status": st.ACCEPTED}))
+        op = updates.superseded_by({**newer, "action": "UpdateFirmware"}, {}, OcppVersion.V16, NOW)
+        assert op is not None
+        (canceled,) = await run_alone(engine, op)
+        assert canceled["id"] == running["id"]
+        assert (canceled["status"], canceled["detail"]) == (
+            st.CANCELED,
+            f"replaced by firmware update {newer['id']}",
+        )
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(store.firmware_updates))).mappings().all()
+        statuses = {row["id"]: row["status"] for row in rows}
+        assert statuses == {
+            running["id"]: st.CANCELED,
+            sending["id"]: st.PENDING,  # its own answer decides
+            other["id"]: st.ACCEPTED,  # another station's
+            newer["id"]: st.ACCEPTED,
+        }
+    finally:
+        await engine.dispose()
