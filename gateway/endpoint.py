@@ -41,7 +41,18 @@ _IDENTITY = re.compile(r"[A-Za-z0-9*\-_=:+|@.]{1,48}")
 # /api/v1/stations/{id} never name anything else (tests/unit/test_identity.py derives the names
 # from the registered routes and fails when one is missing here; this layer cannot import the API).
 RESERVED_IDENTITIES = frozenset(
-    {".", "..", "api", "ocpp", "healthz", "readyz", "metrics", "openapi.json", "dashboard"}
+    {
+        ".",
+        "..",
+        "api",
+        "ocpp",
+        "healthz",
+        "readyz",
+        "metrics",
+        "openapi.json",
+        "dashboard",
+        "uploads",
+    }
 )
 # Stations registered by earlier releases, which accepted up to 64 characters of this set (with
 # "~", without "=" and "|") and the reserved names: refusing them would lock out working chargers,

@@ -78,6 +78,8 @@ async def test_transactions_that_never_end_are_marked_stale_not_deleted(
     start_server: StartServer,
 ) -> None:
     server = await start_server()
+    # An accepted token: a start refused for its token is closed at once, never left open.
+    await server.put("/api/v1/id-tags/T", {"status": "Accepted"})
     charger = await RawCharger.connect(f"{server.ocpp_url}/CP-LOST")
     try:
         start = await charger.call(
