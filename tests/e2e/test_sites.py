@@ -402,21 +402,22 @@ async def test_a_lower_limit_is_shared_out_again_and_priorities_are_served_first
         order = [(s, lim) for s, _, p, lim in grid.log if p == "TxProfile"]
         assert order.index(("P16", 6.0)) < order.index(("P201", 24.0))
 
-    # Every change of the allocation was published, the last one as the REST view shows it.
-    final = {"P16": (6.0, "accepted"), "P201": (24.0, "accepted")}
-    events: list[dict[str, Any]] = []
+        # Every change of the allocation was published, the last one as the REST view shows it
+        # (checked while connected: a round after the chargers hang up publishes its own).
+        final = {"P16": (6.0, "accepted"), "P201": (24.0, "accepted")}
+        events: list[dict[str, Any]] = []
 
-    def published_final() -> bool:
-        while (event := published.take_now()) is not None:
-            events.append(event.data)
-        return bool(events) and shares(events[-1]) == final
+        def published_final() -> bool:
+            while (event := published.take_now()) is not None:
+                events.append(event.data)
+            return bool(events) and shares(events[-1]) == final
 
-    await eventually(published_final, what="the final allocation published")
-    published.close()
-    assert events[-1] == {**await allocation(server), "computed_at": events[-1]["computed_at"]}
-    limits = [{s["station_id"]: s["limit"] for s in e["sessions"]} for e in events]
-    assert {"P16": 6.0, "P201": 24.0} in limits
-    assert {"P16": 15.0, "P201": 15.0} in limits
+        await eventually(published_final, what="the final allocation published")
+        published.close()
+        assert events[-1] == {**await allocation(server), "computed_at": events[-1]["computed_at"]}
+        limits = [{s["station_id"]: s["limit"] for s in e["sessions"]} for e in events]
+        assert {"P16": 6.0, "P201": 24.0} in limits
+        assert {"P16": 15.0, "P201": 15.0} in limits
 
 
 async def test_a_charger_that_rejects_keeps_its_draw_counted(server: Running) -> None:
