@@ -1,5 +1,5 @@
 // The dashboard's entry point: hash routes, the header, and the live feed shared by every page.
-//   #/login  #/fleet  #/stations/<id>  #/transactions
+//   #/login  #/fleet  #/stations/<id>  #/transactions  #/sites
 
 import { onUnauthorized } from "./api.js";
 import { clearSession, session } from "./auth.js";
@@ -9,6 +9,7 @@ import { FleetStore } from "./store.js";
 import { mountFleet } from "./view-fleet.js";
 import { mountLogin } from "./view-login.js";
 import { mountStation } from "./view-station.js";
+import { mountSites } from "./view-sites.js";
 import { mountTransactions } from "./view-transactions.js";
 
 const main = document.getElementById("main");
@@ -67,6 +68,7 @@ function routeOf(hash) {
     }
   }
   if (path === "/transactions") return { name: "transactions" };
+  if (path === "/sites") return { name: "sites" };
   return { name: "fleet" };
 }
 
@@ -109,6 +111,9 @@ function render() {
   } else if (route.name === "transactions") {
     document.title = "Transactions · voltmesh";
     view = mountTransactions(main, context);
+  } else if (route.name === "sites") {
+    document.title = "Sites · voltmesh";
+    view = mountSites(main, context);
   } else {
     document.title = "Fleet · voltmesh";
     view = mountFleet(main, context);

@@ -42,3 +42,40 @@ export function duration(fromIso, toIso) {
 export function json(value) {
   return JSON.stringify(value, null, 2);
 }
+
+/** A cost of the transaction view ({currency, total, ...}, amounts as exact decimal strings,
+ * already rounded to the currency's minor unit): shown as the server wrote it. */
+export function money(cost) {
+  if (!cost || cost.total === null || cost.total === undefined) return DASH;
+  return `${cost.total} ${cost.currency}`;
+}
+
+/** What a cost is made of, for a tooltip. */
+export function costParts(cost) {
+  if (!cost) return "";
+  const parts = [
+    ["energy", cost.energy],
+    ["time", cost.time],
+    ["fee", cost.fee],
+    ["idle", cost.idle],
+  ].filter(([, value]) => value !== undefined && value !== null && Number(value) !== 0);
+  const net = parts.map(([name, value]) => `${name} ${value}`).join(" + ") || "nothing";
+  return `${net} = net ${cost.net}, tax ${cost.tax} (${cost.currency}; tariff ${cost.tariff_id})`;
+}
+
+/** A current (A, per phase) or a power (W) as a limit reads. */
+export function rate(value, unit) {
+  if (value === null || value === undefined || Number.isNaN(Number(value))) return DASH;
+  if (unit === "W") return Number(value) >= 1000 ? `${(Number(value) / 1000).toFixed(1)} kW` : `${Math.round(Number(value))} W`;
+  return `${Number(value).toFixed(1)} A`;
+}
+
+/** Seconds from a schedule's start, as an offset ("+1 h 30 min"). */
+export function offset(seconds) {
+  const total = Math.max(0, Math.round(Number(seconds) || 0));
+  if (total === 0) return "at start";
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  return `+${[h ? `${h} h` : "", m ? `${m} min` : "", s && !h ? `${s} s` : ""].filter(Boolean).join(" ")}`;
+}

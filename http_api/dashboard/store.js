@@ -7,6 +7,7 @@ import { api, listAll } from "./api.js";
 const ACTIVITY_KEPT = 50;
 const FAULTED_STATUSES = new Set(["Faulted"]);
 const CHARGING_STATUSES = new Set(["Charging"]);
+const COST_FIELDS = ["currency", "net", "tax", "total", "energy", "time", "fee", "idle", "tariff_id"];
 
 export function connectorsOf(station) {
   return (station.evses ?? []).flatMap((evse) =>
@@ -101,6 +102,7 @@ export class FleetStore extends EventTarget {
           const known = this.active.get(id);
           if (!known) return;
           known.energy_wh = tx.energy_wh;
+          known.cost = tx.cost ?? known.cost;
           known.power_w = latestPower(tx.meter_values) ?? known.power_w;
           if (!tx.active) this.active.delete(id);
         } catch {
@@ -212,6 +214,7 @@ export class FleetStore extends EventTarget {
           active: true,
           energy_wh: 0,
           power_w: null,
+          cost: this.active.get(txId)?.cost ?? null,
         });
         break;
       }
@@ -222,6 +225,12 @@ export class FleetStore extends EventTarget {
           if (data.energy_wh !== null && data.energy_wh !== undefined) tx.energy_wh = data.energy_wh;
           tx.meter_at = event.at;
         }
+        break;
+      }
+      case "transaction.cost": {
+        // The running total of its tariff (2.0.1 I02); the final one is on the finished list.
+        const tx = this.transaction(event);
+        if (tx) tx.cost = pick(data, COST_FIELDS);
         break;
       }
       case "transaction.ended": {

@@ -1,11 +1,13 @@
-// Station page: its connectors live, the common commands, recent events, and its configuration
-// (1.6) or device model (2.x).
+// Station page: its connectors live, the common commands, recent events, its charging profiles,
+// reservations, firmware updates and log requests (station-areas.js), and its configuration (1.6)
+// or device model (2.x).
 
 import { api, ApiError, listAll, sendCommand } from "./api.js";
 import { mayOperate } from "./auth.js";
 import { commandsFor, openCommand } from "./commands.js";
 import { coalesce, fill, h } from "./dom.js";
-import { ago, clock, duration, kw, kwh } from "./format.js";
+import { ago, clock, costParts, duration, kw, kwh, money } from "./format.js";
+import { mountStationAreas } from "./station-areas.js";
 import { stateBadge } from "./view-fleet.js";
 
 const EVENTS_SHOWN = 20;
@@ -72,6 +74,7 @@ function connectorCards(station, transactions) {
                 h("dd", { class: "energy" }, kwh(tx.energy_wh)),
                 h("dt", {}, "For"),
                 h("dd", {}, duration(tx.start_time)),
+                tx.cost ? [h("dt", {}, "Cost so far"), h("dd", { class: "cost", title: costParts(tx.cost) }, money(tx.cost))] : null,
               )
             : null,
         ),
@@ -119,6 +122,7 @@ export function mountStation(container, { store, stationId }) {
   const configBody = h("div");
   const configSection = h("section", { class: "card" }, configTitle, configBody);
   const dialog = document.getElementById("command-dialog");
+  const areas = mountStationAreas({ stationId, store });
   let protocolShown = undefined;
   let destroyed = false;
 
@@ -303,9 +307,13 @@ export function mountStation(container, { store, stationId }) {
     h(
       "div",
       { class: "station-grid" },
-      h("div", { class: "column" }, section("Connectors", connectors), section("Commands", commandNote, commandButtons, lastAnswer), eventsSection),
-      h("div", { class: "column" }, section("Station", facts), activitySection),
+      h("div", { class: "column" }, section("Connectors", connectors), section("Commands", commandNote, commandButtons, lastAnswer)),
+      h("div", { class: "column" }, section("Station", facts)),
     ),
+    // What the station holds, above the event lists, which grow long.
+    areas.profilesSection,
+    h("div", { class: "station-grid even" }, h("div", { class: "column" }, areas.reservationsSection), h("div", { class: "column" }, areas.maintenanceSection)),
+    h("div", { class: "station-grid" }, h("div", { class: "column" }, eventsSection), h("div", { class: "column" }, activitySection)),
     // Full width: a device model has long names and many rows.
     configSection,
   );
@@ -314,6 +322,7 @@ export function mountStation(container, { store, stationId }) {
   }
   render();
   loadEvents();
+  areas.start();
   return {
     /** Transactions whose power the REST API should be asked for while the stream is down. */
     metered() {
@@ -321,6 +330,7 @@ export function mountStation(container, { store, stationId }) {
     },
     destroy() {
       destroyed = true;
+      areas.destroy();
       store.removeEventListener("change", onChange);
       store.removeEventListener("event", onEvent);
       clearInterval(clockTimer);

@@ -1,10 +1,10 @@
-// Transactions: the active ones with live power and energy, energy delivered per hour, and the
-// latest sessions.
+// Transactions: the active ones with live power, energy and running cost, energy delivered per
+// hour, and the latest sessions with their final cost.
 
 import { api } from "./api.js";
 import { energyChart, energyPerHour } from "./chart.js";
 import { coalesce, fill, h } from "./dom.js";
-import { clock, duration, kw, kwh } from "./format.js";
+import { clock, costParts, duration, kw, kwh, money } from "./format.js";
 import { stationHref } from "./view-fleet.js";
 
 const CHART_HOURS = 24;
@@ -24,6 +24,15 @@ async function transactionsSince(since) {
     if (oldest && new Date(oldest).getTime() < since) break;
   } while (cursor && items.length < RECENT_MAX);
   return items;
+}
+
+/** A cost cell: the total with its currency, what it is made of on hover. */
+function costCell(cost, running) {
+  return h(
+    "td",
+    { "data-label": running ? "Cost so far" : "Cost", class: "cost", title: costParts(cost) || "no tariff applies" },
+    money(cost),
+  );
 }
 
 function table(className, headings, rows) {
@@ -50,13 +59,15 @@ export function mountTransactions(container, { store }) {
   function render() {
     if (destroyed) return;
     const active = activeSorted();
+    // A running session's cost: from the stream (transaction.cost), else as last listed.
+    const listed = new Map(recent.map((tx) => [tx.id, tx]));
     fill(
       activeBody,
       active.length === 0
         ? h("p", { class: "muted" }, store.loaded ? "No transaction is running." : "Loading…")
         : table(
             "active",
-            ["Transaction", "Station", "EVSE", "Token", "Since", "Power", "Energy"],
+            ["Transaction", "Station", "EVSE", "Token", "Since", "Power", "Energy", "Cost so far"],
             active.map((tx) =>
               h(
                 "tr",
@@ -68,6 +79,7 @@ export function mountTransactions(container, { store }) {
                 h("td", { "data-label": "Since" }, `${clock(tx.start_time)} (${duration(tx.start_time)})`),
                 h("td", { "data-label": "Power", class: "power" }, kw(tx.power_w)),
                 h("td", { "data-label": "Energy", class: "energy" }, kwh(tx.energy_wh)),
+                costCell(tx.cost ?? listed.get(tx.id)?.cost, true),
               ),
             ),
           ),
@@ -85,7 +97,7 @@ export function mountTransactions(container, { store }) {
           ? h("p", { class: "muted" }, "No finished transaction yet.")
           : table(
               "recent",
-              ["Transaction", "Station", "Token", "Started", "Stopped", "Energy", "Reason"],
+              ["Transaction", "Station", "Token", "Started", "Stopped", "Energy", "Cost", "Reason"],
               done.map((tx) =>
                 h(
                   "tr",
@@ -96,6 +108,7 @@ export function mountTransactions(container, { store }) {
                   h("td", { "data-label": "Started" }, clock(tx.start_time)),
                   h("td", { "data-label": "Stopped" }, tx.active ? "running" : clock(tx.stop_time)),
                   h("td", { "data-label": "Energy" }, kwh(tx.energy_wh)),
+                  costCell(tx.cost, false),
                   h("td", { "data-label": "Reason" }, tx.stop_reason ?? "–"),
                 ),
               ),
@@ -120,7 +133,9 @@ export function mountTransactions(container, { store }) {
     if (event.detail === "all") reload();
   };
   const onEvent = (event) => {
-    if (event.detail.type === "transaction.ended" || event.detail.type === "transaction.started") reload();
+    const { type, data } = event.detail;
+    // A final cost (1.6: priced by the leading member's loop, after the end) is read again.
+    if (type === "transaction.ended" || type === "transaction.started" || (type === "transaction.cost" && data?.ended)) reload();
   };
   store.addEventListener("change", onChange);
   store.addEventListener("event", onEvent);
