@@ -587,8 +587,13 @@ async def priced_sessions(
     return [PricedSession(row["id"], _dec(row["last_total"])) for row in await db.all(query)]
 
 
-def total_published(transaction_id: str, total: Decimal) -> WriteOp:
-    """The running total last published on the operators' stream."""
-    return Update(
-        transaction_tariffs, {"transaction_id": transaction_id}, {"last_total": str(total)}
-    )
+def total_published(
+    transaction_id: str, total: Decimal, *, final_at: datetime | None = None
+) -> WriteOp:
+    """The running total last published on the operators' stream; with ``final_at``, the final
+    one (of an ended 1.6 session, which no cost message carries: it is recorded as the last
+    sent, as a 2.x session's final total is)."""
+    values: dict[str, Any] = {"last_total": str(total)}
+    if final_at is not None:
+        values.update(cost_sent_at=final_at, cost_sent_total=str(total))
+    return Update(transaction_tariffs, {"transaction_id": transaction_id}, values)

@@ -17,8 +17,10 @@ from csms.local_lists.entries import TokenSnapshot
 from csms.local_lists.limits import items_per_message
 from csms.local_lists.sync import NotManaged, Ports, reconcile, sync_list
 from csms.station.features import FeatureContext
+from csms.station.registration import standing_of
 from gateway.calls import CommandError, CommandResult
 from persistence.local_lists import LocalListState, dirty_lists, get_local_list, managed_lists
+from persistence.records import RegistrationStatus
 from persistence.stations import get_station
 from persistence.writer import WriteOp
 from transport.versions import OcppVersion
@@ -65,7 +67,12 @@ def _due(state: LocalListState, ctx: FeatureContext) -> bool:
 async def _accepted(ctx: FeatureContext, station_id: str) -> bool:
     """Lists go to accepted stations only (OCPP 1.6 section 4.2.1, 2.0.1 B02)."""
     station = await get_station(ctx.reads, station_id)
-    return station is not None and station.registered and station.allowed
+    return (
+        station is not None
+        and station.registered
+        and station.allowed
+        and standing_of(station) is RegistrationStatus.ACCEPTED
+    )
 
 
 Work = Callable[[], Awaitable[None]]
@@ -226,13 +233,18 @@ async def keep_lists_in_sync(ctx: FeatureContext) -> None:
     async with asyncio.TaskGroup() as group:
         group.create_task(arrivals.follow(), name="local-list:arrivals")
         stations = StationWork(group)
+        leading = False
         while True:
             await asyncio.sleep(ROUND_INTERVAL)
             arrived = arrivals.take()
             if not ctx.leads():
+                leading = False
                 continue
             try:
-                if arrived is None:
+                if arrived is None or not leading:
+                    # Newly leading (arrivals before this were another member's to handle, and
+                    # it may have died with them), or events were missed: every list is checked.
+                    leading = True
                     await _every_managed_station(ctx, stations)
                 else:
                     for event in arrived:
@@ -240,3 +252,4 @@ async def keep_lists_in_sync(ctx: FeatureContext) -> None:
                 await sync_changed_lists(ctx, stations)
             except Exception:
                 log.exception("local list round failed")
+                leading = False  # what this round took is lost: check every list next time

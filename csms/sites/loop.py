@@ -63,6 +63,7 @@ class SiteWorkers:
         self._group = group
         self._work: dict[str, _Work] = {}
         self._running: set[str] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def poke(
         self,
@@ -78,10 +79,19 @@ class SiteWorkers:
         work.defaults_missing |= defaults_missing or set()
         if site_id not in self._running:
             self._running.add(site_id)
-            self._group.create_task(self._run(site_id), name=f"site:{site_id}")
+            self._tasks[site_id] = self._group.create_task(
+                self._run(site_id), name=f"site:{site_id}"
+            )
 
     def idle(self) -> bool:
         return not self._running
+
+    def stop_all(self) -> None:
+        """This member no longer leads: what is asked for is dropped and the rounds under way are
+        cancelled, so that only the new leader sends the sites' profiles."""
+        self._work.clear()
+        for task in self._tasks.values():
+            task.cancel()
 
     async def _run(self, site_id: str) -> None:
         try:
@@ -99,6 +109,7 @@ class SiteWorkers:
                     log.exception("site %s: rebalancing failed", site_id)
         finally:
             self._running.discard(site_id)
+            self._tasks.pop(site_id, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +207,7 @@ async def _follow(
         if not ctx.leads():
             if leading:
                 leading = False
+                workers.stop_all()
                 workers.balancer.forget()
             # Another member runs the sites; keep the queue empty and look again later.
             await _next_event(subscription, follower_poll)

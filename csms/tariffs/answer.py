@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,7 +37,6 @@ from csms.tariffs.binding import bound, cost_of_transaction
 from csms.tariffs.cost import Cost
 from csms.tariffs.resolution import awaits_its_token
 from persistence.reads import Reads
-from persistence.sqltypes import utcnow
 from persistence.tariffs import (
     Binding,
     binding_of,
@@ -104,11 +104,13 @@ def cost_update_due(binding: Binding, cost: Cost, now: datetime) -> bool:
     )
 
 
-async def _final_stamp(reads: Reads, binding: Binding) -> datetime | None:
+async def _final_stamp(
+    reads: Reads, binding: Binding, clock: Callable[[], datetime]
+) -> datetime | None:
     """When to record the final publication of this ended transaction as sent; None when it was
     published since the transaction's row last changed (see the module's docstring). Never before
     that change, so that a member whose clock is a little behind still sees it as published."""
-    now = utcnow()
+    now = clock()
     last_news = (await last_news_of(reads, [binding.transaction_id])).get(binding.transaction_id)
     if last_news is None:
         return now
@@ -176,17 +178,11 @@ async def _fields(
             {"totalCost": float(cost.total), "transactionId": tx.station_transaction_id},
         )
         sent_at, sent_total = now, cost.total
-    final_at = await _final_stamp(services.reads, binding) if ended else None
+    final_at = await _final_stamp(services.reads, binding, services.clock) if ended else None
     final_due = final_at is not None
     if final_at is not None:
         # The final total is what the answer to Ended carried: the last cost message sent.
         sent_at, sent_total = final_at, cost.total
-    if cost.total != binding.last_total or final_due:
-        services.events.publish(
-            "transaction.cost",
-            cp.station_id,
-            {"transaction_id": transaction_id, "ended": ended, **cost.as_json()},
-        )
     if (states, cost.total, sent_at, sent_total) != (
         binding.charging_states,
         binding.last_total,
@@ -201,5 +197,13 @@ async def _fields(
                 cost_sent_at=sent_at,
                 cost_sent_total=sent_total,
             )
+        )
+    # Published once what it says is committed: a failed write publishes nothing, and the next
+    # event tells it (the final one included) instead of telling it twice.
+    if cost.total != binding.last_total or final_due:
+        services.events.publish(
+            "transaction.cost",
+            cp.station_id,
+            {"transaction_id": transaction_id, "ended": ended, **cost.as_json()},
         )
     return fields

@@ -46,14 +46,22 @@ async def publish_running_costs(
             if tx is None or binding is None:
                 continue
             cost = cost_of_transaction(tx, binding, now)
-            if cost is None or cost.total == session.last_total:
+            if cost is None:
                 continue
+            ended = tx.stop_time is not None
+            # The final total is published once even when it equals the last running one: a
+            # billing consumer waits for ``ended: true``.
+            final_due = ended and binding.cost_sent_at is None
+            if cost.total == session.last_total and not final_due:
+                continue
+            await writer.submit(
+                total_published(tx.id, cost.total, final_at=now if final_due else None)
+            )
             events.publish(
                 "transaction.cost",
                 tx.station_id,
-                {"transaction_id": tx.id, "ended": tx.stop_time is not None, **cost.as_json()},
+                {"transaction_id": tx.id, "ended": ended, **cost.as_json()},
             )
-            await writer.submit(total_published(tx.id, cost.total))
             published += 1
         if len(sessions) < PAGE:
             return published

@@ -671,3 +671,55 @@ async def test_a_2_x_session_plugged_in_first_gets_the_tariff_of_the_token_that_
     binding = await binding_of(reads, "CS-PLUG,tx-p")
     assert binding is not None and binding.tariff is not None
     assert (binding.tariff.id, binding.resolved_by) == ("fleet", Scope.ID_TOKEN_GROUP)
+
+
+async def test_a_1_6_session_that_ends_at_its_last_total_still_gets_its_final_event(
+    server: Running,
+) -> None:
+    """The final ``transaction.cost`` (``ended: true``) is published once even when the stop adds
+    nothing to the last running total: a billing consumer waits for it."""
+    await server.put("/api/v1/id-tags/CARD-F", {"status": "Accepted"})
+    await _tariff(server, "std", TARIFF, default=True)
+    node = server.node
+    context = FeatureContext(
+        reads=node.api_state.reads,
+        writer=node.writer,
+        router=node.api_state.router,
+        events=node.events,
+        member="test",
+        leads=lambda: True,
+        data_dir=node.settings.data_dir,
+    )
+
+    def totals(transaction_id: str) -> list[tuple[str, bool]]:
+        return [
+            (e["total"], e["ended"])
+            for e in _events(server, "transaction.cost")
+            if e["transaction_id"] == transaction_id
+        ]
+
+    async with charger16(server.ocpp_url, "CS-FINAL") as cp:
+        await cp.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+        started = await cp.call(
+            call16.StartTransaction(
+                connector_id=1, id_tag="CARD-F", meter_start=1000, timestamp=ts(0)
+            )
+        )
+        transaction_id = str(started.transaction_id)
+        loop = asyncio.create_task(bind_loop(context, interval=UNIT / 5))
+        try:
+            await eventually(lambda: totals(transaction_id) == [("1.19", False)])
+            # Stopped at the start's register, at the start's minute: nothing more to pay.
+            await cp.call(
+                call16.StopTransaction(
+                    meter_stop=1000, timestamp=ts(0), transaction_id=started.transaction_id
+                )
+            )
+            await eventually(lambda: totals(transaction_id)[-1:] == [("1.19", True)])
+            rounds_later = asyncio.create_task(asyncio.sleep(10 * UNIT))
+            await rounds_later
+            assert totals(transaction_id) == [("1.19", False), ("1.19", True)]
+        finally:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop

@@ -208,6 +208,41 @@ async def test_only_the_leading_member_sends(main_engine: AsyncEngine, tmp_path:
     assert purposes.index("TxDefaultProfile") < purposes.index("TxProfile")
 
 
+class HeldStations(Stations):
+    """Stations whose answers wait until the test lets them go."""
+
+    def __init__(self, versions: dict[str, OcppVersion]) -> None:
+        super().__init__(versions)
+        self.release = asyncio.Event()
+
+    async def call(
+        self, station_id: str, action: str, payload: dict[str, Any], *, timeout: float
+    ) -> CommandResult:
+        await self.release.wait()
+        return await super().call(station_id, action, payload, timeout=timeout)
+
+
+async def test_a_member_that_stops_leading_mid_round_sends_nothing_more(
+    main_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    leading = True
+    await save_site(main_engine, _site())
+    await _open_transaction(main_engine, "8", "A16", "ocpp1.6")
+    stations = HeldStations({"A16": OcppVersion.V16, "B201": OcppVersion.V201})
+    async with running_loop(
+        main_engine, stations, clock=lambda: NOON, leads=lambda: leading, tmp_path=tmp_path
+    ) as events:
+        events.publish("site.changed", None, {"site_id": "depot", "stations": ["A16", "B201"]})
+        # Its round waits for the stations' answers; another member takes over meanwhile.
+        await asyncio.sleep(5 * UNIT)
+        leading = False
+        events.publish("site.changed", None, {"site_id": "depot", "stations": ["A16", "B201"]})
+        await asyncio.sleep(5 * UNIT)  # a poll of the loop: it notices it no longer leads
+        stations.release.set()
+        await asyncio.sleep(10 * UNIT)
+    assert stations.calls == []
+
+
 async def test_stations_that_reject_everything_are_counted_at_the_assumed_maximum(
     main_engine: AsyncEngine, tmp_path: Path
 ) -> None:
