@@ -29,6 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from csms.events import EventFilter, Subscription
+from csms.payloads.fields import fits_int32
 from csms.sites.profiles import is_site_profile
 from csms.smart_charging.composite import schedule_view
 from csms.smart_charging.kept import computed_composite
@@ -135,9 +136,13 @@ def _part_view(station_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
 def _profile_id(request: web.Request) -> int:
     raw = request.match_info["profile_id"]
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise ApiProblem(404, "Not Found", f"no charging profile {raw!r}") from None
+        value = None
+    # Ids are 32-bit in OCPP and in the store: a larger one names no profile.
+    if value is None or not fits_int32(value):
+        raise ApiProblem(404, "Not Found", f"no charging profile {raw!r}")
+    return value
 
 
 def _evse_id(body: Mapping[str, Any]) -> int:
@@ -390,6 +395,8 @@ async def report_of(request: web.Request) -> web.Response:
         request_id = int(request.match_info["request_id"])
     except ValueError:
         raise ApiProblem(404, "Not Found", "no such report") from None
+    if not fits_int32(request_id):
+        raise ApiProblem(404, "Not Found", "no such report")
     parts = await kept.report_parts(state.reads, station_id, request_id)
     if not parts:
         raise ApiProblem(404, "Not Found", f"no report {request_id} from {station_id!r}")

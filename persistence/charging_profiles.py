@@ -6,6 +6,12 @@ transaction of a TxProfile and the end of its validity are columns so that repla
 K01.FR.05, 1.6 section 5.16), clearing (ClearChargingProfile criteria) and the read-time filters
 are plain statements. The reads leave out a TxProfile whose transaction has ended (stopped,
 abandoned or marked stale) and a profile past its ``validTo``: neither limits anything any more.
+
+ReportChargingProfiles parts are bounded per station, since a station may send them unasked, under
+any requestId and with ``tbc`` true, without end (2.0.1 K09 puts no limit on the parts of a
+report): at most ``REPORT_PARTS_KEPT`` parts of one request are kept (later ones are not, so the
+report stays incomplete rather than wrong), and only the ``REPORTS_KEPT`` requests that received
+a part most recently; the parts of older ones are deleted as a new part is kept.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from sqlalchemy import (
     and_,
     delete,
     false,
+    func,
     or_,
     select,
 )
@@ -34,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from persistence.models import TRANSACTION_ID, AutoId, metadata, transactions
 from persistence.reads import Reads
 from persistence.sqltypes import UtcDateTime, utcnow
-from persistence.writer import Custom, Insert, Upsert, WriteOp
+from persistence.writer import Custom, Upsert, WriteOp
 
 charging_profiles = Table(
     "charging_profiles",
@@ -296,6 +303,13 @@ async def list_limits(db: Reads, station_id: str) -> list[dict[str, Any]]:
 
 # -- ReportChargingProfiles (2.0.1 K09) ------------------------------------------------------
 
+REPORT_PARTS_KEPT = 256
+"""Parts kept of one report: far more than a station's profiles need (a part carries any number
+of profiles of one EVSE and source)."""
+
+REPORTS_KEPT = 16
+"""Requests kept per station: the operator reads a report as it completes, so a few suffice."""
+
 
 def report_part_received(
     station_id: str,
@@ -306,21 +320,53 @@ def report_part_received(
     tbc: bool,
     profiles: list[Any],
 ) -> WriteOp:
-    """One ReportChargingProfiles part, as reported."""
-    return Insert(
-        charging_profile_reports,
-        [
-            {
-                "station_id": station_id,
-                "request_id": request_id,
-                "evse_id": evse_id,
-                "source": source,
-                "tbc": tbc,
-                "profiles": profiles,
-                "received_at": utcnow(),
-            }
-        ],
+    """One ReportChargingProfiles part, as reported, unless its request has ``REPORT_PARTS_KEPT``
+    parts already; the station's requests past the latest ``REPORTS_KEPT`` go. The op returns
+    whether the part was kept."""
+    c = charging_profile_reports.c
+    row = {
+        "station_id": station_id,
+        "request_id": request_id,
+        "evse_id": evse_id,
+        "source": source,
+        "tbc": tbc,
+        "profiles": profiles,
+        "received_at": utcnow(),
+    }
+
+    async def run(conn: AsyncConnection) -> bool:
+        parts = await conn.scalar(
+            select(func.count())
+            .select_from(charging_profile_reports)
+            .where(c.station_id == station_id, c.request_id == request_id)
+        )
+        if int(parts or 0) >= REPORT_PARTS_KEPT:
+            return False
+        await conn.execute(charging_profile_reports.insert(), [row])
+        await _forget_old_reports(conn, station_id)
+        return True
+
+    return Custom(run)
+
+
+async def _forget_old_reports(conn: AsyncConnection, station_id: str) -> None:
+    """The parts of the station's requests past the ``REPORTS_KEPT`` that received a part most
+    recently."""
+    c = charging_profile_reports.c
+    older = (
+        select(c.request_id)
+        .where(c.station_id == station_id)
+        .group_by(c.request_id)
+        .order_by(func.max(c.id).desc())
+        .offset(REPORTS_KEPT)
     )
+    stale = [int(i) for (i,) in await conn.execute(older)]
+    if stale:
+        await conn.execute(
+            delete(charging_profile_reports).where(
+                c.station_id == station_id, c.request_id.in_(stale)
+            )
+        )
 
 
 async def report_parts(db: Reads, station_id: str, request_id: int) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from csms.events import EventBus
 from csms.firmware import settings, updates
 from csms.firmware import statuses as st
 from csms.handlers import live
+from csms.payloads.fields import require_int32
 from csms.payloads.timestamps import parse_timestamp
 from csms.station.charge_point import ChargePointActor
 from persistence import firmware as store
@@ -27,7 +28,9 @@ async def _stored(cp: ChargePointActor, call: Call) -> None:
 async def firmware_status(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     """FirmwareStatusNotification (1.6 section 4.5, 2.0.1 L01), SignedFirmwareStatusNotification
     (1.6 security whitepaper): the update of its requestId moves on; without one (1.6, or 2.0.1
-    Idle), the station's latest update in progress."""
+    Idle), the station's latest update in progress. A requestId past int32 is refused
+    (PropertyConstraintViolation) before anything is kept: it names no update voltmesh sent."""
+    require_int32(call.action, {"requestId": call.payload.get("requestId")})
     await _stored(cp, call)
     status = str(call.payload["status"])
     if status == st.IDLE:
@@ -155,7 +158,9 @@ def publish_publication(events: EventBus, row: dict[str, Any]) -> None:
 
 async def publication_status(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     """PublishFirmwareStatusNotification: the publication of its requestId moves on; Published
-    comes with the URIs the local controller serves the firmware at."""
+    comes with the URIs the local controller serves the firmware at. A requestId past int32 is
+    refused (PropertyConstraintViolation) before anything is kept."""
+    require_int32(call.action, {"requestId": call.payload.get("requestId")})
     await _stored(cp, call)
     status = str(call.payload["status"])
     if status == st.IDLE:

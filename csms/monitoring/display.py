@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from csms.monitoring.bounds import require_int32
 from csms.monitoring.reports import part_kept, request_answered
 from csms.monitoring.scope import display_message_in_scope
+from csms.payloads.fields import require_int32
 from csms.payloads.timestamps import parse_timestamp
 from csms.station.charge_point import ChargePointActor
 from persistence.display_messages import (

@@ -16,10 +16,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from csms.monitoring.bounds import fits_int32, require_int32
 from csms.monitoring.components import component_columns, variable_columns
 from csms.monitoring.reports import part_kept, request_answered
 from csms.monitoring.scope import monitor_in_scope, paired_results
+from csms.payloads.fields import fits_int32, require_int32
 from csms.station.charge_point import ChargePointActor
 from persistence.monitoring import (
     MONITORS,

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from csms.handlers import live
-from csms.monitoring.bounds import require_int32
+from csms.payloads.fields import require_int32
 from csms.station.charge_point import ChargePointActor
 from persistence.events import station_event
 from persistence.monitoring import (

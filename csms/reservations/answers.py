@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from csms.handlers import live
+from csms.payloads.fields import require_int32
 from csms.reservations.requests import accepted_reservation
 from csms.station.charge_point import ChargePointActor
 from persistence.events import station_event
@@ -66,8 +67,10 @@ async def cancel_reservation_answered(
 
 async def reservation_status_update(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     """2.0.1 H04: the station tells that a reservation expired or was removed; kept
-    as a station event as well, like every notification."""
+    as a station event as well, like every notification. A reservationId past int32 names no
+    reservation voltmesh made: refused (PropertyConstraintViolation) before anything is kept."""
     p = call.payload
+    require_int32(call.action, {"reservationId": p["reservationId"]})
     reservation_id = int(p["reservationId"])
     await cp.services.writer.submit(station_event(cp.station_id, call.action, p))
     live.notification(cp, call.action, p)

@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from csms.handlers import live
+from csms.payloads.fields import require_int32
 from csms.smart_charging.kept import computed_composite
 from csms.smart_charging.needs import NOT_BOUNDING_THE_PLAN, needs_unit, plan_for_needs
 from csms.smart_charging.translate import set_charging_profile
@@ -32,6 +33,7 @@ async def notify_charging_limit(cp: ChargePointActor, call: Call) -> dict[str, A
     """K12: a limit set by another system (EMS, SO...) is kept per EVSE and source, and its
     schedule bounds voltmesh's composite schedule."""
     p = call.payload
+    require_int32(call.action, {"evseId": p.get("evseId")})
     limit = p["chargingLimit"]
     evse_id = int(p.get("evseId", STATION))
     source = str(limit["chargingLimitSource"])
@@ -62,6 +64,7 @@ async def notify_charging_limit(cp: ChargePointActor, call: Call) -> dict[str, A
 async def cleared_charging_limit(cp: ChargePointActor, call: Call) -> dict[str, Any]:
     """K13: the limit of that source is gone (evseId absent: the one on the station)."""
     p = call.payload
+    require_int32(call.action, {"evseId": p.get("evseId")})
     evse_id = int(p.get("evseId", STATION))
     source = str(p["chargingLimitSource"])
     await cp.services.writer.submit(
@@ -83,10 +86,12 @@ REPORTED = "charging_profile.reported"
 
 
 async def report_charging_profiles(cp: ChargePointActor, call: Call) -> dict[str, Any]:
-    """K09: one part of the answer to a GetChargingProfiles, kept under its request id."""
+    """K09: one part of the answer to a GetChargingProfiles, kept under its request id (within
+    the bounds of ``persistence.charging_profiles``: a station may send parts unasked)."""
     p = call.payload
+    require_int32(call.action, {"requestId": p["requestId"], "evseId": p["evseId"]})
     request_id, tbc = int(p["requestId"]), bool(p.get("tbc", False))
-    await cp.services.writer.submit(
+    _, kept = await cp.services.writer.submit(
         station_event(cp.station_id, call.action, p),
         report_part_received(
             cp.station_id,
@@ -97,6 +102,10 @@ async def report_charging_profiles(cp: ChargePointActor, call: Call) -> dict[str
             profiles=list(p["chargingProfile"]),
         ),
     )
+    if not kept:
+        # Past the parts kept of one report (persistence.charging_profiles): it stays incomplete.
+        # Debug only: a station sending parts without end must not flood the log either.
+        log.debug("%s: report %d has too many parts; part not kept", cp.station_id, request_id)
     live.notification(cp, call.action, p)
     cp.services.events.publish(REPORTED, cp.station_id, {"request_id": request_id, "tbc": tbc})
     return {}
@@ -108,6 +117,7 @@ async def notify_ev_charging_needs(cp: ChargePointActor, call: Call) -> dict[str
     for the transaction running on the EVSE. Rejected when none runs there (a TxProfile needs a
     transaction) or nothing bounds the rate."""
     p = call.payload
+    require_int32(call.action, {"evseId": p["evseId"]})
     evse_id = int(p["evseId"])
     await cp.services.writer.submit(station_event(cp.station_id, call.action, p))
     live.notification(cp, call.action, p)

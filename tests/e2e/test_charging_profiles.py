@@ -618,3 +618,14 @@ async def test_one_six_cannot_read_profiles_back(start_server: StartServer) -> N
         )
         assert status == 400
         assert "1.6" in problem["detail"]
+
+
+async def test_ids_beyond_32_bits_name_nothing(server: Running) -> None:
+    """A path id no OCPP profile or report can have is a 404, never a store error."""
+    await server.put("/api/v1/stations/CP-BIG", {"allowed": True})
+    for path in (
+        "/api/v1/stations/CP-BIG/charging-profiles/99999999999",
+        "/api/v1/stations/CP-BIG/charging-profiles/report/99999999999",
+    ):
+        status, problem = await server.get(path)
+        assert status == 404, (path, problem)

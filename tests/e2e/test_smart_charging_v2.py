@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from persistence import charging_profiles as kept_profiles
 from persistence.events import station_events_of
 from persistence.reads import EngineReads
 from tests.ocpp_charger2 import Charger201, charger201
@@ -422,3 +424,76 @@ async def test_a_report_whose_last_part_never_comes(start_server: StartServer) -
         assert (body["status"], body["complete"]) == ("Accepted", False)
         assert [p["profiles"][0]["id"] for p in body["parts"]] == [4]
         assert "differences" not in body
+
+
+async def test_unasked_report_parts_are_bounded_per_request_and_station(
+    server: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A station may send ReportChargingProfiles parts unasked, under any requestId with tbc
+    true: only ``REPORT_PARTS_KEPT`` parts of a request and the latest ``REPORTS_KEPT`` requests
+    of the station are kept; the report of a request past the parts kept stays incomplete."""
+    monkeypatch.setattr(kept_profiles, "REPORT_PARTS_KEPT", 3)
+    monkeypatch.setattr(kept_profiles, "REPORTS_KEPT", 2)
+    station, neighbour = "CS-REPORT-FLOOD", "CS-REPORT-CALM"
+    engine = server.node.engine
+
+    async def rows(station_id: str) -> list[tuple[int, bool]]:
+        c = kept_profiles.charging_profile_reports.c
+        async with engine.connect() as conn:
+            found = await conn.execute(
+                select(c.request_id, c.tbc).where(c.station_id == station_id).order_by(c.id)
+            )
+            return [(int(r[0]), bool(r[1])) for r in found]
+
+    def part(request_id: int, tbc: bool) -> dict[str, Any]:
+        return {
+            "requestId": request_id,
+            "chargingLimitSource": "CSO",
+            "evseId": 1,
+            "tbc": tbc,
+            "chargingProfile": [
+                {
+                    "id": 7,
+                    "stackLevel": 0,
+                    "chargingProfilePurpose": "TxDefaultProfile",
+                    "chargingProfileKind": "Relative",
+                    "chargingSchedule": [
+                        {
+                            "id": 1,
+                            "chargingRateUnit": "A",
+                            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}],
+                        }
+                    ],
+                }
+            ],
+        }
+
+    async with (
+        charger201(server.ocpp_url, station) as cp,
+        charger201(server.ocpp_url, neighbour) as calm,
+    ):
+        await _booted(cp)
+        await _booted(calm)
+        assert await call2(calm, "ReportChargingProfiles", part(5, False)) == {}
+        # One request without end: its first parts only; the last is not kept either.
+        for _ in range(6):
+            assert await call2(cp, "ReportChargingProfiles", part(1, True)) == {}
+        assert await call2(cp, "ReportChargingProfiles", part(1, False)) == {}
+        assert await rows(station) == [(1, True)] * 3
+        status, body = await server.get(f"/api/v1/stations/{station}/charging-profiles/report/1")
+        assert status == 200, body
+        assert (body["complete"], len(body["parts"])) == (False, 3)
+
+        # Many requests: only the latest two that received a part are kept.
+        for request_id in range(10, 20):
+            assert await call2(cp, "ReportChargingProfiles", part(request_id, True)) == {}
+        assert await call2(cp, "ReportChargingProfiles", part(18, False)) == {}
+        assert await rows(station) == [(18, True), (19, True), (18, False)]
+        status, body = await server.get(f"/api/v1/stations/{station}/charging-profiles/report/1")
+        assert status == 404, body
+        # Each part was still kept as a station event and the station is still there.
+        kinds = [k for k, _ in await station_events_of(EngineReads(engine), station)]
+        assert kinds.count("ReportChargingProfiles") == 7 + 11
+        assert await server.is_connected(station)
+    # Another station's report is its own.
+    assert await rows(neighbour) == [(5, False)]
