@@ -1,7 +1,8 @@
 """One access-log line per API request: method, path, status, actor, peer address and duration.
 
 The path is logged without its query string, and no header: neither can then carry a credential
-into the log.
+into the log. The path of an upload (``/uploads/<station>/<id>-<secret>``) is logged with its
+secret masked: whoever reads the log could otherwise upload in the station's place.
 """
 
 from __future__ import annotations
@@ -12,9 +13,18 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from csms.pki.passwords import masked_upload_path
 from http_api.auth import PRINCIPAL
 
 log = logging.getLogger("voltmesh.api.access")
+
+
+UPLOADS = "/uploads/"
+
+
+def logged_path(path: str) -> str:
+    """``path`` as the access log shows it: an upload's secret masked."""
+    return masked_upload_path(path) if path.startswith(UPLOADS) else path
 
 
 def _line(request: web.Request, status: int, started: float) -> None:
@@ -22,7 +32,7 @@ def _line(request: web.Request, status: int, started: float) -> None:
     log.info(
         "%s %s %d actor=%s peer=%s %.1fms",
         request.method,
-        request.path,
+        logged_path(request.path),
         status,
         principal.name if principal is not None else "-",
         request.remote or "-",

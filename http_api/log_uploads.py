@@ -8,10 +8,11 @@ to a final status.
 
 ``PUT`` or ``POST /uploads/{station_id}/{token}[/{filename}]`` (raw body, or multipart/form-data as
 chargers' HTTP uploads send it) stores what the station sends, streamed, under
-``<data dir>/uploads/<station id>/``. Authentication, per station: a station with a password sends
-HTTP basic auth with its id and that password (as on its websocket, security profiles 1-2) besides
-the URL's token; a station without one is authenticated by the URL's token alone, an unguessable
-secret made for this request and compared in constant time.
+``<data dir>/uploads/<station id>/``. An upload is authenticated by the URL's token alone: an
+unguessable secret made for this one request, compared in constant time, and taken only while the
+request is in progress. A station's OCPP password is neither asked for nor checked there: the
+upload URL is plain http on the API port unless ``VOLTMESH_PUBLIC_URL`` says otherwise, and a
+security profile 2 station's password must not travel in cleartext.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import re
 import secrets
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -32,7 +34,6 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, web
 
 from csms.firmware import logs, statuses
-from gateway.throttle import AuthThrottle
 from http_api.commands import call_station
 from http_api.fields import bad, int_field, refuse_unknown, time_field
 from http_api.firmware import id_of
@@ -55,8 +56,6 @@ from http_api.station_calls import known_station, station_to_call
 from persistence import log_uploads as store
 from persistence.keyed_rows import run_alone
 from persistence.sqltypes import utcnow
-from persistence.stations import get_station_credentials
-from transport.security import parse_basic_auth, verify_password
 from transport.versions import OcppVersion
 
 routes = web.RouteTableDef()
@@ -66,6 +65,11 @@ MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 streamed to disk)."""
 LOG_TYPES = ("DiagnosticsLog", "SecurityLog")
 _NOT_IMPLEMENTED = frozenset({"NotImplemented", "NotSupported"})
+RETRY_GRACE = timedelta(minutes=5)
+"""How long after an ``UploadFailure`` (1.6: ``UploadFailed``) the URL still takes an upload:
+some chargers report the failure of an attempt, then retry (the request's ``retries``) without
+reporting ``Uploading`` again. After any other final status the URL takes nothing."""
+_RETRYABLE_FAILURES = frozenset({"UploadFailure", "UploadFailed"})
 _CHUNK = 1 << 16
 
 # -- log requests ----------------------------------------------------------------------------
@@ -276,20 +280,9 @@ async def _chunks(request: web.Request) -> AsyncIterator[tuple[str | None, bytes
         yield None, chunk
 
 
-_THROTTLES: weakref.WeakKeyDictionary[web.Application, AuthThrottle] = weakref.WeakKeyDictionary()
-"""Failed basic auth at the upload endpoint of each API, per station id and peer address (as at
-the websocket: a station password must not be guessable at the rate a CPU checks scrypt hashes)."""
-
 _RECEIVING: weakref.WeakKeyDictionary[web.Application, set[int]] = weakref.WeakKeyDictionary()
 """Log requests whose upload this API is streaming now: one at a time per request, so that a
 station cannot hold many partial files of up to ``MAX_UPLOAD_BYTES`` each for one URL."""
-
-
-def throttle_of(app: web.Application) -> AuthThrottle:
-    throttle = _THROTTLES.get(app)
-    if throttle is None:
-        throttle = _THROTTLES[app] = AuthThrottle()
-    return throttle
 
 
 @contextlib.contextmanager
@@ -306,43 +299,21 @@ def _receiving(app: web.Application, log_id: int) -> Iterator[bool]:
         busy.discard(log_id)
 
 
-async def _authenticated(
-    request: web.Request, state: ApiState, station_id: str
-) -> bool | web.Response | None:
-    """None: no such station; True: authenticated (or nothing to prove); otherwise the refusal
-    to answer (401, after a growing delay when a wrong password was sent; 429 once too many)."""
-    found = await get_station_credentials(state.reads, station_id)
-    if found.record is None:
-        return None
-    hashes = [h for h in (found.password_hash, found.pending_password_hash) if h]
-    if not hashes:
+def taking_uploads(row: Mapping[str, Any], now: datetime) -> bool:
+    """Whether the request's URL takes an upload now: while the request is in progress (Pending,
+    Accepted, Uploading), and for ``RETRY_GRACE`` after the station reported an upload failure.
+    Once it is final otherwise (Uploaded, Rejected, NoLogs, NotSent, TimedOut, Canceled...), its
+    URL is dead: a secret that leaked later opens nothing."""
+    status = row["status"]
+    if status in statuses.LOG_ACTIVE:
         return True
-    credentials = parse_basic_auth(request.headers.get("Authorization"))
-    if credentials is None:
-        return _unauthorized()
-    peer = request.remote or "?"
-    throttle = throttle_of(request.app)
-    if throttle.blocked(station_id, peer):
-        response = problem_response(429, "Too Many Requests", "too many failed attempts")
-        response.headers["Retry-After"] = str(int(throttle.window))
-        return response
-    password = credentials.password_of(station_id)
-    if password is not None:
-        for encoded in hashes:
-            # scrypt releases the GIL: in a thread it stalls nothing else.
-            if await asyncio.to_thread(verify_password, password, encoded):
-                throttle.succeeded(station_id)
-                return True
-    await asyncio.sleep(throttle.failed(station_id, peer))
-    return _unauthorized()
+    since = row["last_status_at"]
+    return status in _RETRYABLE_FAILURES and since is not None and now - since < RETRY_GRACE
 
 
-def _unauthorized() -> web.Response:
-    response = problem_response(
-        401, "Unauthorized", "basic auth with the station id and its password is required"
-    )
-    response.headers["WWW-Authenticate"] = 'Basic realm="voltmesh uploads"'
-    return response
+_FORBIDDEN = "this upload URL was not made for this station by voltmesh"
+"""The one refusal of a URL that does not name a request: the same for an unknown station, so
+that it tells nobody which stations exist."""
 
 
 @routes.put("/uploads/{station_id}/{token}")
@@ -352,29 +323,22 @@ def _unauthorized() -> web.Response:
 @routes.put("/uploads/{station_id}/{token}/{filename}")
 @routes.post("/uploads/{station_id}/{token}/{filename}")
 async def receive_upload(request: web.Request) -> web.Response:
-    """Refusals: 404 for a station voltmesh does not know; 401 with a Basic challenge for a
-    station with a password that did not send it right (HTTP clients of chargers, libcurl's
-    among them, send credentials only once challenged); 403 for a URL voltmesh did not make for
-    this station (an unknown request, a wrong secret, another station's request); 409 once the
-    request is closed (Uploaded, Rejected...) or while another upload of it is in progress; 413
-    past ``MAX_UPLOAD_BYTES``."""
+    """Authenticated by the URL's secret alone: an ``Authorization`` header a charger sends
+    anyway is ignored, and none is asked for (no 401). Refusals: 403 for a URL voltmesh did not
+    make for this station (an unknown station, an unknown request, a wrong secret, another
+    station's request), with one body for all; 409 once the request is no longer in progress
+    (``taking_uploads``) or while another upload of it is in progress; 413 past
+    ``MAX_UPLOAD_BYTES``."""
     state = request.app[API_STATE]
     station_id = request.match_info["station_id"]
     if state.data_dir is None:
         return problem_response(503, "Service Unavailable", "this node keeps no uploads")
-    authenticated = await _authenticated(request, state, station_id)
-    if authenticated is None:
-        return problem_response(404, "Not Found", f"no station {station_id!r}")
-    if isinstance(authenticated, web.Response):
-        return authenticated
     row = await _request_of(state, station_id, request.match_info["token"])
     base = state.data_dir / "uploads"
     directory = _inside(base, base / station_id)
     if row is None or directory is None or directory.parent != base.resolve():
-        return problem_response(
-            403, "Forbidden", "this upload URL was not made for this station by voltmesh"
-        )
-    if row["status"] in statuses.LOG_CLOSED:
+        return problem_response(403, "Forbidden", _FORBIDDEN)
+    if not taking_uploads(row, utcnow()):
         return problem_response(
             409, "Conflict", f"this log request is {row['status']}: it takes no more uploads"
         )
@@ -474,8 +438,8 @@ _UPLOAD_OPERATION = {
     "security": [],
     "summary": "A station uploads the log it was asked for (the URL its GetLog or "
     "GetDiagnostics named): raw body or multipart/form-data, streamed, at most 256 MiB. "
-    "Authenticated per station: basic auth with its id and password when it has one, else the "
-    "URL's token alone",
+    "Authenticated by the URL's token alone (a secret made for the request, valid while the "
+    "request is in progress); no password is asked for or checked",
     "requestBody": {
         "content": {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
@@ -489,20 +453,16 @@ _UPLOAD_OPERATION = {
     },
     "responses": {
         "201": json_content(ref("LogUploadReceived"), "stored"),
-        "401": {
-            "description": "the station has a password and the request did not send it",
-            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
-            "content": {"application/problem+json": {"schema": ref("Problem")}},
+        "403": {
+            **PROBLEM,
+            "description": "the URL was not made for this station (or there is no such station)",
         },
-        "403": {**PROBLEM, "description": "the URL was not made for this station"},
-        "404": {**PROBLEM, "description": "no such station"},
         "409": {
             **PROBLEM,
-            "description": "the log request takes no more uploads (Uploaded, Rejected...), "
-            "or another upload of it is in progress",
+            "description": "the log request is no longer in progress (Uploaded, Rejected, "
+            "TimedOut...), or another upload of it is in progress",
         },
         "413": PROBLEM,
-        "429": PROBLEM,
         "503": PROBLEM,
     },
 }

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 from csms.events import EventBus
 from csms.firmware import statuses as st
 from csms.handlers import live
+from csms.payloads.fields import require_int32
 from csms.payloads.timestamps import ocpp_time
 from csms.station.charge_point import ChargePointActor
 from persistence import log_uploads as store
@@ -175,7 +176,11 @@ async def _report(
 
 
 async def log_status(cp: ChargePointActor, call: Call) -> dict[str, Any]:
-    """LogStatusNotification (2.0.1 N01, 1.6 security whitepaper)."""
+    """LogStatusNotification (2.0.1 N01, 1.6 security whitepaper). The schemas leave
+    ``requestId`` unbounded; one past a 32-bit column is refused with the CALLERROR
+    PropertyConstraintViolation before anything is kept (it would fail the statement on
+    PostgreSQL, and with it the station's actor and the writer's whole batch)."""
+    require_int32(call.action, {"requestId": call.payload.get("requestId")})
     return await _report(cp, call, "GetLog", call.payload.get("requestId"))
 
 

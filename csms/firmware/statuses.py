@@ -83,9 +83,6 @@ LOG_FINAL = frozenset(
 LOG_ACTIVE = frozenset({PENDING, ACCEPTED, "Uploading"})
 LOG_SETTLED = frozenset({UPLOADED, CANCELED})
 """No notification changes these any more."""
-LOG_CLOSED = frozenset({*LOG_SETTLED, NO_LOGS, "Rejected"})
-"""The station has said it uploaded, or will not upload: the upload URL takes nothing more (a
-file confirmed Uploaded is not replaced by whoever learns the URL later)."""
 
 
 def answered_status(response: Mapping[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """Basic-auth passwords of stations (security profiles 1 and 2): how a new one is made, checked,
-carried to the charger, and kept out of what is stored or shown.
+carried to the charger, and kept out of what is stored or shown; and the other secrets a
+CSMS-initiated call carries (the upload URL of a log request), kept out of it alike.
 
 OCPP 2.0.1 Part 2 A01 (update charging station password): SetVariables
 SecurityCtrlr.BasicAuthPassword, a passwordString of 16 to 40 characters. The 1.6 security whitepaper
@@ -10,9 +11,11 @@ header. Pure: no I/O.
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from transport.versions import OcppVersion
 
@@ -104,9 +107,54 @@ def _is_password(component: Any, variable: Any) -> bool:
     )
 
 
+_UPLOAD_SECRET = re.compile(r"(/uploads/[^/?#]+/)(\d{1,18}-)?[^/?#]+")
+"""The last segment of an upload URL voltmesh makes for a log request:
+``.../uploads/<station>/<log request id>-<secret>`` (``csms.firmware.logs.upload_url``)."""
+
+
+def masked_upload_path(path: str) -> str:
+    """``path`` (or URL) with the secret of an upload URL replaced by ``REDACTED``; the log
+    request's id is kept (``/uploads/CP-1/8-***``), so that what is shown can still be matched."""
+    return _UPLOAD_SECRET.sub(lambda m: f"{m[1]}{m[2] or ''}{REDACTED}", path, count=1)
+
+
+def masked_location(url: str) -> str:
+    """An upload location as it may be recorded: the secret of voltmesh's upload URL masked, and
+    the password of credentials embedded in it (``ftp://user:password@host/``, which an operator's
+    raw GetDiagnostics may carry) too."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is not None:
+            user, _, host = parts.netloc.rpartition("@")
+            name = user.split(":", 1)[0]
+            url = urlunsplit(parts._replace(netloc=f"{name}:{REDACTED}@{host}"))
+    except ValueError:
+        # Not a URL urlsplit reads (a bad port...): masked as a path.
+        pass
+    return masked_upload_path(url)
+
+
+def _log_location_redacted(action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """GetLog (2.0.1 N01, 1.6 security whitepaper) or GetDiagnostics (1.6 section 5.9) with its
+    location masked; None for any other call."""
+    if action == "GetLog":
+        log = payload.get("log")
+        if isinstance(log, dict) and isinstance(log.get("remoteLocation"), str):
+            location = masked_location(log["remoteLocation"])
+            return {**payload, "log": {**log, "remoteLocation": location}}
+    elif action == "GetDiagnostics" and isinstance(payload.get("location"), str):
+        return {**payload, "location": masked_location(payload["location"])}
+    return None
+
+
 def redacted(action: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """``payload`` of a CSMS-initiated call with any station password replaced by ``REDACTED``:
-    what is recorded (station events, device model, configuration view) never holds one."""
+    """``payload`` of a CSMS-initiated call with any station password replaced by ``REDACTED``,
+    and the secret of a log request's upload URL masked: what is recorded (station events, device
+    model, configuration view) and shown to viewers holds neither. Whoever learns an upload URL
+    could upload to it in the station's place."""
+    location = _log_location_redacted(action, payload)
+    if location is not None:
+        return location
     if action == "ChangeConfiguration" and payload.get("key") == AUTHORIZATION_KEY:
         return {**payload, "value": REDACTED}
     if action == "SetVariables":

@@ -404,7 +404,9 @@ class ChargePointActor(Actor):
         if isinstance(reply, CallError):
             call.fail(CommandRejected(reply.error_code, reply.description, reply.details))
             return
-        # A station's new password is never kept in what is recorded or shown (A01).
+        # A station's new password (A01), or the secret of a log request's upload URL (N01), is
+        # never kept in what is recorded or shown; observers get the request as sent (the log
+        # request observer matches its request by that secret) and keep no copy of it.
         request = redacted(call.action, call.payload)
         if reply.violation is None:
             learned = self.configuration.observe(call.action, request, reply.payload)
@@ -421,7 +423,7 @@ class ChargePointActor(Actor):
             self._allow_requested(call, reply.payload)
             for observer in self.services.observers.get(call.action, ()):
                 try:
-                    await observer(self, call.action, request, reply.payload)
+                    await observer(self, call.action, call.payload, reply.payload)
                 except Exception:
                     # As with the command log: the station acted, and its answer goes back.
                     log.exception("%s: answer to %s not kept", self.station_id, call.action)

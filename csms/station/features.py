@@ -27,9 +27,13 @@ if TYPE_CHECKING:
 AnswerObserver = Callable[
     ["ChargePointActor", str, dict[str, Any], dict[str, Any]], Awaitable[None]
 ]
-"""(charge point, action, request as recorded, response) of a CSMS-initiated call the station
+"""(charge point, action, request as sent, response) of a CSMS-initiated call the station
 answered with a CALLRESULT (a valid one). Runs in the charge point actor before the operator who
-sent the call gets the answer, so what it stores is committed when the operator reads it back."""
+sent the call gets the answer, so what it stores is committed when the operator reads it back.
+
+The request is the one sent, secrets included (the log request observer matches its request by
+the secret of the upload URL); what the command log records is redacted
+(``csms.pki.passwords.redacted``). An observer must not store or publish a secret of it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,10 @@ FirmwareUpdate and the new version (the last segment of the location), and Insta
 InstallationFailed, without a reboot).
 
 Logs (1.6 GetDiagnostics section 5.9, GetLog of the security whitepaper, 2.0.1 N01): Uploading,
-then a real HTTP upload of a small text file to the location (``PUT`` or ``POST``; basic auth with
-the station's id and password when the scenario gives one, else the credentials in the URL), then
-Uploaded, or UploadFailure (1.6 GetDiagnostics: UploadFailed).
+then a real HTTP upload of a small text file to the location (``PUT`` or ``POST``; basic auth only
+from credentials the location itself carries, never the station's OCPP password: an upload URL
+may be plain http, and the password is the station's websocket credential), then Uploaded, or
+UploadFailure (1.6 GetDiagnostics: UploadFailed).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import aiohttp
 
 from csms.payloads.timestamps import ocpp_time
-from sim.fleet.credentials import authorization, basic_auth
+from sim.fleet.credentials import authorization
 
 if TYPE_CHECKING:
     from sim.fleet.station import Handler, SimStation
@@ -241,14 +242,13 @@ def _without_credentials(location: str) -> tuple[str, dict[str, str]]:
 
 async def upload(st: SimStation, job: LogJob) -> bool:
     """Send the log file to the job's location; True when the server took it (2xx)."""
-    password = st.scenario.csms.password
     try:
         location, given = _without_credentials(job.location)
         if location.endswith("/"):
             location += job.file_name
         headers = {"Content-Type": "text/plain", "X-File-Name": job.file_name}
-        # The station's own credentials win over any the location carries.
-        headers |= basic_auth(st.id, password) if password else given
+        # Only what the location carries: the station's OCPP password is for its websocket.
+        headers |= given
         async with st.http.request(
             st.behaviour.log_upload_method,
             location,

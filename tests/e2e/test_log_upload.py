@@ -1,7 +1,9 @@
 """Log requests end to end: GetLog (2.0.1 N01, the 1.6 security whitepaper) or, for a 1.6 station
 without the security extension, GetDiagnostics, with an upload URL on voltmesh's API; a real HTTP
-upload to it (raw and multipart; basic auth right and wrong; too big; names that try to leave the
-directory), tracked to the final status and downloaded by an operator."""
+upload to it (raw and multipart; authenticated by the URL's secret alone, never a station's
+password; too big; names that try to leave the directory; after the request ended), tracked to the
+final status and downloaded by an operator. The secret shows nowhere: not in the recorded command,
+not in the access log."""
 
 from __future__ import annotations
 
@@ -9,18 +11,25 @@ import asyncio
 import base64
 import hashlib
 import io
+import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import websockets
+from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.routing import on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
 from http_api import log_uploads
+from persistence import log_uploads as store
+from persistence.events import station_events_of
+from persistence.keyed_rows import run_alone
+from persistence.reads import EngineReads
 from tests.ocpp_charger import Charger16
 from tests.ocpp_charger2 import charger2, charger201
 from tests.server_fixtures import Running, StartServer
@@ -259,40 +268,42 @@ async def protected(server: Running) -> AsyncIterator[tuple[Logs16, str, dict[st
         yield cp, cp.calls("GetDiagnostics")[0]["location"], request
 
 
-async def test_a_station_with_a_password_must_send_it(
+async def test_a_station_with_a_password_uploads_without_it(
     server: Running, protected: tuple[Logs16, str, dict[str, Any]]
 ) -> None:
+    """The URL's secret alone authenticates an upload: the station's password, which would cross
+    the plain http upload URL in cleartext, is never asked for, and one sent anyway is ignored."""
     _, url, request = protected
-    # Challenged, so that an HTTP client that sends credentials only when asked sends them.
     async with aiohttp.ClientSession() as session, session.put(url, data=LOG) as r:
-        assert r.status == 401
-        assert r.headers["WWW-Authenticate"].startswith("Basic ")
-    status, _ = await upload(url, LOG, headers={"Authorization": basic("LOG-P", "wrong" * 4)})
-    assert status == 401
-    status, _ = await upload(url, LOG, headers={"Authorization": basic("OTHER", PASSWORD)})
-    assert status == 401
-    assert (await _log(server, request["id"]))["file"] is None
-    status, received = await upload(url, LOG, headers={"Authorization": basic("LOG-P", PASSWORD)})
-    assert status == 201, received
+        assert r.status == 201, await r.text()
+        assert "WWW-Authenticate" not in r.headers
     assert (await _log(server, request["id"]))["file"]["size"] == len(LOG)
+    # Credentials sent anyway, right or wrong, change nothing.
+    for auth in (basic("LOG-P", "wrong" * 4), basic("OTHER", PASSWORD), basic("LOG-P", PASSWORD)):
+        status, received = await upload(url, b"again\n", headers={"Authorization": auth})
+        assert status == 201, (auth, received)
 
 
 async def test_tokens_are_checked_per_request_and_station(
     server: Running, protected: tuple[Logs16, str, dict[str, Any]]
 ) -> None:
     _, url, request = protected
+    # The right password does not make a wrong URL right.
     auth = {"Authorization": basic("LOG-P", PASSWORD)}
     prefix, token = url.rsplit("/", 1)
     log_id, secret = token.split("-", 1)
+    refusals = []
     for wrong in (
-        f"{prefix}/{log_id}-{secret[:-1]}x",
+        f"{prefix}/{log_id}-{secret[:-1]}{'x' if secret[-1] != 'x' else 'y'}",
         f"{prefix}/{int(log_id) + 1}-{secret}",
         f"{prefix}/{secret}",
     ):
         status, problem = await upload(wrong, LOG, headers=auth)
         assert status == 403, (wrong, problem)
-    status, _ = await upload(f"{server.api_url}/uploads/NOBODY/{token}", LOG, headers=auth)
-    assert status == 404
+        refusals.append(problem)
+    # An unknown station gets the same answer: it tells nobody which stations exist.
+    status, problem = await upload(f"{server.api_url}/uploads/NOBODY/{token}", LOG)
+    assert (status, problem) == (403, refusals[0])
     async with charger201(server.ocpp_url, "LOG-OTHER") as cp:
         await call2(cp, "BootNotification", boot_payload())
         # Another station's URL with this station's path: forbidden.
@@ -477,3 +488,108 @@ async def test_a_16_get_diagnostics_to_an_ftp_server_is_tracked_without_a_file(
         await cp.call(call.DiagnosticsStatusNotification(status="Uploaded"))
     body = await _log(server, request["id"])
     assert (body["status"], body["final"], body["file"]) == ("Uploaded", True, None)
+
+
+async def test_the_secret_is_not_recorded_nor_logged(
+    server: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The answered GetLog is recorded (and shown to viewers) with its upload URL masked, and
+    the access log masks the upload path; the request is still matched by its secret."""
+    caplog.set_level(logging.INFO, logger="voltmesh.api.access")
+    async with charger201(server.ocpp_url, "LOG-SECRET") as cp:
+        await call2(cp, "BootNotification", boot_payload())
+        status, request = await server.post("/api/v1/stations/LOG-SECRET/log-requests", {})
+        assert (status, request["status"]) == (201, "Accepted"), request
+        url = cp.calls("GetLog")[0]["log"]["remote_location"]
+        status, _ = await upload(f"{url}/cp.log", LOG)
+        assert status == 201
+    prefix, token = url.rsplit("/", 1)
+    secret = token.partition("-")[2]
+    events = await station_events_of(EngineReads(server.node.engine), "LOG-SECRET")
+    [(_, recorded)] = [(kind, data) for kind, data in events if kind == "Command:GetLog"]
+    location = recorded["request"]["log"]["remoteLocation"]
+    assert location == f"{prefix}/{request['id']}-***"
+    viewer = await server.add_user("secret-viewer", "viewer")
+    async with (
+        server.client(viewer) as session,
+        session.get(f"{server.api_url}/api/v1/stations/LOG-SECRET/events") as r,
+    ):
+        assert r.status == 200
+        assert secret not in await r.text()
+    lines = [r.getMessage() for r in caplog.records if r.name == "voltmesh.api.access"]
+    uploads = [line for line in lines if "/uploads/" in line]
+    assert uploads and all(secret not in line for line in lines), uploads
+    assert f"/uploads/LOG-SECRET/{request['id']}-***/cp.log 201" in uploads[0]
+
+
+class FailingLogs16(SecureLogs16):
+    """Takes the GetLog (and its URL) but answers it with a CALLERROR."""
+
+    @on(Action.get_log)
+    async def get_log(self, **kwargs: Any) -> call_result.GetLog:
+        self._note("GetLog", **kwargs)
+        raise RuntimeError("flash full")
+
+
+async def test_an_ended_request_takes_no_upload(
+    server: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a request in progress takes an upload; after UploadFailure, for a short grace in
+    which a charger may retry; after NotSent, TimedOut or the grace, 409."""
+    async with Served16(server, "LOG16-END", FailingLogs16) as cp:
+        status, problem = await server.post(
+            "/api/v1/stations/LOG16-END/log-requests", {"log_type": "SecurityLog"}
+        )
+        assert status == 502, problem
+        url = cp.calls("GetLog")[0]["log"]["remote_location"]
+        assert (await _log(server, problem["log_request_id"]))["status"] == "NotSent"
+        status, refused = await upload(url, LOG)
+        assert status == 409 and "NotSent" in refused["detail"], refused
+    async with Served16(server, "LOG16-FAIL", SecureLogs16) as cp:
+        status, request = await server.post("/api/v1/stations/LOG16-FAIL/log-requests", {})
+        assert status == 201, request
+        url = cp.calls("GetLog")[0]["log"]["remote_location"]
+        await cp.call(
+            call.LogStatusNotification(status="UploadFailure", request_id=request["request_id"])
+        )
+        # The charger retries at once: taken.
+        status, received = await upload(url, LOG)
+        assert status == 201, received
+        monkeypatch.setattr(log_uploads, "RETRY_GRACE", timedelta(0))
+        status, refused = await upload(url, LOG)
+        assert status == 409 and "UploadFailure" in refused["detail"], refused
+        # Reported Uploading again: in progress, taken.
+        await cp.call(
+            call.LogStatusNotification(status="Uploading", request_id=request["request_id"])
+        )
+        status, received = await upload(url, LOG)
+        assert status == 201, received
+        await run_alone(
+            server.node.engine,
+            store.log_request_changed(
+                log_id=request["id"], change=lambda _: {"status": "TimedOut"}
+            ),
+        )
+        status, refused = await upload(url, LOG)
+        assert status == 409 and "TimedOut" in refused["detail"], refused
+
+
+async def test_a_request_id_past_32_bits_is_refused(server: Running) -> None:
+    """LogStatusNotification.requestId is unbounded in the schemas; one past a 32-bit column
+    gets PropertyConstraintViolation instead of failing the store (and the station's actor)."""
+    async with charger201(server.ocpp_url, "LOG-HUGE") as cp:
+        await call2(cp, "BootNotification", boot_payload())
+        status, request = await server.post("/api/v1/stations/LOG-HUGE/log-requests", {})
+        assert status == 201, request
+        with pytest.raises(PropertyConstraintViolationError):
+            await call2(cp, "LogStatusNotification", {"status": "Uploading", "requestId": 2**31})
+        # The station goes on, on the same connection.
+        await call2(
+            cp, "LogStatusNotification", {"status": "Uploading", "requestId": request["request_id"]}
+        )
+        assert (await _log(server, request["id"]))["status"] == "Uploading"
+    async with Served16(server, "LOG16-HUGE", SecureLogs16) as cp16:
+        with pytest.raises(PropertyConstraintViolationError):
+            await cp16.call(
+                call.LogStatusNotification(status="Uploading", request_id=2**31), suppress=False
+            )

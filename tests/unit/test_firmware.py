@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from csms.firmware import logs, updates
 from csms.firmware import statuses as st
 from csms.firmware.settings import FirmwareSettings
+from csms.pki.passwords import redacted
 from gateway.calls import CommandRejected
-from http_api.log_uploads import safe_name
+from http_api.access_log import logged_path
+from http_api.log_uploads import RETRY_GRACE, safe_name, taking_uploads
 from persistence import firmware as store
 from persistence.keyed_rows import run_alone
 from persistence.models import metadata
@@ -171,6 +173,55 @@ def test_the_request_an_upload_url_names() -> None:
     assert logs.named_request("CP 1/x", "ftp://logs.example.com/in/") is None
     assert logs.named_request("CP 1/x", "https://other/in/7-s3cret") is None
     assert logs.named_request("CP 1/x", None) is None
+
+
+def test_the_secret_of_an_upload_url_is_not_recorded() -> None:
+    row = {"id": 7, "station_id": "CP 1/x", "token": "s3-cr_et"}
+    url = logs.upload_url("https://csms.example.com/base/", row)
+    get_log = logs.get_log_payload({"log_type": "SecurityLog", "request_id": 3, **row}, url)
+    kept = redacted("GetLog", get_log)
+    assert kept["log"]["remoteLocation"] == "https://csms.example.com/base/uploads/CP%201%2Fx/7-***"
+    assert (kept["requestId"], kept["logType"]) == (3, "SecurityLog")
+    assert get_log["log"]["remoteLocation"] == url  # the request as sent is left alone
+    diagnostics = redacted("GetDiagnostics", logs.get_diagnostics_payload(row, url + "/"))
+    assert diagnostics["location"] == "https://csms.example.com/base/uploads/CP%201%2Fx/7-***/"
+    # An operator's own server: only the password it may embed is masked.
+    ftp = {"location": "ftp://ops:p%40ss@ftp.example.com:21/in/"}
+    assert redacted("GetDiagnostics", ftp)["location"] == "ftp://ops:***@ftp.example.com:21/in/"
+    plain = {"location": "ftp://ftp.example.com/in/"}
+    assert redacted("GetDiagnostics", plain) == plain
+    assert redacted("UpdateFirmware", {"location": url}) == {"location": url}
+
+
+def test_the_access_log_masks_upload_paths() -> None:
+    assert logged_path("/uploads/CP-1/8-s3-cr_et") == "/uploads/CP-1/8-***"
+    assert logged_path("/uploads/CP-1/8-s3cret/diag.zip") == "/uploads/CP-1/8-***/diag.zip"
+    assert logged_path("/uploads/CP-1/s3cret") == "/uploads/CP-1/***"
+    assert logged_path("/api/v1/log-requests/8") == "/api/v1/log-requests/8"
+
+
+@pytest.mark.parametrize(
+    ("status", "ago", "taken"),
+    [
+        (st.PENDING, timedelta(days=1), True),
+        (st.ACCEPTED, timedelta(0), True),
+        ("Uploading", timedelta(hours=1), True),
+        ("UploadFailure", timedelta(0), True),
+        ("UploadFailed", RETRY_GRACE - timedelta(seconds=1), True),
+        ("UploadFailure", RETRY_GRACE, False),
+        (st.UPLOADED, timedelta(0), False),
+        (st.NOT_SENT, timedelta(0), False),
+        (st.TIMED_OUT, timedelta(0), False),
+        (st.CANCELED, timedelta(0), False),
+        (st.NO_LOGS, timedelta(0), False),
+        ("Rejected", timedelta(0), False),
+        ("PermissionDenied", timedelta(0), False),
+    ],
+)
+def test_an_upload_url_takes_uploads_only_while_its_request_is_in_progress(
+    status: str, ago: timedelta, taken: bool
+) -> None:
+    assert taking_uploads({"status": status, "last_status_at": NOW - ago}, NOW) is taken
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """Simulated stations driven through voltmesh's own REST resources, end to end on an in-process
-node: a log request uploaded for real to voltmesh's upload endpoint with the station's password, a
-firmware update walked to Installed with the reboot on the new version, and a charging profile the
-station obeys. The simulated station is the same as in a fleet run (`sim.fleet.single`)."""
+node: a log request uploaded for real to voltmesh's upload endpoint (by its URL's secret alone, a
+station with a password included), a firmware update walked to Installed with the reboot on the
+new version, and a charging profile the station obeys. The simulated station is the same as in a fleet run (`sim.fleet.single`)."""
 
 from __future__ import annotations
 
