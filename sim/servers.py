@@ -7,6 +7,7 @@ import enum
 import http.client
 import json
 import os
+import random
 import secrets
 import signal
 import socket
@@ -40,12 +41,32 @@ class ServerKind(enum.Enum):
     BASELINE = "baseline"
 
 
+def ephemeral_ports() -> range:
+    """The ports the kernel hands out as clients' source ports (Linux; the IANA range elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(49152, 65536)
+
+
 def free_port(host: str = HOST) -> int:
-    """A TCP port that was free a moment ago (the server binds it shortly after)."""
+    """A TCP port that was free a moment ago (the server binds it shortly after), outside the
+    ephemeral range: a server restarted on the same ports (a reconnect storm) must not find one
+    of them taken as the source port of a client that reconnects meanwhile."""
+    clients = ephemeral_ports()
+    candidates = [p for p in range(10_000, 30_000) if p not in clients]
+    for port in random.sample(candidates, min(64, len(candidates))):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        found: int = sock.getsockname()[1]
+        return found
 
 
 def _tcp_accepts(host: str, port: int) -> bool:

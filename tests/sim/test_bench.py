@@ -19,7 +19,7 @@ from sim.bench import (
     run_once,
 )
 from sim.fleet.load import EventLoop, LoadMode
-from sim.servers import ServerKind
+from sim.servers import ServerKind, ephemeral_ports, free_port
 from tests.sim.helpers import UNIT, small_options
 
 
@@ -111,3 +111,11 @@ def test_stations_whose_heartbeat_was_out_at_the_restart_come_back(tmp_path: Pat
     assert sum(record.lost.values()) == 20
     assert record.back == 20
     assert record.failures == 0
+
+
+def test_server_ports_are_never_a_clients_source_port() -> None:
+    """A server restarted on its ports during a reconnect storm must find them free: they are
+    chosen outside the range the kernel hands out as clients' source ports."""
+    clients = ephemeral_ports()
+    ports = {free_port() for _ in range(20)}
+    assert all(port not in clients for port in ports)
