@@ -204,7 +204,6 @@ class Node:
             heartbeat_interval=s.heartbeat_interval,
             boot_retry_interval=s.boot_retry_interval,
             events=self.events,
-            observers=FEATURE_OBSERVERS,
         )
         self.ownership = StationOwnership(self.writer, me.name, on_moved=self._moved)
         self.admission = StationAdmission(
@@ -213,6 +212,7 @@ class Node:
             self.station_supervisor,
             HANDLERS,
             ownership=self.ownership,
+            observers=FEATURE_OBSERVERS,
             status_trigger_delay=s.status_trigger_delay,
             min_security_profile=s.min_security_profile,
         )

@@ -19,7 +19,7 @@ import contextlib
 from collections.abc import Mapping
 
 from actors import ActorError, ActorRef, Supervisor
-from csms.station.charge_point import ChargePointActor, Disconnected, Handler
+from csms.station.charge_point import AnswerObserver, ChargePointActor, Disconnected, Handler
 from csms.station.ownership import StationOwnership
 from csms.station.services import StationServices
 from gateway.endpoint import IDENTITY_RULE, Admitted, Handshake, Refusal, valid_identity
@@ -44,6 +44,7 @@ class StationAdmission:
         handlers: Mapping[OcppVersion, Mapping[str, Handler]],
         *,
         ownership: StationOwnership,
+        observers: Mapping[str, tuple[AnswerObserver, ...]] | None = None,
         status_trigger_delay: float | None = None,
         min_security_profile: int = 0,
     ) -> None:
@@ -52,6 +53,7 @@ class StationAdmission:
         self._services = services
         self._supervisor = supervisor
         self._handlers = handlers
+        self._observers = observers or {}
         self._status_trigger_delay = status_trigger_delay
         self.min_security_profile = min_security_profile
         """The profile of stations that have none of their own (unknown ones too)."""
@@ -169,6 +171,7 @@ class StationAdmission:
                 station=station,
                 status_trigger_delay=self._status_trigger_delay,
                 fence=fence,
+                observers=self._observers,
             )
 
         # Named after the connection ("ws:<station>#<socket>"): a replaced connection's actor may

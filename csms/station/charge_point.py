@@ -61,6 +61,15 @@ from transport.versions import OcppVersion
 log = logging.getLogger(__name__)
 
 Handler = Callable[["ChargePointActor", Call], Awaitable[dict[str, Any]]]
+AnswerObserver = Callable[
+    ["ChargePointActor", str, dict[str, Any], dict[str, Any]], Awaitable[None]
+]
+"""(charge point, action, request as sent, response) of a CSMS-initiated call the station answered
+with a valid CALLRESULT (``csms.station.features``). Runs in the actor before the operator who sent
+the call gets the answer, so what it stores is committed when the operator reads it back. The
+request is the one sent, secrets included (the log request observer matches its request by the
+secret of the upload URL); what the command log records is redacted
+(``csms.pki.passwords.redacted``). An observer must not store or publish a secret of it."""
 
 STORE_ERRORS = (SQLAlchemyError, PersistenceError, OSError)
 """What a failing store raises: the actor's state may be half-updated by it."""
@@ -134,6 +143,7 @@ class ChargePointActor(Actor):
         station: StationRecord | None = None,
         status_trigger_delay: float | None = None,
         fence: Fence | None = None,
+        observers: Mapping[str, tuple[AnswerObserver, ...]] | None = None,
     ) -> None:
         self.fence = fence
         """The lease of this connection: what its actors write is refused once the station has
@@ -146,6 +156,8 @@ class ChargePointActor(Actor):
         self.connection = connection
         """The transport actor of the station's websocket: everything for the charger goes there."""
         self.handlers = handlers
+        self.observers = observers or {}
+        """Action -> what learns from the station's answer to that call."""
         self.station = station
         """Read at the handshake just now (None: unknown then, or read it again)."""
         self.booted = False
@@ -421,7 +433,7 @@ class ChargePointActor(Actor):
                     # As with the command log: the station acted, and its answer goes back.
                     log.exception("%s: configuration keys not kept", self.station_id)
             self._allow_requested(call, reply.payload)
-            for observer in self.services.observers.get(call.action, ()):
+            for observer in self.observers.get(call.action, ()):
                 try:
                     await observer(self, call.action, call.payload, reply.payload)
                 except Exception:

@@ -9,31 +9,21 @@ of each OCPP version and the observers the charge point actors call.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from csms.events import EventBus
+from csms.station.charge_point import AnswerObserver, Handler
 from csms.station.router import CommandRouter
 from persistence.reads import Reads
 from persistence.sqltypes import utcnow
 from persistence.writer import Writer
 
-if TYPE_CHECKING:
-    from csms.station.charge_point import ChargePointActor, Handler
-
-AnswerObserver = Callable[
-    ["ChargePointActor", str, dict[str, Any], dict[str, Any]], Awaitable[None]
-]
-"""(charge point, action, request as sent, response) of a CSMS-initiated call the station
-answered with a CALLRESULT (a valid one). Runs in the charge point actor before the operator who
-sent the call gets the answer, so what it stores is committed when the operator reads it back.
-
-The request is the one sent, secrets included (the log request observer matches its request by
-the secret of the upload URL); what the command log records is redacted
-(``csms.pki.passwords.redacted``). An observer must not store or publish a secret of it."""
+# The types of what the charge point actor calls are its own; an area declares them here.
+__all__ = ["AnswerObserver", "Background", "Feature", "FeatureContext", "Handler"]
 
 
 @dataclass(frozen=True, slots=True)

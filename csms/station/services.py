@@ -4,11 +4,10 @@ sessions, id tokens, the command log, policies, the clock and the operators' eve
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from csms.events import EventBus
 from csms.pki.ca import CertificateAuthority
@@ -20,9 +19,6 @@ from persistence.reads import Reads
 from persistence.sqltypes import utcnow
 from persistence.status_store import StatusStore
 from persistence.writer import Writer
-
-if TYPE_CHECKING:
-    from csms.station.features import AnswerObserver
 
 
 class UnknownStationPolicy(StrEnum):
@@ -68,5 +64,3 @@ class StationServices:
     """(action, outcome) -> charger calls answered: "result" or the CALLERROR's code (metrics)."""
     events: EventBus = field(default_factory=EventBus)
     """The operators' live event stream of this member."""
-    observers: Mapping[str, tuple[AnswerObserver, ...]] = field(default_factory=dict)
-    """Action -> what learns from a station's answer to that call (``csms.station.features``)."""
