@@ -84,22 +84,34 @@ def flag(body: Mapping[str, Any], name: str) -> bool:
 
 # RFC 3339 section 5.6 date-time: a full date and time with an offset, nothing looser (no bare
 # date, no local time), so that what is stored never depends on the server's time zone.
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
+RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.(?P<fraction>\d+))?(?:[Zz]|[+-]\d{2}:\d{2})",
+    re.ASCII,
 )
+"""An RFC 3339 date-time with an offset (nothing depends on the server's time zone)."""
+
+
+def utc_date_time(text: str) -> datetime:
+    """``text``, which ``RFC3339`` matches, as an aware datetime in UTC, as the store compares
+    them. Raises ``ValueError`` or ``OverflowError`` for one that cannot be (month 13; year 1 or
+    9999 with an offset)."""
+    match = RFC3339.fullmatch(text)
+    if match is None:
+        raise ValueError("not an RFC 3339 date-time with an offset")
+    text = text.upper()
+    fraction = match.group("fraction")
+    if fraction is not None and len(fraction) > 6:
+        # Python keeps microseconds; finer digits cannot change a comparison with stored times.
+        text = text.replace("." + fraction, "." + fraction[:6], 1)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def date_time(value: Any, name: str) -> datetime:
     """An RFC 3339 date-time with an offset, in UTC."""
-    if not isinstance(value, str) or _RFC3339.fullmatch(value) is None:
+    if not isinstance(value, str) or RFC3339.fullmatch(value) is None:
         raise bad(f"{name} must be an RFC 3339 date-time such as 2026-12-01T08:00:00Z")
-    text = value.upper()
-    fraction = re.search(r"\.(\d+)", text)
-    if fraction is not None and len(fraction.group(1)) > 6:
-        # Python keeps microseconds; finer digits cannot matter to what is kept.
-        text = text.replace(fraction.group(0), "." + fraction.group(1)[:6], 1)
     try:
-        return datetime.fromisoformat(text).astimezone(UTC)
+        return utc_date_time(value)
     except (ValueError, OverflowError):
         raise bad(f"{name} is not a valid date-time") from None
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiohttp import web
 
+from http_api.fields import RFC3339, utc_date_time
 from http_api.problems import ApiProblem
 
 DEFAULT_LIMIT = 100
@@ -47,19 +48,12 @@ def int_param(request: web.Request, name: str) -> int | None:
 
 # RFC 3339 section 5.6 date-time: a full date and time with an offset, nothing looser (no bare date,
 # no local time), so that a range never depends on the server's time zone.
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.(?P<fraction>\d+))?(?:[Zz]|[+-]\d{2}:\d{2})",
-    re.ASCII,
-)
-
-
 def time_param(request: web.Request, name: str) -> datetime | None:
     """An RFC 3339 date-time parameter (``2026-12-01T00:00:00Z``, ``...+01:00``), aware."""
     raw = request.query.get(name)
     if raw is None or raw == "":
         return None
-    match = _RFC3339.fullmatch(raw)
-    if match is None:
+    if RFC3339.fullmatch(raw) is None:
         hint = ""
         if re.search(r"\d \d{2}:\d{2}$", raw):
             # A literal "+" in a query string is decoded as a space.
@@ -69,15 +63,8 @@ def time_param(request: web.Request, name: str) -> datetime | None:
             "Bad Request",
             f"{name} must be an RFC 3339 date-time such as 2026-12-01T08:00:00Z, got {raw!r}{hint}",
         )
-    text = raw.upper()
-    fraction = match.group("fraction")
-    if fraction is not None and len(fraction) > 6:
-        # Python keeps microseconds; finer digits cannot change a comparison with stored times.
-        text = text.replace("." + fraction, "." + fraction[:6], 1)
     try:
-        # In UTC here, as the store compares them: a year-1 or year-9999 time with an offset
-        # overflows there.
-        return datetime.fromisoformat(text).astimezone(UTC)
+        return utc_date_time(raw)
     except (ValueError, OverflowError) as exc:
         raise ApiProblem(
             400, "Bad Request", f"{name} is not a valid RFC 3339 date-time: {exc}"
