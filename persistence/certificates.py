@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from persistence.connections import WriteConnection
 from persistence.models import station_certificates
 from persistence.reads import Reads
 from persistence.sqltypes import utcnow
@@ -53,7 +53,7 @@ def certificate_deleted(station_id: str, hash_data: Mapping[str, Any]) -> WriteO
     whatever its type, since DeleteCertificate does not name one."""
     c = station_certificates.c
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         await conn.execute(
             delete(station_certificates).where(
                 c.station_id == station_id,
@@ -77,7 +77,7 @@ def certificates_reported(
     types = tuple(types)
     rows = [_row(station_id, t, h, d) for t, h, d in reported]
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         await conn.execute(
             delete(station_certificates).where(
                 c.station_id == station_id, c.certificate_type.in_(types)

@@ -36,8 +36,8 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from persistence.connections import WriteConnection
 from persistence.models import TRANSACTION_ID, AutoId, metadata, transactions
 from persistence.reads import Reads
 from persistence.sqltypes import UtcDateTime, utcnow
@@ -143,7 +143,7 @@ def profile_kept(
             and_(c.evse_id == evse_id, c.stack_level == stack_level, c.purpose == purpose),
         )
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         await conn.execute(delete(charging_profiles).where(c.station_id == station_id, replaced))
         await conn.execute(charging_profiles.insert(), [row])
 
@@ -174,7 +174,7 @@ def profiles_cleared(
             if value is not None:
                 conditions.append(column == value)
 
-    async def run(conn: AsyncConnection) -> list[int]:
+    async def run(conn: WriteConnection) -> list[int]:
         found = await conn.execute(select(c.profile_id).where(*conditions).order_by(c.profile_id))
         ids = [int(r[0]) for r in found]
         if ids:
@@ -283,7 +283,7 @@ def limit_cleared(station_id: str, *, source: str, evse_id: int) -> WriteOp:
     """ClearedChargingLimit: the limit of ``source`` on the EVSE (0: the station) is gone."""
     c = charging_limits.c
 
-    async def run(conn: AsyncConnection) -> int:
+    async def run(conn: WriteConnection) -> int:
         result = await conn.execute(
             delete(charging_limits).where(
                 c.station_id == station_id, c.source == source, c.evse_id == evse_id
@@ -334,7 +334,7 @@ def report_part_received(
         "received_at": utcnow(),
     }
 
-    async def run(conn: AsyncConnection) -> bool:
+    async def run(conn: WriteConnection) -> bool:
         parts = await conn.scalar(
             select(func.count())
             .select_from(charging_profile_reports)
@@ -349,7 +349,7 @@ def report_part_received(
     return Custom(run)
 
 
-async def _forget_old_reports(conn: AsyncConnection, station_id: str) -> None:
+async def _forget_old_reports(conn: WriteConnection, station_id: str) -> None:
     """The parts of the station's requests past the ``REPORTS_KEPT`` that received a part most
     recently."""
     c = charging_profile_reports.c

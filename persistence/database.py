@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from persistence.connections import WriteConnection
 from persistence.errors import UnsupportedDatabase
 
 # Applied to every new SQLite connection. The busy timeout (first, so that the others wait too) makes
@@ -102,7 +103,9 @@ def default_urls(data_dir: Path) -> tuple[str, str]:
     )
 
 
-def dialect_name(target: AsyncEngine | AsyncConnection | Engine | Dialect | str) -> str:
+def dialect_name(
+    target: AsyncEngine | AsyncConnection | WriteConnection | Engine | Dialect | str,
+) -> str:
     """The dialect name (``"sqlite"``, ``"postgresql"``) of an engine, connection or dialect."""
     if isinstance(target, str):
         return target
@@ -112,7 +115,7 @@ def dialect_name(target: AsyncEngine | AsyncConnection | Engine | Dialect | str)
 
 
 def dialect_insert(
-    target: AsyncEngine | AsyncConnection | Engine | Dialect | str, table: Table
+    target: AsyncEngine | AsyncConnection | WriteConnection | Engine | Dialect | str, table: Table
 ) -> sqlite.Insert | postgresql.Insert:
     """``INSERT`` of the target's dialect, with ``on_conflict_do_nothing(index_elements=...)`` and
     ``on_conflict_do_update(index_elements=..., set_=...)``, which both dialects provide."""

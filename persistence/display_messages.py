@@ -27,8 +27,8 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from persistence.connections import WriteConnection
 from persistence.models import metadata, transactions
 from persistence.monitoring import DISPLAY_MESSAGES, ReportTarget, rows_removed
 from persistence.pages import Page, id_of_cursor, page_of
@@ -87,7 +87,7 @@ def display_message_set(station_id: str, row: Mapping[str, Any]) -> WriteOp:
     now = utcnow()
     c = station_display_messages.c
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         await conn.execute(
             delete(station_display_messages).where(
                 c.station_id == station_id,

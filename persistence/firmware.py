@@ -29,8 +29,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from persistence.connections import WriteConnection
 from persistence.database import dialect_insert
 from persistence.models import AutoId, id_counters, metadata, stations
 from persistence.pages import Page, id_of_cursor, page_of
@@ -124,7 +124,7 @@ Change = Callable[[Row], Mapping[str, Any] | None]
 """What to set on a row, seen as it is inside the transaction; None: leave it."""
 
 
-async def next_request_id(conn: AsyncConnection, counter: str) -> int:
+async def next_request_id(conn: WriteConnection, counter: str) -> int:
     """The next OCPP requestId of ``counter`` (``id_counters``), unique across members and restarts."""
     bump = (
         update(id_counters)
@@ -150,7 +150,7 @@ PUBLICATION_COUNTER = "firmware_publication"
 def update_created(values: Mapping[str, Any], *, with_request_id: bool = True) -> WriteOp:
     """A new update (the CSMS is about to send it, or a campaign queued it); returns its row."""
 
-    async def apply(conn: AsyncConnection) -> Row:
+    async def apply(conn: WriteConnection) -> Row:
         now = utcnow()
         row = {
             "attempts": 0,
@@ -173,7 +173,7 @@ def updates_created(rows: Iterable[Mapping[str, Any]]) -> WriteOp:
     """Many updates without a request id yet (a campaign's members, queued)."""
     rows = list(rows)
 
-    async def apply(conn: AsyncConnection) -> None:
+    async def apply(conn: WriteConnection) -> None:
         now = utcnow()
         if rows:
             await conn.execute(
@@ -199,11 +199,11 @@ def updates_created(rows: Iterable[Mapping[str, Any]]) -> WriteOp:
 
 def _changed(
     table: Table,
-    find: Callable[[AsyncConnection], Any],
+    find: Callable[[WriteConnection], Any],
     change: Change,
     otherwise: Mapping[str, Any] | None = None,
 ) -> WriteOp:
-    async def apply(conn: AsyncConnection) -> Row | None:
+    async def apply(conn: WriteConnection) -> Row | None:
         found = (await conn.execute(find(conn))).mappings().first()
         if found is None:
             if otherwise is None:
@@ -247,7 +247,7 @@ def station_update_changed(
     c = firmware_updates.c
     statuses = None if active is None else list(active)
 
-    def find(_: AsyncConnection) -> Any:
+    def find(_: WriteConnection) -> Any:
         query = select(firmware_updates).where(c.station_id == station_id)
         if request_id is not None:
             query = query.where(c.request_id == request_id)
@@ -268,7 +268,7 @@ def attempt_started(
     c = firmware_updates.c
     refused = set(unless)
 
-    async def apply(conn: AsyncConnection) -> Row | None:
+    async def apply(conn: WriteConnection) -> Row | None:
         found = (
             (await conn.execute(select(firmware_updates).where(c.id == update_id)))
             .mappings()
@@ -308,7 +308,7 @@ def updates_superseded(
     c = firmware_updates.c
     statuses = list(active)
 
-    async def apply(conn: AsyncConnection) -> list[Row]:
+    async def apply(conn: WriteConnection) -> list[Row]:
         at = now or utcnow()
         values: dict[str, Any] = {
             "status": status,
@@ -391,7 +391,7 @@ async def silent_updates(db: Reads, statuses: Iterable[str], before: datetime) -
 
 
 def campaign_created(values: Mapping[str, Any]) -> WriteOp:
-    async def apply(conn: AsyncConnection) -> Row:
+    async def apply(conn: WriteConnection) -> Row:
         now = utcnow()
         row = {"created_at": now, "updated_at": now, **values}
         result = await conn.execute(
@@ -403,7 +403,7 @@ def campaign_created(values: Mapping[str, Any]) -> WriteOp:
 
 
 def campaign_changed(campaign_id: int, values: Mapping[str, Any]) -> WriteOp:
-    async def apply(conn: AsyncConnection) -> int:
+    async def apply(conn: WriteConnection) -> int:
         result = await conn.execute(
             update(firmware_campaigns)
             .where(firmware_campaigns.c.id == campaign_id)
@@ -419,7 +419,7 @@ def campaign_started(campaign_id: int, members: Iterable[Mapping[str, Any]]) -> 
     one transaction (False, nothing done: it was not Scheduled any more)."""
     rows = list(members)
 
-    async def apply(conn: AsyncConnection) -> bool:
+    async def apply(conn: WriteConnection) -> bool:
         now = utcnow()
         result = await conn.execute(
             update(firmware_campaigns)
@@ -440,7 +440,7 @@ def campaign_canceled(campaign_id: int) -> WriteOp:
     """The operator stops a campaign: it is Canceled and so are its updates that were not sent
     (queued, or waiting for a retry). Returns None when there is no such campaign."""
 
-    async def apply(conn: AsyncConnection) -> bool | None:
+    async def apply(conn: WriteConnection) -> bool | None:
         now = utcnow()
         result = await conn.execute(
             update(firmware_campaigns)
@@ -556,7 +556,7 @@ async def stations_matching(db: Reads, wanted: Mapping[str, str]) -> list[str]:
 
 
 def publication_created(values: Mapping[str, Any]) -> WriteOp:
-    async def apply(conn: AsyncConnection) -> Row:
+    async def apply(conn: WriteConnection) -> Row:
         now = utcnow()
         row = {"last_status_at": now, "created_at": now, "updated_at": now, **values}
         if row.get("request_id") is None:
@@ -580,7 +580,7 @@ def publication_changed(
     """Change the station's publication of ``request_id`` (or by id); None: its latest."""
     c = firmware_publications.c
 
-    def find(_: AsyncConnection) -> Any:
+    def find(_: WriteConnection) -> Any:
         query = select(firmware_publications).where(c.station_id == station_id)
         if publication_id is not None:
             query = query.where(c.id == publication_id)
@@ -595,7 +595,7 @@ def publications_unpublished(station_id: str, checksum: str, now: datetime) -> W
     """The station stopped publishing the firmware of ``checksum``; returns the rows changed."""
     c = firmware_publications.c
 
-    async def apply(conn: AsyncConnection) -> list[Row]:
+    async def apply(conn: WriteConnection) -> list[Row]:
         query = select(firmware_publications).where(
             c.station_id == station_id, c.checksum == checksum, c.status != "Unpublished"
         )

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from persistence.connections import WriteConnection
 from persistence.database import dialect_insert
 from persistence.errors import IdSpaceExhausted
 from persistence.models import id_counters
@@ -50,7 +50,7 @@ class IdAllocator:
         self._next += 1
         return value
 
-    async def _reserve(self, conn: AsyncConnection) -> int:
+    async def _reserve(self, conn: WriteConnection) -> int:
         """Reserve [end - block, end) and return end; the row holds the next unreserved id."""
         bump = (
             update(id_counters)

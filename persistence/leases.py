@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Executable, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from persistence.connections import WriteConnection
 from persistence.database import dialect_insert, dialect_name
 from persistence.models import station_leases
 from persistence.reads import Reads
@@ -77,7 +78,7 @@ def take_lease(station_id: str, member: str, protocol: str) -> WriteOp:
     Two members taking the same station at once get different epochs: the upsert raises it in
     place (SQLite's writer holds the write lock from its BEGIN; PostgreSQL locks the row)."""
 
-    async def take(conn: AsyncConnection) -> TakenLease:
+    async def take(conn: WriteConnection) -> TakenLease:
         # Whom to tell: read without a lock. Two takes racing may both name the same previous
         # holder; the one they do not name learns it from its next write (``StaleEpoch``).
         previous = (await conn.execute(_HOLDER, {"station": station_id})).scalar()
@@ -95,7 +96,7 @@ def take_lease(station_id: str, member: str, protocol: str) -> WriteOp:
 def release_lease(station_id: str, member: str, epoch: int) -> WriteOp:
     """The member's connection of the station closed: nobody holds it (unless it moved on)."""
 
-    async def release(conn: AsyncConnection) -> None:
+    async def release(conn: WriteConnection) -> None:
         await conn.execute(
             update(station_leases)
             .where(
@@ -109,7 +110,7 @@ def release_lease(station_id: str, member: str, epoch: int) -> WriteOp:
     return Custom(release)
 
 
-async def release_leases_of(conn: AsyncConnection, members: list[str]) -> dict[str, list[str]]:
+async def release_leases_of(conn: WriteConnection, members: list[str]) -> dict[str, list[str]]:
     """In the caller's transaction: the stations ``members`` held, now held by nobody, by member
     (every one of ``members`` is a key)."""
     released: dict[str, list[str]] = {member: [] for member in members}
@@ -118,8 +119,8 @@ async def release_leases_of(conn: AsyncConnection, members: list[str]) -> dict[s
             station_leases.c.member.in_(members)
         )
     )
-    for member, station_id in held:
-        released[member].append(station_id)
+    for row in held:
+        released[row.member].append(row.station_id)
     if any(released.values()):
         await conn.execute(
             update(station_leases).where(station_leases.c.member.in_(members)).values(member=None)

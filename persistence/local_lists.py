@@ -28,8 +28,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from persistence.connections import WriteConnection
 from persistence.database import dialect_insert
 from persistence.models import metadata
 from persistence.reads import Reads
@@ -184,7 +184,7 @@ def _new_row(station_id: str, now: datetime) -> dict[str, Any]:
     }
 
 
-async def _ensure_row(conn: AsyncConnection, station_id: str, now: datetime) -> None:
+async def _ensure_row(conn: WriteConnection, station_id: str, now: datetime) -> None:
     await conn.execute(
         dialect_insert(conn, local_lists)
         .values(_new_row(station_id, now))
@@ -192,7 +192,7 @@ async def _ensure_row(conn: AsyncConnection, station_id: str, now: datetime) -> 
     )
 
 
-async def _update_row(conn: AsyncConnection, station_id: str, now: datetime, **values: Any) -> None:
+async def _update_row(conn: WriteConnection, station_id: str, now: datetime, **values: Any) -> None:
     """The station's row, made first if it has none, updated with ``values`` at ``now``."""
     await _ensure_row(conn, station_id, now)
     await conn.execute(
@@ -207,7 +207,7 @@ def filter_set(station_id: str, list_filter: Mapping[str, Any] | None) -> WriteO
     needs an update."""
     now = utcnow()
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         await _update_row(
             conn,
             station_id,
@@ -230,7 +230,7 @@ def lists_changed(station_ids: Iterable[str]) -> WriteOp:
     wanted = sorted(set(station_ids))
     now = utcnow()
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         if wanted:
             await conn.execute(
                 update(local_lists)
@@ -248,7 +248,7 @@ def next_version(station_id: str) -> WriteOp:
     now = utcnow()
     c = local_lists.c
 
-    async def run(conn: AsyncConnection) -> int:
+    async def run(conn: WriteConnection) -> int:
         await _ensure_row(conn, station_id, now)
         # Past what the station confirmed or reported (a list an earlier store or another
         # central system sent), then one up in a single statement: concurrent senders get
@@ -286,7 +286,7 @@ def update_answered(
     now = utcnow()
     e = local_list_entries.c
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         confirmed = {"version_confirmed": version} if status == "Accepted" else {}
         await _update_row(
             conn,
@@ -332,7 +332,7 @@ def version_reported(station_id: str, version: int) -> WriteOp:
     """The station answered GetLocalListVersion."""
     now = utcnow()
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         await _update_row(conn, station_id, now, version_reported=version, reported_at=now)
 
     return Custom(run)
@@ -342,7 +342,7 @@ def synced(station_id: str, generation: int) -> WriteOp:
     """The station accepted the list computed at ``generation``."""
     c = local_lists.c
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         await conn.execute(
             update(local_lists)
             .where(c.station_id == station_id, c.synced_generation < generation)
@@ -356,7 +356,7 @@ def attempt_failed(station_id: str, error: str) -> WriteOp:
     """A SendLocalList got no usable answer (none in time, a CALLERROR, not connected)."""
     now = utcnow()
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         await _update_row(conn, station_id, now, last_attempt_at=now, last_error=error[:500])
 
     return Custom(run)
@@ -366,7 +366,7 @@ def list_forgotten(station_id: str) -> WriteOp:
     """The station was deleted: its list, and what it held, are forgotten (a station registered
     again under its id starts without a filter)."""
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         await conn.execute(
             delete(local_list_entries).where(local_list_entries.c.station_id == station_id)
         )

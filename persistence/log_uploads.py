@@ -23,8 +23,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from persistence.connections import WriteConnection
 from persistence.firmware import newest_first, next_request_id
 from persistence.models import AutoId, metadata
 from persistence.pages import Page
@@ -75,7 +75,7 @@ def log_request_created(values: Mapping[str, Any], *, with_request_id: bool = Tr
     """A new log request (about to be sent, with a requestId of the CSMS's unless one is given or
     ``with_request_id`` is False); returns its row."""
 
-    async def apply(conn: AsyncConnection) -> Row:
+    async def apply(conn: WriteConnection) -> Row:
         now = utcnow()
         row = {"last_status_at": now, "created_at": now, "updated_at": now, **values}
         if with_request_id and row.get("request_id") is None:
@@ -101,7 +101,7 @@ def log_request_changed(
     c = log_requests.c
     statuses = None if active is None else list(active)
 
-    async def apply(conn: AsyncConnection) -> Row | None:
+    async def apply(conn: WriteConnection) -> Row | None:
         query = select(log_requests)
         if log_id is not None:
             query = query.where(c.id == log_id)
@@ -136,7 +136,7 @@ def log_requests_canceled(
     c = log_requests.c
     statuses = list(active)
 
-    async def apply(conn: AsyncConnection) -> list[Row]:
+    async def apply(conn: WriteConnection) -> list[Row]:
         query = select(log_requests).where(
             c.station_id == station_id, c.id != keep_id, c.status.in_(statuses)
         )

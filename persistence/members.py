@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from persistence.connections import WriteConnection
 from persistence.database import dialect_insert
 from persistence.leases import release_leases_of
 from persistence.models import members
@@ -117,7 +118,7 @@ async def list_members(db: Reads) -> list[MemberRecord]:
 def member_seen(name: str) -> WriteOp:
     """A real write, for a writer to find out whether the store takes writes again."""
 
-    async def seen(conn: AsyncConnection) -> None:
+    async def seen(conn: WriteConnection) -> None:
         await conn.execute(update(members).where(members.c.name == name).values(last_seen=utcnow()))
 
     return Custom(seen)

@@ -36,8 +36,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from persistence.connections import WriteConnection
 from persistence.models import metadata
 from persistence.pages import Page, id_of_cursor, page_of
 from persistence.reads import Reads
@@ -182,7 +182,7 @@ def monitoring_base_set(station_id: str, base: str, forgotten: Sequence[str]) ->
     now = utcnow()
     c = station_monitors.c
 
-    async def run(conn: AsyncConnection) -> list[int]:
+    async def run(conn: WriteConnection) -> list[int]:
         await _upsert_settings(conn, station_id, {"base": base, "base_updated_at": now})
         if not forgotten:
             return []
@@ -206,13 +206,13 @@ def monitoring_level_set(station_id: str, level: int) -> WriteOp:
     """The station accepted SetMonitoringLevel ``level`` (2.0.1 N05)."""
     now = utcnow()
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         await _upsert_settings(conn, station_id, {"level": level, "level_updated_at": now})
 
     return Custom(run)
 
 
-async def _upsert_settings(conn: AsyncConnection, station_id: str, values: dict[str, Any]) -> None:
+async def _upsert_settings(conn: WriteConnection, station_id: str, values: dict[str, Any]) -> None:
     await Upsert(
         station_monitoring,
         [{"station_id": station_id, **values}],
@@ -272,7 +272,7 @@ def report_requested(
         (r.station_id == station_id) & (r.kind == target.kind) & (r.request_id == request_id)
     )
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         await conn.execute(
             update(monitoring_reports)
             .where(
@@ -333,7 +333,7 @@ def report_requested(
     return Custom(run)
 
 
-async def _forget_old_reports(conn: AsyncConnection, station_id: str, kind: str) -> None:
+async def _forget_old_reports(conn: WriteConnection, station_id: str, kind: str) -> None:
     """Only the latest ``REPORTS_KEPT`` reports of a kind are worth showing: the older ones go
     (also those of request ids a station made up, which it could send without end)."""
     r = monitoring_reports.c
@@ -358,7 +358,7 @@ def rows_removed_in_scope(
     """The station has nothing that ``criteria`` select (GetMonitoringReport EmptyResultSet,
     GetDisplayMessages Unknown): the kept rows they cover go. Returns their ids."""
 
-    async def run(conn: AsyncConnection) -> list[int]:
+    async def run(conn: WriteConnection) -> list[int]:
         table = target.table
         rows = await conn.execute(select(table).where(table.c.station_id == station_id))
         ids = [int(row[target.key]) for row in rows.mappings() if in_scope(_plain(row), criteria)]
@@ -389,7 +389,7 @@ def report_part(
         (r.station_id == station_id) & (r.kind == target.kind) & (r.request_id == request_id)
     )
 
-    async def run(conn: AsyncConnection) -> PartOutcome:
+    async def run(conn: WriteConnection) -> PartOutcome:
         report = (await conn.execute(select(monitoring_reports).where(where_report))).mappings()
         found = report.first()
         if found is None:
@@ -450,7 +450,7 @@ def report_part(
 
 
 async def _keep(
-    conn: AsyncConnection,
+    conn: WriteConnection,
     target: ReportTarget,
     station_id: str,
     request_id: int,
@@ -503,7 +503,7 @@ def rows_removed(target: ReportTarget, station_id: str, ids: Sequence[int]) -> W
     table = target.table
     ids = list(ids)
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         if ids:
             await conn.execute(
                 delete(table).where(table.c.station_id == station_id, table.c[target.key].in_(ids))

@@ -40,8 +40,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from persistence.connections import WriteConnection
 from persistence.database import dialect_insert
 from persistence.models import TRANSACTION_ID, AutoId, id_counters, metadata, transactions
 from persistence.pages import Page, id_of_cursor, page_of
@@ -169,7 +170,7 @@ def reservation_accepted(accepted: ReservationAccepted) -> WriteOp:
         "updated_at": now,
     }
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         insert = dialect_insert(conn, reservations)
         changed = {
             name: insert.excluded[name]
@@ -193,7 +194,7 @@ reservation id at the top leaves the counter where it is, so that voltmesh never
 a station cannot take."""
 
 
-async def _raise_counter_past(conn: AsyncConnection, reservation_id: int) -> None:
+async def _raise_counter_past(conn: WriteConnection, reservation_id: int) -> None:
     if reservation_id >= OCPP_MAX_INTEGER:
         return
     value = id_counters.c.next_value
@@ -288,7 +289,7 @@ def v16_reservations_removed(station_id: str, evse_id: int | None, *, before: da
         .returning(r.reservation_id)
     )
 
-    async def run(conn: AsyncConnection) -> list[int]:
+    async def run(conn: WriteConnection) -> list[int]:
         return sorted(int(v) for v in (await conn.execute(statement)).scalars())
 
     return Custom(run)

@@ -38,9 +38,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
+from persistence.connections import WriteConnection
 from persistence.models import TRANSACTION_ID, device_variables, metadata, transactions
 from persistence.pages import Page, decode_cursor, page_of
 from persistence.reads import Reads
@@ -266,7 +267,7 @@ async def delete_site(engine: AsyncEngine, site_id: str) -> Site | None:
 class _ConnectionReads:
     """``Reads`` inside a transaction that is under way."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: WriteConnection) -> None:
         self._conn = conn
 
     async def first(
@@ -280,12 +281,12 @@ class _ConnectionReads:
         return (await self._conn.execute(statement, params)).mappings().all()
 
 
-async def _site_in(conn: AsyncConnection, site_id: str) -> Site | None:
+async def _site_in(conn: WriteConnection, site_id: str) -> Site | None:
     return await get_site(_ConnectionReads(conn), site_id)
 
 
 async def _clashes(
-    conn: AsyncConnection, site_id: str, members: Sequence[SiteMember]
+    conn: WriteConnection, site_id: str, members: Sequence[SiteMember]
 ) -> list[tuple[str, SiteMember]]:
     return await members_in_other_sites(_ConnectionReads(conn), site_id, members)
 
@@ -296,7 +297,7 @@ def allocation_recorded(
     """Replace a site's allocation by ``rows`` (its active sessions now). Nothing is written if
     the site was deleted meanwhile."""
 
-    async def run(conn: AsyncConnection) -> None:
+    async def run(conn: WriteConnection) -> None:
         stamped = await conn.execute(
             update(sites).where(sites.c.id == site_id).values(allocated_at=computed_at)
         )

@@ -9,8 +9,9 @@ from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import RowMapping, bindparam, delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from persistence.connections import WriteConnection
 from persistence.keyed_rows import create_or_update, delete_by_key
 from persistence.models import station_configuration, stations
 from persistence.pages import Page, page_by_key
@@ -255,7 +256,7 @@ def configuration_learned(
     ops: list[WriteOp] = []
     if complete:
 
-        async def forget(conn: AsyncConnection) -> None:
+        async def forget(conn: WriteConnection) -> None:
             await conn.execute(
                 delete(station_configuration).where(
                     station_configuration.c.station_id == station_id

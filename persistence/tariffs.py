@@ -41,8 +41,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from persistence.connections import WriteConnection
 from persistence.database import dialect_insert
 from persistence.models import TRANSACTION_ID, metadata, transactions
 from persistence.pages import Page, decode_cursor, page_of
@@ -276,7 +276,7 @@ def tariff_stored(tariff: Tariff) -> WriteOp:
     waited for the other's, so a replacement is never dated before the creation."""
     values = _tariff_values(tariff)
 
-    async def run(conn: AsyncConnection) -> bool:
+    async def run(conn: WriteConnection) -> bool:
         now = utcnow()
         inserted = await conn.execute(
             dialect_insert(conn, tariffs)
@@ -298,7 +298,7 @@ def tariff_deleted(tariff_id: str) -> WriteOp:
     """Delete a tariff and its assignments; the op returns True if it existed. Transactions bound
     to it keep their copy."""
 
-    async def run(conn: AsyncConnection) -> bool:
+    async def run(conn: WriteConnection) -> bool:
         await conn.execute(
             delete(tariff_assignments).where(tariff_assignments.c.tariff_id == tariff_id)
         )
@@ -340,7 +340,7 @@ def assignments_replaced(
     """Make ``targets`` the tariff's assignments: those it keeps keep their ``assigned_at``, new
     ones start now. The op returns False (and changes nothing) when the tariff does not exist."""
 
-    async def run(conn: AsyncConnection) -> bool:
+    async def run(conn: WriteConnection) -> bool:
         exists = await conn.execute(select(tariffs.c.id).where(tariffs.c.id == tariff_id))
         if exists.first() is None:
             return False
@@ -509,9 +509,13 @@ async def last_news_of(db: Reads, transaction_ids: Sequence[str]) -> dict[str, d
     return {row["id"]: row["updated_at"] for row in rows}
 
 
+# Asked at every start (and 2.x event) to know whether any tariff could apply: built once.
+_EARLIEST_TARIFF = select(func.min(tariffs.c.created_at).label("first"))
+
+
 async def earliest_tariff(db: Reads) -> datetime | None:
     """When the oldest tariff still stored was created (None: there is none)."""
-    row = await db.first(select(func.min(tariffs.c.created_at).label("first")))
+    row = await db.first(_EARLIEST_TARIFF)
     if row is None or row["first"] is None:
         return None
     first: datetime = row["first"]

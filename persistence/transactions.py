@@ -18,8 +18,9 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from persistence.connections import WriteConnection
 from persistence.database import dialect_insert, dialect_name
 from persistence.models import id_token_sessions, meter_values, transaction_events, transactions
 from persistence.pages import BadCursor, Page, decode_cursor, page_of
@@ -116,30 +117,49 @@ class AbandonedTransaction:
     """Energy recorded until then (it stays)."""
 
 
-async def _abandon(
-    conn: AsyncConnection, condition: Any, *, at: datetime | None
-) -> tuple[AbandonedTransaction, ...]:
-    """Close the open transactions that match ``condition`` as abandoned and release their tokens.
-    Each ends at ``at`` (None: its last news, its ``updated_at``), never before its start; its
-    stop register stays unknown (the station never said it), so its energy is what was recorded."""
+def _open_transactions(condition: Any) -> Select[Any]:
+    """The open transactions that match ``condition``, with what closing one needs."""
     c = transactions.c
-    rows = (
-        await conn.execute(
-            select(
-                c.id, c.evse_id, c.start_time, c.updated_at, c.meter_start_wh, c.last_meter_wh
-            ).where(condition, c.stop_time.is_(None), c.start_time.is_not(None))
-        )
-    ).all()
+    return select(
+        c.id, c.evse_id, c.start_time, c.updated_at, c.meter_start_wh, c.last_meter_wh
+    ).where(condition, c.stop_time.is_(None), c.start_time.is_not(None))
+
+
+# Every start asks for the other open transactions of its EVSE: built once. A start replayed late
+# from an offline queue never closes one that began after it.
+_OPEN_ON_EVSE = _open_transactions(
+    and_(
+        transactions.c.station_id == bindparam("station_id"),
+        transactions.c.evse_id == bindparam("evse_id"),
+        transactions.c.id != bindparam("transaction_id"),
+    )
+)
+_OPEN_ON_EVSE_BEFORE = _OPEN_ON_EVSE.where(transactions.c.start_time <= bindparam("start_time"))
+
+
+async def _abandon(
+    conn: WriteConnection,
+    query: Select[Any],
+    params: Mapping[str, Any] | None,
+    *,
+    at: datetime | None,
+) -> tuple[AbandonedTransaction, ...]:
+    """Close the open transactions ``query`` finds (see ``_open_transactions``) as abandoned and
+    release their tokens. Each ends at ``at`` (None: its last news, its ``updated_at``), never
+    before its start; its stop register stays unknown (the station never said it), so its energy
+    is what was recorded."""
+    c = transactions.c
+    rows = (await conn.execute(query, params)).all()
     if not rows:
         return ()
     now = utcnow()
-    params = []
+    closes = []
     closed = []
     for row in rows:
         end = at if at is not None else row.updated_at
         if row.start_time is not None and end < row.start_time:
             end = row.start_time
-        params.append({"w_id": row.id, "v_stop": end})
+        closes.append({"w_id": row.id, "v_stop": end})
         energy = (
             None
             if row.last_meter_wh is None or row.meter_start_wh is None
@@ -155,7 +175,7 @@ async def _abandon(
             abandoned=True,
             updated_at=now,
         ),
-        params,
+        closes,
     )
     await conn.execute(
         delete(id_token_sessions).where(
@@ -169,8 +189,24 @@ class TokenContention(RuntimeError):
     """The token row changed under a start more often than it retries."""
 
 
+# Every start and every stop touches the token's row: the statements are built once.
+_TAKE_TOKEN = {
+    name: dialect_insert(name, id_token_sessions).on_conflict_do_nothing(
+        index_elements=["id_token"]
+    )
+    for name in ("sqlite", "postgresql")
+}
+_TOKEN_HOLDER = select(id_token_sessions.c.transaction_id).where(
+    id_token_sessions.c.id_token == bindparam("id_token")
+)
+_TOKEN_HOLDER_LOCKED = _TOKEN_HOLDER.with_for_update()
+_RELEASE_TOKEN = delete(id_token_sessions).where(
+    id_token_sessions.c.transaction_id == bindparam("transaction_id")
+)
+
+
 async def _take_token(
-    conn: AsyncConnection,
+    conn: WriteConnection,
     *,
     id_token: str,
     transaction_id: str,
@@ -191,18 +227,13 @@ async def _take_token(
         "evse_id": evse_id,
         "taken_at": utcnow(),
     }
+    dialect = dialect_name(conn)
     for _ in range(3):
-        inserted = await conn.execute(
-            dialect_insert(conn, id_token_sessions)
-            .values(row)
-            .on_conflict_do_nothing(index_elements=["id_token"])
-        )
+        inserted = await conn.execute(_TAKE_TOKEN[dialect], row)
         if inserted.rowcount:
             return True
-        query = select(s.transaction_id).where(s.id_token == id_token)
-        if dialect_name(conn) == "postgresql":
-            query = query.with_for_update()
-        holder = (await conn.execute(query)).scalar_one_or_none()
+        query = _TOKEN_HOLDER_LOCKED if dialect == "postgresql" else _TOKEN_HOLDER
+        holder = (await conn.execute(query, {"id_token": id_token})).scalar_one_or_none()
         if holder is None:
             continue  # released meanwhile: try again
         if holder == transaction_id:
@@ -247,17 +278,17 @@ def transaction_start_recorded(
     taken when ``take_token`` (ConcurrentTx otherwise), then ``row(token_held)`` is written (the
     row may depend on the answer). Returns a ``StartOutcome``."""
 
-    async def apply(conn: AsyncConnection) -> StartOutcome:
+    async def apply(conn: WriteConnection) -> StartOutcome:
         abandoned: tuple[AbandonedTransaction, ...] = ()
         if evse_id is not None:
-            c = transactions.c
-            # A start replayed late from an offline queue never closes one that began after it.
-            condition = and_(
-                c.station_id == station_id, c.evse_id == evse_id, c.id != transaction_id
-            )
-            if start_time is not None:
-                condition = and_(condition, c.start_time <= start_time)
-            abandoned = await _abandon(conn, condition, at=start_time)
+            params = {
+                "station_id": station_id,
+                "evse_id": evse_id,
+                "transaction_id": transaction_id,
+                "start_time": start_time,
+            }
+            query = _OPEN_ON_EVSE if start_time is None else _OPEN_ON_EVSE_BEFORE
+            abandoned = await _abandon(conn, query, params, at=start_time)
         held = True
         if take_token and id_token is not None:
             held = await _take_token(
@@ -279,7 +310,7 @@ def token_taken(
     """A running transaction takes its token (2.x: the token came after the start, or again);
     returns whether it holds it (False: ConcurrentTx)."""
 
-    async def apply(conn: AsyncConnection) -> bool:
+    async def apply(conn: WriteConnection) -> bool:
         return await _take_token(
             conn,
             id_token=id_token,
@@ -294,10 +325,8 @@ def token_taken(
 def token_released(transaction_id: str) -> WriteOp:
     """The transaction ended: its token may start another one."""
 
-    async def apply(conn: AsyncConnection) -> None:
-        await conn.execute(
-            delete(id_token_sessions).where(id_token_sessions.c.transaction_id == transaction_id)
-        )
+    async def apply(conn: WriteConnection) -> None:
+        await conn.execute(_RELEASE_TOKEN, {"transaction_id": transaction_id})
 
     return Custom(apply)
 
@@ -307,8 +336,10 @@ def station_transactions_abandoned(station_id: str) -> WriteOp:
     2.0.1 B01) and close as abandoned at their last news; a stop it still sends for one replaces
     that. Returns the ``AbandonedTransaction``s."""
 
-    async def apply(conn: AsyncConnection) -> tuple[AbandonedTransaction, ...]:
-        return await _abandon(conn, transactions.c.station_id == station_id, at=None)
+    async def apply(conn: WriteConnection) -> tuple[AbandonedTransaction, ...]:
+        return await _abandon(
+            conn, _open_transactions(transactions.c.station_id == station_id), None, at=None
+        )
 
     return Custom(apply)
 

@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import Table, and_, bindparam, select
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from persistence.connections import Transactions, WriteConnection
 from persistence.database import dialect_insert, dialect_name
 from persistence.errors import StaleEpoch, WriterClosed
 from persistence.models import station_leases
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 class WriteOp(Protocol):
     """One write; ``apply`` runs inside the writer's transaction and must not commit."""
 
-    async def apply(self, conn: AsyncConnection) -> Any: ...
+    async def apply(self, conn: WriteConnection) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class Insert:
     deferred: bool = False
     """May wait until the end of the batch and merge there (see above)."""
 
-    async def apply(self, conn: AsyncConnection) -> None:
+    async def apply(self, conn: WriteConnection) -> None:
         for rows in _same_columns(self.rows):
             await _insert(conn, self.table, rows, self.on_conflict_do_nothing)
 
@@ -92,7 +92,7 @@ class Update:
     mergeable: bool = False
     """May be deferred to the end of the batch and merged (see above)."""
 
-    async def apply(self, conn: AsyncConnection) -> int:
+    async def apply(self, conn: WriteConnection) -> int:
         if not self.where:
             raise ValueError(f"Update of {self.table.name} without a WHERE would touch every row")
         condition = and_(*(self.table.c[name] == value for name, value in self.where.items()))
@@ -104,7 +104,7 @@ class Update:
         return (self.table, tuple(self.where), tuple(self.values))
 
 
-async def _update_many(conn: AsyncConnection, updates: Sequence[Update]) -> None:
+async def _update_many(conn: WriteConnection, updates: Sequence[Update]) -> None:
     """Updates of one shape as a single executemany (bind names prefixed: a column may be in both)."""
     table, where_columns, value_columns = updates[0].shape
     if not where_columns:
@@ -138,7 +138,7 @@ class Upsert:
     update_only: tuple[str, ...] | None = None
     """Columns an existing row takes from the new one; None: every column but the key."""
 
-    async def apply(self, conn: AsyncConnection) -> None:
+    async def apply(self, conn: WriteConnection) -> None:
         for rows in _same_columns(self.rows):
             insert = dialect_insert(conn, self.table)
             names = self.update_only if self.update_only is not None else tuple(rows[0])
@@ -155,10 +155,10 @@ class Upsert:
 class Custom:
     """Any statements; ``apply`` returns what ``fn`` returns. ``fn`` must not commit or roll back."""
 
-    fn: Callable[[AsyncConnection], Awaitable[Any]]
+    fn: Callable[[WriteConnection], Awaitable[Any]]
     """Runs inside the writer's transaction, possibly more than once if the transaction is retried."""
 
-    async def apply(self, conn: AsyncConnection) -> Any:
+    async def apply(self, conn: WriteConnection) -> Any:
         return await self.fn(conn)
 
 
@@ -224,7 +224,7 @@ def _same_columns(
 
 
 async def _insert(
-    conn: AsyncConnection,
+    conn: WriteConnection,
     table: Table,
     rows: Sequence[Mapping[str, Any]],
     on_conflict_do_nothing: tuple[str, ...] | None,
@@ -285,7 +285,7 @@ class FencedWriter:
         return await self._writer.submit(*ops, fence=fence or self.fence)
 
 
-async def _lease_epochs(conn: AsyncConnection, batch: list[_Submission]) -> dict[str, int]:
+async def _lease_epochs(conn: WriteConnection, batch: list[_Submission]) -> dict[str, int]:
     """The lease epochs of the stations the batch's fenced submissions write for: one read for
     the whole batch. On PostgreSQL the lease rows are locked (FOR SHARE) until the commit, so a
     lease taken meanwhile by another member waits for it; a SQLite writer holds the database's
@@ -319,7 +319,9 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class GroupCommitWriter:
-    """Collects writes of many callers and commits them in shared transactions.
+    """Collects writes of many callers and commits them in shared transactions, opened by
+    ``transactions``: an async engine, or `persistence.inline_writes.InlineSqliteWrites` for a
+    SQLite file.
 
     Call ``start()`` before submitting and ``stop()`` when done: ``stop`` refuses new submissions,
     commits everything queued and ends the drain task.
@@ -327,7 +329,7 @@ class GroupCommitWriter:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        transactions: Transactions,
         *,
         max_delay: float = 0.002,
         max_batch: int = 512,
@@ -336,7 +338,7 @@ class GroupCommitWriter:
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
-        self._engine = engine
+        self._transactions = transactions
         self._max_delay = max_delay
         self._max_batch = max_batch
         self._retries = retries
@@ -508,14 +510,14 @@ class GroupCommitWriter:
         for submission in batch:
             submission.results = [None] * len(submission.ops)
             submission.stale = False
-        async with self._engine.begin() as conn:
+        async with self._transactions.begin() as conn:
             epochs = await _lease_epochs(conn, batch)
             await self._apply(conn, batch, epochs)
         self.stats.commits += 1
         self.failing_since = None
 
     async def _apply(
-        self, conn: AsyncConnection, batch: list[_Submission], epochs: dict[str, int]
+        self, conn: WriteConnection, batch: list[_Submission], epochs: dict[str, int]
     ) -> None:
         # Runs of Inserts into the same table with the same columns and conflict option become one
         # executemany; deferred Inserts wait until the end, grouped the same way; mergeable Updates

@@ -69,6 +69,7 @@ from http_api.tokens import SECRET_FILE as TOKEN_SECRET_FILE
 from http_api.tokens import load_or_create_secret
 from persistence.database import create_engine
 from persistence.ids import IdAllocator
+from persistence.inline_writes import inline_writes
 from persistence.leases import reclaim_leases
 from persistence.members import member_seen
 from persistence.migrate import migrate
@@ -162,7 +163,8 @@ class Node:
         # Its own engine: every transaction of the writer holds the SQLite write lock from its
         # BEGIN, so shards sharing the file never fail on a read-then-write.
         self.writer_engine = create_engine(s.main_url, immediate=True)
-        self.writer = GroupCommitWriter(self.writer_engine)
+        self.inline_writes = inline_writes(self.writer_engine.url)
+        self.writer = GroupCommitWriter(self.inline_writes or self.writer_engine)
         await self.writer.start()
         me = self.identity
         self.status = StatusStore(self.status_engine, node=me.name)
@@ -535,6 +537,8 @@ class Node:
         await self.member.stop()
         if isinstance(self.reads, InlineSqliteReads):
             self.reads.close()
+        if self.inline_writes is not None:
+            await self.inline_writes.close()
         await self.writer_engine.dispose()
         await self.engine.dispose()
         await self.status_engine.dispose()
