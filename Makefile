@@ -32,10 +32,11 @@ test: lint pytest
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m sim.microbench --runs 5
-	$(BIN)/python -m sim.bench --server voltmesh --server baseline --mode saturate --mode rate --rate 2000 --stations 1000 --runs 3
-	$(BIN)/python -m sim.bench --server voltmesh --server baseline --memory 1000 --memory 10000 --runs 3
-	$(BIN)/python -m sim.bench --server voltmesh --server baseline --reconnect 5000 --reconnect 10000 --open-transactions 0.1 --runs 3
-	for protocol in ocpp1.6 ocpp2.0.1; do for server in voltmesh baseline; do \
+	$(BIN)/python -m sim.bench --server voltmesh --server baseline --server node --mode saturate --mode rate --rate 2000 --stations 1000 --runs 3
+	$(BIN)/python -m sim.bench --server voltmesh --server baseline --server node --memory 1000 --memory 10000 --runs 3
+	$(BIN)/python -m sim.bench --server voltmesh --server baseline --server node --reconnect 5000 --reconnect 10000 --open-transactions 0.1 --runs 3
+	$(BIN)/python -m sim.mix --server voltmesh --server baseline --server node --runs 3
+	for protocol in ocpp1.6 ocpp2.0.1; do for server in voltmesh baseline node; do \
 		$(BIN)/python -m sim.costs --server $$server --protocol $$protocol --runs 3 || exit 1; \
 	done; done
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from sim import nodejs
 from sim.certs import ServerTls
 from sim.errors import ServerStartError
 
@@ -39,6 +40,8 @@ class ServerKind(enum.Enum):
 
     VOLTMESH = "voltmesh"
     BASELINE = "baseline"
+    NODE = "node"
+    """The ocpp-rpc server of `sim/node_baseline/` (strict mode, stores nothing)."""
 
 
 def ephemeral_ports() -> range:
@@ -162,7 +165,7 @@ class Restart:
     exited_at: float
     """When the old process had exited (or was killed after the stop timeout)."""
     ready_at: float
-    """When the new process was ready (voltmesh: `/readyz` 200; baseline: accepts TCP)."""
+    """When the new process was ready (voltmesh: `/readyz` 200; the others: accepts TCP)."""
     exit_code: int | None
     """The old process's exit code (0: drained cleanly; negative: killed by that signal)."""
 
@@ -211,6 +214,8 @@ class ServerProcess:
         if self.kind is ServerKind.BASELINE:
             return [sys.executable, "-m", "sim.baseline_server", "--host", self.host,
                     "--port", str(self.ocpp_port)]  # fmt: skip
+        if self.kind is ServerKind.NODE:
+            return nodejs.server_argv(self.host, self.ocpp_port)
         argv = [
             sys.executable, "-m", "voltmesh", "serve",
             "--host", self.host,
