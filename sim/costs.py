@@ -1,7 +1,7 @@
 """Server CPU per message, by kind of message: where a central system's time goes.
 
-``python -m sim.costs [--server voltmesh|baseline] [--protocol ocpp1.6|ocpp2.0.1] [--clients 100]
-[--seconds 5] [--runs 3]``
+``python -m sim.costs [--server voltmesh|baseline|node] [--protocol ocpp1.6|ocpp2.0.1]
+[--clients 100] [--seconds 5] [--runs 3]``
 
 Each scenario starts a fresh server, connects ``clients`` chargers that repeat one exchange as fast as
 the server answers (one call in flight each), and divides the server's CPU time over a measured window
@@ -33,7 +33,14 @@ from sim.fleet.tally import FleetTally
 from sim.procstat import tree_cpu_seconds
 from sim.servers import HOST, ServerKind, ServerProcess, register_id_tags
 
-TAG = "COSTTAG"
+
+def id_tag(index: int) -> str:
+    """Charger ``index``'s own id tag: a driver per charger, as in a real fleet, so that each
+    transaction is an ordinary one and never meets another charger's session of the same token
+    (ConcurrentTx)."""
+    return f"COSTTAG{index:05d}"
+
+
 CALL_TIMEOUT = 60.0
 """Seconds an answer may take before the run fails (a server that stopped answering)."""
 
@@ -43,9 +50,11 @@ class Charger:
     CALLRESULT's payload (a CALLERROR raises ``CallFailed``). ``name`` is the charge point id it
     connected as."""
 
-    def __init__(self, link: Link, name: str) -> None:
+    def __init__(self, link: Link, name: str, tag: str) -> None:
         self.link = link
         self.name = name
+        self.tag = tag
+        self.id_token_201 = {"idToken": tag, "type": "ISO14443"}
         self.sent = 0
         self.transactions = 0
         """OCPP 2.0.1 transactions started; numbers the charger's own transaction ids."""
@@ -72,7 +81,7 @@ async def _status(c: Charger, count: list[int]) -> None:
 
 
 async def _authorize(c: Charger, count: list[int]) -> None:
-    await c.call("Authorize", {"idTag": TAG})
+    await c.call("Authorize", {"idTag": c.tag})
     count[0] += 1
 
 
@@ -85,7 +94,7 @@ async def _start(c: Charger) -> int:
     """A StartTransaction; returns the transaction id the server gave."""
     start = await c.call(
         "StartTransaction",
-        {"connectorId": 1, "idTag": TAG, "meterStart": 0, "timestamp": _clock(c.sent)},
+        {"connectorId": 1, "idTag": c.tag, "meterStart": 0, "timestamp": _clock(c.sent)},
     )
     return int(start["transactionId"])
 
@@ -127,8 +136,6 @@ async def _meter_values(c: Charger, count: list[int]) -> None:
 # Updated..., Ended under an id the charger makes up (at most 36 characters), with seqNo counting the
 # events of the transaction from 0.
 
-ID_TOKEN_201 = {"idToken": TAG, "type": "ISO14443"}
-
 
 def _register_201(wh: float, context: str) -> dict[str, Any]:
     return {
@@ -158,7 +165,7 @@ async def _status_201(c: Charger, count: list[int]) -> None:
 
 
 async def _authorize_201(c: Charger, count: list[int]) -> None:
-    await c.call("Authorize", {"idToken": ID_TOKEN_201})
+    await c.call("Authorize", {"idToken": c.id_token_201})
     count[0] += 1
 
 
@@ -172,7 +179,7 @@ async def _started_201(c: Charger, tx: str, wh: float) -> None:
             "triggerReason": "Authorized",
             "seqNo": 0,
             "transactionInfo": {"transactionId": tx},
-            "idToken": ID_TOKEN_201,
+            "idToken": c.id_token_201,
             "evse": {"id": 1, "connectorId": 1},
             "meterValue": [
                 {"timestamp": now, "sampledValue": [_register_201(wh, "Transaction.Begin")]}
@@ -319,7 +326,7 @@ async def _drive(
             )
             link.start()
             try:
-                charger = Charger(link, name)
+                charger = Charger(link, name, id_tag(index))
                 await charger.call("BootNotification", protocol.boot)
                 while not stop.is_set():
                     await exchange(charger, count)
@@ -353,7 +360,12 @@ def measure(
         server = ServerProcess(kind, log_path=Path(logs) / "server.log")
         with server:
             if server.api_port is not None:
-                register_id_tags(server.host, server.api_port, [TAG], token=server.api_token)
+                register_id_tags(
+                    server.host,
+                    server.api_port,
+                    [id_tag(i) for i in range(clients)],
+                    token=server.api_token,
+                )
             cost = asyncio.run(
                 _drive(
                     server.ocpp_port,
@@ -383,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|")
     for name in PROTOCOLS[args.protocol].scenarios:
         if kind is ServerKind.BASELINE and name.startswith("DataTransfer"):
-            continue  # the baseline has no DataTransfer handler
+            continue  # the Python baseline has no DataTransfer handler (node's stores nothing)
         runs = [
             measure(kind, name, args.clients, args.seconds, args.protocol) for _ in range(args.runs)
         ]

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from sim.baseline_server import baseline_server
-from sim.costs import PROTOCOLS, Charger, measure
+from sim.costs import PROTOCOLS, Charger, id_tag, measure
 from sim.fleet.link import CallFailed, Link
 from sim.fleet.tally import FleetTally
 from sim.servers import ServerKind
@@ -21,8 +21,10 @@ from transport.versions import OcppVersion
 class Recorder(Charger):
     """A charger without a connection: records what it would send and answers every CALL."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, tag: str) -> None:
         self.name = name
+        self.tag = tag
+        self.id_token_201 = {"idToken": tag, "type": "ISO14443"}
         self.sent = 0
         self.transactions = 0
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -34,7 +36,7 @@ class Recorder(Charger):
 
 
 def record(protocol: str, scenario: str, repeats: int = 2) -> Recorder:
-    charger = Recorder("COST00099")
+    charger = Recorder("COST00099", id_tag(99))
     count = [0]
 
     async def run() -> None:
@@ -55,6 +57,21 @@ def test_every_request_is_valid_against_the_official_schema(protocol: str, scena
     schemas.validate_request("BootNotification", PROTOCOLS[protocol].boot)
     for action, payload in record(protocol, scenario).calls:
         schemas.validate_request(action, payload)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "scenario"),
+    [(p, s) for p, protocol in PROTOCOLS.items() for s in protocol.scenarios],
+)
+def test_each_charger_presents_its_own_id_tag(protocol: str, scenario: str) -> None:
+    """Chargers sharing a token would meet ConcurrentTx and measure refusals, not sessions."""
+    assert id_tag(1) != id_tag(2)
+    tokens = set()
+    for _, payload in record(protocol, scenario).calls:
+        token = payload.get("idTag") or payload.get("idToken", {}).get("idToken")
+        if token is not None:
+            tokens.add(token)
+    assert tokens <= {id_tag(99)}
 
 
 def test_201_transactions_have_fresh_ids_and_counted_events() -> None:
@@ -94,7 +111,7 @@ async def test_a_callerror_raises() -> None:
             )
             link.start()
             try:
-                charger = Charger(link, "COST00001")
+                charger = Charger(link, "COST00001", id_tag(1))
                 await charger.call("BootNotification", PROTOCOLS["ocpp2.0.1"].boot)
                 with pytest.raises(CallFailed, match="FormatViolation"):
                     await charger.call("Authorize", {"idTag": "COSTTAG"})  # the 1.6 shape
