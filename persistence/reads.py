@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, RowMapping, event
+from sqlalchemy import Connection, Engine, RowMapping, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
@@ -62,26 +62,45 @@ def _read_only(dbapi_connection: Any, _record: Any) -> None:
 
 
 class InlineSqliteReads:
-    """Short reads of a SQLite store, run synchronously on the calling thread (the event loop)."""
+    """Short reads of a SQLite store, run synchronously on the calling thread (the event loop).
+
+    They run one at a time (nothing awaits inside a read), so one connection serves them all,
+    kept open: taking a connection from the pool and giving it back cost as much as the read.
+    Each read ends its transaction, so no snapshot outlives it and the next sees every commit."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         url = engine.url.set(drivername="sqlite+pysqlite")
         self._engine: Engine = create_sync_engine(url, **JSON_CODEC)
         event.listen(self._engine, "connect", _read_only)
+        self._conn: Connection | None = None
+
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = self._engine.connect()
+        return self._conn
 
     async def first(
         self, statement: Executable, params: Mapping[str, Any] | None = None
     ) -> RowMapping | None:
-        with self._engine.connect() as conn:
+        conn = self._connection()
+        try:
             return conn.execute(statement, params).mappings().first()
+        finally:
+            conn.rollback()
 
     async def all(
         self, statement: Executable, params: Mapping[str, Any] | None = None
     ) -> Sequence[RowMapping]:
-        with self._engine.connect() as conn:
+        conn = self._connection()
+        try:
             return conn.execute(statement, params).mappings().all()
+        finally:
+            conn.rollback()
 
     def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
         self._engine.dispose()
 
 
