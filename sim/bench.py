@@ -13,7 +13,10 @@ tree in `/proc`. It prints medians as Markdown tables for BENCHMARKS.md.
   end of the measured window.
 - Memory (`--memory N`): RSS once the server is ready, and again once N chargers (idle mode)
   have connected along a ramp, booted and stayed idle for `--idle-settle` seconds; the
-  difference divided by N is the memory a connected idle station costs.
+  difference divided by N is the memory a connected idle station costs. The fleet then stays
+  idle for `--idle-window` seconds, each charger sending a Heartbeat every
+  `--heartbeat-interval` seconds (the first at a random offset): their round trips (p50, p99,
+  max) and the server's CPU over that window (percent of one core) are the idle fleet's table.
 - Reconnect storm (`--reconnect N`): N idle chargers connect and boot (a share of them start a
   transaction and keep it open); the server gets SIGTERM and, once it has exited, starts again on
   the same ports and data directory. Each charger reconnects with a random backoff; it is *back*
@@ -29,6 +32,17 @@ tables then have a `voltmesh` and a `voltmesh wss` row and a table of the wss/ws
 workers of a `--tls` invocation run on asyncio's own event loop, over ws and wss alike (see
 `sim.fleet.load.EventLoop`: uvloop's transports fail in a storm of TLS reconnects); `--load-loop`
 chooses.
+
+A fleet larger than one source address's ephemeral ports (28,232 by default, of which half are
+used, leaving room for reconnects) connects from as many loopback addresses 127.0.0.1, 127.0.0.2,
+... as it needs; `--source-addresses K` chooses K. The harness lifts its open-file limit, which
+the server inherits: the soft limit to the hard one, and the hard one to the largest fleet and a
+reserve where the process may (CAP_SYS_RESOURCE). A server process holds at most that many
+sockets; voltmesh spreads its chargers over its shard processes (`VOLTMESH_SHARDS`, default one
+per CPU), each with the limit.
+
+    python -m sim.bench --server voltmesh --server baseline --memory 20000 --heartbeat-interval 60
+    VOLTMESH_SHARDS=3 python -m sim.bench --server voltmesh --memory 50000 --runs 1
 """
 
 from __future__ import annotations
@@ -52,6 +66,7 @@ from sim.benchreport import (
     MemoryRecord,
     ReconnectRecord,
     RunRecord,
+    idle_table,
     marginal_kib_per_station,
     markdown_table,
     memory_table,
@@ -67,6 +82,12 @@ from sim.fdlimit import raise_open_file_limit
 from sim.fleet.conductor import LoadHooks, LoadRun, run_load
 from sim.fleet.figures import markdown_row, number, ratio
 from sim.fleet.load import EventLoop, LoadMode, LoadShape
+from sim.fleet.sources import (
+    LOOPBACK_SOURCES_MAX,
+    ephemeral_port_count,
+    loopback_sources,
+    sources_for,
+)
 from sim.loadgen import exit_on_sigterm
 from sim.procstat import tree_cpu_seconds, tree_rss_bytes
 from sim.servers import (
@@ -126,6 +147,8 @@ class BenchOptions:
     """Seconds the booted fleet stays idle before the server's RSS is read."""
     event_loop: EventLoop = EventLoop.UVLOOP
     """The load workers' event loop."""
+    source_addresses: int | None = None
+    """Loopback addresses the chargers connect from; None: as many as the fleet needs."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,6 +164,9 @@ class IdleOptions:
     """Seconds the booted fleet stays idle before the server's RSS is read."""
     heartbeat_interval: float = 300.0
     """Seconds between an idle charger's Heartbeats (voltmesh's and the baseline's interval)."""
+    idle_window: float = 60.0
+    """Memory: seconds the fleet stays idle after the RSS sample, its Heartbeats and the server's
+    CPU measured."""
     open_transactions: float = 0.1
     """Reconnect storm: share of the chargers that hold an open transaction across it."""
     reconnect_timeout: float = 90.0
@@ -158,6 +184,8 @@ class IdleOptions:
     """Directory for per-run JSON and server logs."""
     event_loop: EventLoop = EventLoop.UVLOOP
     """The load workers' event loop."""
+    source_addresses: int | None = None
+    """Loopback addresses the chargers connect from; None: as many as the fleet needs."""
 
     def workers(self, stations: int) -> int:
         """Load-driver worker processes for a fleet of `stations`."""
@@ -168,8 +196,9 @@ READY_SETTLE = 1.0
 """Seconds a freshly ready server idles before its RSS is read as the baseline."""
 RESTART_WARMUP = 1.0
 """Seconds the booted fleet idles before the restart."""
-IDLE_DURATION = 0.5
-"""Seconds of idle traffic phase after the memory sample (the fleet then disconnects)."""
+FD_RESERVE = 4096
+"""Open files the harness asks for beyond the largest fleet: the server's own (stores,
+listeners, a reserve it keeps for refusing connections) on top of one per charger."""
 WSS = "wss"
 """Suffix of a server's label in the tables when its chargers connect over wss."""
 
@@ -181,6 +210,11 @@ def _label(kind: ServerKind, tls: ServerTls | None) -> str:
 
 def _tls_ca(tls: ServerTls | None) -> str | None:
     return None if tls is None else str(tls.ca_cert)
+
+
+def _sources(count: int | None) -> tuple[str, ...]:
+    """The chargers' source addresses: () lets the load run choose as many as it needs."""
+    return () if count is None else loopback_sources(count)
 
 
 def run_once(
@@ -232,6 +266,7 @@ def run_once(
             boot_timeout=options.boot_timeout,
             tls_ca=_tls_ca(tls),
             event_loop=options.event_loop,
+            source_addresses=_sources(options.source_addresses),
         )
         result = run_load(run_, shape, LoadHooks(fleet_ready, window_start, window_end))
         argv = server.argv()
@@ -266,12 +301,13 @@ def measure_memory(
     kind: ServerKind, stations: int, run: int, options: IdleOptions, tls: ServerTls | None = None
 ) -> MemoryRecord:
     """RSS of a fresh server before any charger and with `stations` connected and idle (over
-    wss with ``tls``)."""
+    wss with ``tls``), then the idle fleet's Heartbeats and the server's CPU over the idle
+    window."""
     label = _label(kind, tls)
     name = f"{label.replace(' ', '-')}-memory{stations}-run{run}"
     log_path = _log_path(options.output, name)
     server = ServerProcess(kind, log_path=log_path, tls=tls)
-    samples: dict[str, int] = {}
+    samples: dict[str, float] = {}
     with server:
         pid = server.pid
         time.sleep(READY_SETTLE)
@@ -281,13 +317,19 @@ def measure_memory(
             time.sleep(options.settle)
             samples["rss"] = tree_rss_bytes(pid)
 
+        def window_start() -> None:
+            samples["cpu_start"] = tree_cpu_seconds(pid)
+
+        def window_end() -> None:
+            samples["cpu_end"] = tree_cpu_seconds(pid)
+
         run_ = LoadRun(
             host=HOST,
             port=server.load_port,
             stations=stations,
             workers=options.workers(stations),
             warmup=0.0,
-            duration=IDLE_DURATION,
+            duration=options.idle_window,
         )
         shape = LoadShape(
             mode=LoadMode.IDLE,
@@ -297,8 +339,9 @@ def measure_memory(
             heartbeat_interval=options.heartbeat_interval,
             tls_ca=_tls_ca(tls),
             event_loop=options.event_loop,
+            source_addresses=_sources(options.source_addresses),
         )
-        idle = run_load(run_, shape, LoadHooks(on_fleet_ready=fleet_idle))
+        idle = run_load(run_, shape, LoadHooks(fleet_idle, window_start, window_end))
         argv = server.argv()
     record = MemoryRecord(
         server=label,
@@ -306,10 +349,15 @@ def measure_memory(
         run=run,
         booted=idle.booted,
         rss_before_bytes=rss_before,
-        rss_after_bytes=samples["rss"],
+        rss_after_bytes=int(samples["rss"]),
         connect_seconds=idle.connect_seconds,
         boot_failures=idle.boot_failures,
         lost=idle.lost,
+        idle_seconds=options.idle_window,
+        heartbeats=idle.messages,
+        heartbeat_ms=idle.latency_ms,
+        heartbeat_failures=idle.timeouts + sum(idle.errors.values()),
+        idle_cpu_seconds=round(samples["cpu_end"] - samples["cpu_start"], 3),
         server_exit_code=server.exit_code,
         server_argv=argv,
     )
@@ -346,6 +394,7 @@ def measure_reconnect(
         reconnect_backoff_max=options.reconnect_backoff_max,
         tls_ca=_tls_ca(tls),
         event_loop=options.event_loop,
+        source_addresses=_sources(options.source_addresses),
     )
     restarts: list[Restart] = []
     cpu: dict[str, float] = {}
@@ -436,6 +485,10 @@ def _markdown(
             text += "\nGrowth per extra station between the smallest and the largest fleet: "
             text += ", ".join(f"{server} {kib:.1f} KiB" for server, kib in marginal.items())
             text += ".\n"
+        text += (
+            "\nThe idle fleet after the memory sample (Heartbeat round trips from their "
+            "scheduled send; server CPU over the idle window):\n\n" + idle_table(rows)
+        )
     if storms:
         text += (
             "\nReconnect storm (seconds from the new server's readiness unless named; a station "
@@ -523,13 +576,17 @@ def _listen_overflows() -> int | None:
     return None
 
 
-def _loopback_ports() -> int | None:
-    """Size of the local port range client sockets are numbered from (None if unknown)."""
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-    except (OSError, ValueError):
-        return None
-    return int(high) - int(low) + 1
+def _source_note(count: int | None, largest: int, ports: int | None) -> str:
+    """Where the chargers connected from, for the notes."""
+    addresses = _sources(count) or sources_for(largest, ports)
+    if not addresses:
+        return "Chargers connect from 127.0.0.1."
+    if count is None:
+        return (
+            f"Chargers connect from {addresses[0]} ... {addresses[-1]} where a fleet needs "
+            f"them ({ports:,} ephemeral ports per address, half of them used)."
+        )
+    return f"Chargers connect from {addresses[0]} ... {addresses[-1]}."
 
 
 def load_event_loop(choice: str | None, *, tls: bool) -> EventLoop:
@@ -604,10 +661,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="idle fleets: one load worker per this many stations",
     )
     idle.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=defaults.heartbeat_interval,
+        help="seconds between an idle station's Heartbeats",
+    )
+    idle.add_argument(
+        "--idle-window",
+        type=float,
+        default=defaults.idle_window,
+        help="memory: seconds the fleet stays idle after the RSS sample, its Heartbeats' round "
+        "trips and the server's CPU measured",
+    )
+    idle.add_argument(
         "--open-transactions",
         type=float,
         default=defaults.open_transactions,
         help="reconnect storm: share of stations holding an open transaction",
+    )
+    parser.add_argument(
+        "--source-addresses",
+        type=int,
+        metavar="K",
+        help="connect from the loopback addresses 127.0.0.1 ... 127.0.0.K, station i from the "
+        "(i mod K)-th (default: as many as the fleet needs beside the ephemeral port range)",
     )
     parser.add_argument(
         "--tls",
@@ -645,6 +722,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     reconnect_sizes = list(dict.fromkeys(args.reconnect or []))
     if any(n < 1 for n in memory_sizes + reconnect_sizes):
         parser.error("--memory and --reconnect need at least 1 station")
+    if args.heartbeat_interval <= 0 or args.idle_window <= 0:
+        parser.error("--heartbeat-interval and --idle-window must be positive")
+    if args.source_addresses is not None and not (
+        1 <= args.source_addresses <= LOOPBACK_SOURCES_MAX
+    ):
+        parser.error(f"--source-addresses must be between 1 and {LOOPBACK_SOURCES_MAX}")
     # Throughput runs unless only idle measurements were asked for.
     default_modes = [] if memory_sizes or reconnect_sizes else ["saturate", "rate"]
     modes = [LoadMode(v) for v in dict.fromkeys(args.mode or default_modes)]
@@ -656,10 +739,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         connect_rate=args.idle_connect_rate,
         stations_per_worker=args.stations_per_worker,
         settle=args.idle_settle,
+        heartbeat_interval=args.heartbeat_interval,
+        idle_window=args.idle_window,
         open_transactions=args.open_transactions,
         reconnect_timeout=args.reconnect_timeout,
         output=args.output,
         event_loop=event_loop,
+        source_addresses=args.source_addresses,
     )
     options = BenchOptions(
         stations=args.stations,
@@ -671,18 +757,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         boot_timeout=args.boot_timeout,
         output=args.output,
         event_loop=event_loop,
+        source_addresses=args.source_addresses,
     )
     if options.output is not None:
         options.output.mkdir(parents=True, exist_ok=True)
     # The servers inherit the lifted limit: a thousand chargers need a thousand sockets.
-    fd_limit = raise_open_file_limit()
     largest = max([args.stations if scenarios else 0, *memory_sizes, *reconnect_sizes])
-    if fd_limit < largest + 1024:
-        parser.error(f"open-file limit {fd_limit} is too low for {largest} stations")
-    ports = _loopback_ports()
-    if ports is not None and ports < 2 * largest:
+    fd_limit = raise_open_file_limit(at_least=largest + FD_RESERVE)
+    if fd_limit < largest + FD_RESERVE:
+        # Not fatal: voltmesh spreads its chargers over its shard processes, each with the limit.
         print(
-            f"warning: {ports} local ports for {largest} client sockets (and their reconnects)",
+            f"warning: open-file limit {fd_limit} per process (the hard limit, which only a "
+            f"privileged process raises) for {largest:,} stations: a single server process "
+            "refuses connections beyond it",
+            file=sys.stderr,
+        )
+    ports = ephemeral_port_count()
+    addresses = args.source_addresses
+    if ports is not None and addresses is not None and ports * addresses < 2 * largest:
+        print(
+            f"warning: {addresses} source address(es) of {ports} ports each for {largest} "
+            "client sockets (and their reconnects)",
             file=sys.stderr,
         )
     exit_on_sigterm()
@@ -756,8 +851,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if memory_sizes:
         notes.append(
             f"Memory: RSS read {READY_SETTLE:g} s after the server is ready and after the "
-            f"booted fleet has been idle for {idle_options.settle:g} s."
+            f"booted fleet has been idle for {idle_options.settle:g} s; then Heartbeats and "
+            f"server CPU over {idle_options.idle_window:g} s of idle fleet."
         )
+    notes.append(_source_note(args.source_addresses, largest, ports))
+    notes.append(f"Open-file limit {fd_limit:,} per process (server and load workers).")
+    if ServerKind.VOLTMESH in kinds and (shards := os.environ.get("VOLTMESH_SHARDS")):
+        notes.append(f"voltmesh with VOLTMESH_SHARDS={shards} (from the environment).")
     if reconnect_sizes:
         notes.append(
             f"Storms: {idle_options.open_transactions:.0%} of the stations hold an open "

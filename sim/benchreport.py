@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from sim.fleet.conductor import LoadResult
-from sim.fleet.figures import markdown_row, median, number, ratio, us_per_message
+from sim.fleet.figures import markdown_row, median, number, per_second, ratio, us_per_message
 
 MIB = 1024 * 1024
 
@@ -203,6 +203,17 @@ class MemoryRecord:
     """Chargers that did not boot, by reason."""
     lost: dict[str, int]
     """Connections lost while the fleet was idle, by close code."""
+    idle_seconds: float
+    """The idle window after the RSS sample, over which the Heartbeats and the CPU are measured."""
+    heartbeats: int
+    """Heartbeats answered in the idle window."""
+    heartbeat_ms: dict[str, float | None]
+    """Round trip of the Heartbeats scheduled in the idle window, from their scheduled send:
+    ``p50``, ``p90``, ``p95``, ``p99``, ``max`` (None when none was answered)."""
+    heartbeat_failures: int
+    """Heartbeats scheduled in the idle window that timed out or got a CALLERROR."""
+    idle_cpu_seconds: float
+    """Server CPU (user + system, whole process tree) over the idle window."""
     server_exit_code: int | None
     """How the server exited after SIGTERM (0 expected)."""
     server_argv: list[str]
@@ -216,13 +227,29 @@ class MemoryRecord:
         return (self.rss_after_bytes - self.rss_before_bytes) / KIB / self.booted
 
     @property
+    def heartbeats_per_s(self) -> float | None:
+        """Heartbeats answered per second of the idle window."""
+        return per_second(self.heartbeats, self.idle_seconds)
+
+    @property
+    def idle_cpu_percent(self) -> float | None:
+        """Server CPU over the idle window, in percent of one core."""
+        share = per_second(self.idle_cpu_seconds, self.idle_seconds)
+        return None if share is None else 100.0 * share
+
+    @property
     def failures(self) -> int:
-        """Chargers that did not boot or did not stay connected."""
-        return (self.stations - self.booted) + sum(self.lost.values())
+        """Chargers that did not boot or did not stay connected, and Heartbeats that failed."""
+        return (self.stations - self.booted) + sum(self.lost.values()) + self.heartbeat_failures
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the per-run JSON file."""
-        return {**dataclasses.asdict(self), "kib_per_station": self.kib_per_station}
+        return {
+            **dataclasses.asdict(self),
+            "kib_per_station": self.kib_per_station,
+            "heartbeats_per_s": self.heartbeats_per_s,
+            "idle_cpu_percent": self.idle_cpu_percent,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +345,11 @@ class MemoryRow:
     kib_per_station: float | None
     connect_seconds: float
     failures: float
+    heartbeats_per_s: float | None
+    heartbeat_p50_ms: float | None
+    heartbeat_p99_ms: float | None
+    heartbeat_max_ms: float | None
+    idle_cpu_percent: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +393,11 @@ def summarize_memory(records: Sequence[MemoryRecord]) -> list[MemoryRow]:
             kib_per_station=median(r.kib_per_station for r in group),
             connect_seconds=statistics.median(r.connect_seconds for r in group),
             failures=statistics.median(r.failures for r in group),
+            heartbeats_per_s=median(r.heartbeats_per_s for r in group),
+            heartbeat_p50_ms=median(r.heartbeat_ms.get("p50") for r in group),
+            heartbeat_p99_ms=median(r.heartbeat_ms.get("p99") for r in group),
+            heartbeat_max_ms=median(r.heartbeat_ms.get("max") for r in group),
+            idle_cpu_percent=median(r.idle_cpu_percent for r in group),
         )
         for (stations, server), group in _groups(records).items()
     ]
@@ -410,6 +447,43 @@ def memory_table(rows: Sequence[MemoryRow]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ratios = ("", "rss_before_mib", "rss_after_mib", "kib_per_station", "connect_seconds", "")
+    lines += _compared(rows, lambda row: f"{row.stations:,}", cells, ratios)
+    return "\n".join(lines) + "\n"
+
+
+def idle_table(rows: Sequence[MemoryRow]) -> str:
+    """The idle fleet's Heartbeats and the server's CPU over the idle window, beside the memory
+    per station, as Markdown."""
+
+    def cells(row: MemoryRow) -> list[str]:
+        return [
+            row.server,
+            f"{row.stations:,}",
+            str(row.runs),
+            number(row.kib_per_station),
+            number(row.idle_cpu_percent),
+            number(row.heartbeats_per_s, 0),
+            number(row.heartbeat_p50_ms),
+            number(row.heartbeat_p99_ms),
+            number(row.heartbeat_max_ms),
+            number(row.failures, 0),
+        ]
+
+    lines = [
+        "| server | stations | runs | KiB per idle station | server CPU % of a core "
+        "| Heartbeats/s | Heartbeat p50 ms | p99 ms | max ms | failures |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    ratios = (
+        "",
+        "kib_per_station",
+        "idle_cpu_percent",
+        "",
+        "heartbeat_p50_ms",
+        "heartbeat_p99_ms",
+        "heartbeat_max_ms",
+        "",
+    )
     lines += _compared(rows, lambda row: f"{row.stations:,}", cells, ratios)
     return "\n".join(lines) + "\n"
 

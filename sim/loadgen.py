@@ -1,6 +1,8 @@
 """``python -m sim.loadgen``: one load run of the fleet's load stations, printed as JSON.
 
     python -m sim.loadgen --port 9000 --stations 1000 --mode rate --rate 2000 --duration 10
+    python -m sim.loadgen --port 9000 --stations 40000 --mode idle --connect-rate 250 \
+        --workers 16 --source-addresses 4
 
 A thin command line over `sim.fleet.conductor.run_load` (the benchmarks call it directly).
 """
@@ -16,8 +18,10 @@ from types import FrameType
 import orjson
 
 from sim.errors import RemoteTargetRefused
+from sim.fdlimit import raise_open_file_limit
 from sim.fleet.conductor import LoadRun, run_load
 from sim.fleet.load import LoadMode, LoadShape
+from sim.fleet.sources import loopback_sources
 from sim.netguard import ensure_target_allowed
 
 
@@ -65,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--reconnect-backoff", type=float, default=1.0, help="seconds")
     parser.add_argument("--reconnect-backoff-max", type=float, default=4.0, help="seconds")
+    parser.add_argument(
+        "--source-addresses",
+        type=int,
+        metavar="K",
+        help="connect from the loopback addresses 127.0.0.1 ... 127.0.0.K, station i from the "
+        "(i mod K)-th (default: as many as the fleet needs beside the ephemeral port range)",
+    )
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback host")
     parser.add_argument("--output", help="also write the JSON result to this file")
     return parser
@@ -104,11 +115,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             reconnect=args.reconnect,
             reconnect_backoff=args.reconnect_backoff,
             reconnect_backoff_max=args.reconnect_backoff_max,
+            source_addresses=(
+                () if args.source_addresses is None else loopback_sources(args.source_addresses)
+            ),
         )
         ensure_target_allowed(run.host, allow_remote=run.allow_remote)
     except (ValueError, RemoteTargetRefused) as exc:
         parser.error(str(exc))
     exit_on_sigterm()
+    # The workers inherit it: each holds a socket per station of its share.
+    raise_open_file_limit(at_least=args.stations + 1024)
     result = run_load(run, shape)
     text = orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     if args.output:

@@ -6,13 +6,18 @@ driven from the parent, with hooks at their boundaries (to sample or restart a s
 Phases: the stations connect (along the connect ramp) and boot; once every station has booted
 (or the boot deadline has passed) ``on_fleet_ready`` runs, then the traffic starts for everyone at
 once: ``warmup`` seconds unmeasured, ``duration`` seconds measured, with ``on_window_start`` and
-``on_window_end`` at the window's ends. Idle runs then stop; with ``reconnect`` the window ends
-as soon as every booted station is back. The hooks run on a thread of their own, so that a slow
-one (a server restart) never holds up the workers' reports.
+``on_window_end`` at the window's ends. Idle runs then stop once the Heartbeats still out are
+answered (they were scheduled in the window and count), or the call timeout has passed; with
+``reconnect`` the window ends as soon as every booted station is back. The hooks run on a thread
+of their own, so that a slow one (a server restart) never holds up the workers' reports.
+
+A fleet on loopback larger than one source address's ephemeral ports connects from as many
+loopback addresses as it needs (`sim.fleet.sources`), unless the shape names its own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -25,8 +30,9 @@ from sim.fleet.load import LoadMode, LoadPlan, LoadShape, Phases
 from sim.fleet.results import RunReport
 from sim.fleet.runner import run_fleet
 from sim.fleet.scenario import Scenario, parse_scenario
+from sim.fleet.sources import ephemeral_port_count, sources_for
 from sim.fleet.tally import LoadCounts
-from sim.netguard import ensure_target_allowed
+from sim.netguard import ensure_target_allowed, resolves_to_loopback
 
 POLL = 0.02
 """Seconds between the conductor's looks at the run's progress."""
@@ -138,6 +144,8 @@ class LoadResult:
     back_at: list[float]
     """Idle mode with reconnect: sorted ``time.monotonic()`` at which stations were back."""
     reconnect_failures: dict[str, int]
+    source_addresses: tuple[str, ...] = ()
+    """The addresses the stations connected from; (): the kernel chose."""
 
     @property
     def failures(self) -> int:
@@ -185,6 +193,7 @@ def run_load(run: LoadRun, shape: LoadShape, hooks: LoadHooks | None = None) -> 
     hook raised. Blocks for about ramp + boot + warm-up + duration.
     """
     ensure_target_allowed(run.host, allow_remote=run.allow_remote)
+    shape = with_source_addresses(run, shape)
     hooks = hooks or LoadHooks()
     scenario = run.scenario(shape)
     phases = Phases()
@@ -211,6 +220,10 @@ def run_load(run: LoadRun, shape: LoadShape, hooks: LoadHooks | None = None) -> 
             else:
                 _sleep_until(window_end)
             _call(hooks.on_window_end)
+            if shape.mode is LoadMode.IDLE and not shape.reconnect:
+                # Each station stops at the window's end once its Heartbeat is answered; the
+                # workers end with their last station, and the run with them.
+                _wait_until(phases.stopped, window_end + shape.call_timeout)
         except BaseException as exc:
             failure.append(exc)
             phases.stop()
@@ -233,6 +246,15 @@ def run_load(run: LoadRun, shape: LoadShape, hooks: LoadHooks | None = None) -> 
     if failure:
         raise failure[0]
     return _result(run, shape, report, started)
+
+
+def with_source_addresses(run: LoadRun, shape: LoadShape) -> LoadShape:
+    """``shape`` with the loopback source addresses its fleet needs (`sim.fleet.sources`), when
+    it names none and the target is loopback."""
+    if shape.source_addresses or not resolves_to_loopback(run.host):
+        return shape
+    addresses = sources_for(run.stations, ephemeral_port_count())
+    return dataclasses.replace(shape, source_addresses=addresses) if addresses else shape
 
 
 def _result(run: LoadRun, shape: LoadShape, report: RunReport, started: float) -> LoadResult:
@@ -269,4 +291,5 @@ def _result(run: LoadRun, shape: LoadShape, report: RunReport, started: float) -
         lost=dict(sorted(counts.lost.items())),
         back_at=sorted(counts.back_at),
         reconnect_failures=dict(sorted(counts.reconnect_failures.items())),
+        source_addresses=shape.source_addresses,
     )

@@ -10,6 +10,9 @@ CSMS) that, once booted, waits for the run's traffic phase and then sends what i
   connection is lost comes back without booting (a central system's restart is not a reboot)
   and is *back* once its first Heartbeat is answered.
 
+Station ``i`` connects from the shape's source address ``i % len`` when it has any
+(`sim.fleet.sources`), else from whatever address the kernel chooses.
+
 The parent of the run (`sim.fleet.conductor`) decides when the traffic starts and when the run
 stops, through `Phases`, which every worker process shares.
 """
@@ -25,7 +28,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
@@ -33,6 +36,7 @@ import aiohttp
 from sim.certs import client_context
 from sim.fleet.link import CallFailed, Link
 from sim.fleet.plan import StationSpec, stream
+from sim.fleet.sources import SourceSessions, check_sources
 from sim.fleet.station import CsmsCall, LinkLost, SimStation
 from sim.traffic import HEARTBEAT, Request, SessionScript, fleet_id_tag, start_transaction
 
@@ -123,6 +127,10 @@ class LoadShape:
     ``wss://`` and verify the server against it (security profile 2); None: ``ws://``."""
     event_loop: EventLoop = EventLoop.UVLOOP
     """The workers' event loop."""
+    source_addresses: tuple[str, ...] = ()
+    """Loopback addresses the stations connect from, station ``i`` from address ``i % len``
+    (`sim.fleet.sources`): a fleet larger than one address's ephemeral ports; () lets the
+    kernel choose."""
 
     def __post_init__(self) -> None:
         if self.mode is LoadMode.RATE and (self.rate is None or self.rate <= 0):
@@ -139,6 +147,7 @@ class LoadShape:
             raise ValueError("reconnect and open_transactions need idle mode")
         if not 0 < self.reconnect_backoff <= self.reconnect_backoff_max:
             raise ValueError("need 0 < reconnect_backoff <= reconnect_backoff_max")
+        check_sources(self.source_addresses)
 
     @property
     def scheme(self) -> str:
@@ -223,6 +232,12 @@ class LoadPlan:
 
     shape: LoadShape
     phases: Phases
+    sessions: SourceSessions = field(init=False)
+    """The worker's sessions bound to the shape's source addresses (each worker its own)."""
+
+    def __post_init__(self) -> None:
+        sessions = SourceSessions(self.shape.source_addresses, self.shape.tls_ca)
+        object.__setattr__(self, "sessions", sessions)
 
 
 async def follow_phases(
@@ -271,6 +286,8 @@ class LoadStation(SimStation):
             start_delay=max(0.0, clock.origin - time.monotonic())
             + plan.shape.connect_delay(spec.index),
         )
+        self._sources = plan.sessions
+        self.http = plan.sessions.for_station(spec.index, http)
         self.shape = plan.shape
         self.phases = plan.phases
         self.counts = tally.load
@@ -305,6 +322,7 @@ class LoadStation(SimStation):
                 await self._traffic(*traffic)
         finally:
             await self._finish()
+            await self._sources.release(self.spec.index)
 
     # --- boot -----------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from sim.bench import (
     BenchOptions,
     Scenario,
     load_event_loop,
+    main,
     measure_memory,
     measure_reconnect,
     run_once,
@@ -66,14 +67,26 @@ def test_bench_run_against_baseline_process(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", [ServerKind.BASELINE, ServerKind.VOLTMESH])
 def test_memory_of_an_idle_fleet(kind: ServerKind, tmp_path: Path) -> None:
-    record = measure_memory(kind, 20, 1, small_options(tmp_path))
+    # A Heartbeat every 4 units over 20 units: about 5 per station in the idle window.
+    options = dataclasses.replace(
+        small_options(tmp_path), heartbeat_interval=4 * UNIT, idle_window=20 * UNIT
+    )
+    record = measure_memory(kind, 20, 1, options)
     assert record.booted == 20
     assert record.failures == 0
     assert record.rss_before_bytes > 10 * 2**20
     assert record.rss_after_bytes > 0
     assert record.kib_per_station is not None
     assert record.server_exit_code == 0
-    assert (tmp_path / f"{kind.value}-memory20-run1.json").exists()
+    assert 20 * 3 <= record.heartbeats <= 20 * 6
+    p50, p99, top = (record.heartbeat_ms[k] for k in ("p50", "p99", "max"))
+    assert p50 is not None and p99 is not None and top is not None
+    assert 0 < p50 <= p99 <= top < options.call_timeout * 1000
+    assert record.idle_seconds == options.idle_window
+    assert record.idle_cpu_seconds >= 0
+    data = orjson.loads((tmp_path / f"{kind.value}-memory20-run1.json").read_bytes())
+    assert data["heartbeats"] == record.heartbeats
+    assert data["idle_cpu_percent"] == record.idle_cpu_percent
 
 
 @pytest.mark.slow
@@ -119,3 +132,42 @@ def test_server_ports_are_never_a_clients_source_port() -> None:
     clients = ephemeral_ports()
     ports = {free_port() for _ in range(20)}
     assert all(port not in clients for port in ports)
+
+
+@pytest.mark.slow
+def test_memory_run_reports_idle_heartbeats_and_cpu(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A few hundred idle stations, each sending a Heartbeat every second for two: the tables
+    show their round trips and the server's CPU beside the memory per station."""
+    code = main(
+        [
+            "--server", "baseline",
+            "--memory", "300",
+            "--idle-connect-rate", "600",
+            "--idle-settle", str(10 * UNIT),
+            "--heartbeat-interval", "1",
+            "--idle-window", "2",
+            "--runs", "1",
+            "--output", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    data = orjson.loads((tmp_path / "baseline-memory300-run1.json").read_bytes())
+    assert data["booted"] == 300
+    assert data["heartbeat_failures"] == 0
+    # 300 stations, a Heartbeat a second each, over 2 s.
+    assert 450 <= data["heartbeats"] <= 660
+    latency = data["heartbeat_ms"]
+    assert 0 < latency["p50"] <= latency["p99"] <= latency["max"]
+    assert data["idle_cpu_seconds"] > 0
+    assert data["idle_cpu_percent"] == pytest.approx(100 * data["idle_cpu_seconds"] / 2)
+    table = capsys.readouterr().out
+    assert "| server | stations | runs | KiB per idle station | server CPU % of a core |" in table
+    row = next(line for line in table.splitlines() if line.startswith("| baseline | 300 | 1 |"))
+    assert row.count("|") == 9  # the memory table's row
+    idle_row = [line for line in table.splitlines() if line.startswith("| baseline | 300 | 1 |")][1]
+    cells = [cell.strip() for cell in idle_row.strip("|").split("|")]
+    assert float(cells[5]) >= 225  # Heartbeats/s
+    assert float(cells[8].replace(",", "")) == pytest.approx(latency["max"], abs=0.06)
+    assert (tmp_path / "summary.md").read_text() == table

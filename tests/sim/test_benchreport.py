@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
+
 from sim.benchreport import (
     MIB,
     MemoryRecord,
     ReconnectRecord,
     RunRecord,
+    idle_table,
     marginal_kib_per_station,
     markdown_table,
     memory_table,
@@ -100,7 +103,15 @@ def test_no_ratio_row_for_one_server_and_no_messages() -> None:
     assert "n/a" in table
 
 
-def memory_record(server: str, stations: int, run: int, after_mib: float) -> MemoryRecord:
+def memory_record(
+    server: str,
+    stations: int,
+    run: int,
+    after_mib: float,
+    *,
+    p99_ms: float | None = 2.0,
+    cpu_seconds: float = 3.0,
+) -> MemoryRecord:
     return MemoryRecord(
         server=server,
         stations=stations,
@@ -111,6 +122,11 @@ def memory_record(server: str, stations: int, run: int, after_mib: float) -> Mem
         connect_seconds=2.0,
         boot_failures={},
         lost={},
+        idle_seconds=60.0,
+        heartbeats=stations,
+        heartbeat_ms={"p50": 1.0, "p90": 1.5, "p95": 1.8, "p99": p99_ms, "max": 3000.0},
+        heartbeat_failures=0,
+        idle_cpu_seconds=cpu_seconds,
         server_exit_code=0,
         server_argv=["x"],
     )
@@ -207,3 +223,28 @@ def test_reconnect_medians_lost_transactions_and_ratio_row() -> None:
     )
     assert ratio in table
     assert all(line.count("|") == 15 for line in table.splitlines())
+
+
+def test_idle_fleet_heartbeats_and_cpu_beside_memory() -> None:
+    records = [
+        memory_record("voltmesh", 20_000, 1, 700.0, p99_ms=1600.0, cpu_seconds=12.0),
+        memory_record("baseline", 20_000, 1, 500.0, p99_ms=4.0, cpu_seconds=6.0),
+        memory_record("voltmesh", 20_000, 2, 720.0, p99_ms=1400.0, cpu_seconds=15.0),
+        memory_record("baseline", 20_000, 2, 520.0, p99_ms=None, cpu_seconds=9.0),
+    ]
+    assert records[0].heartbeats_per_s == 20_000 / 60.0
+    assert records[0].idle_cpu_percent == 20.0
+    rows = summarize_memory(records)
+    assert rows[0].heartbeat_p99_ms == 1500.0
+    # A run in which no Heartbeat was answered has no p99: the median is over the others.
+    assert rows[1].heartbeat_p99_ms == 4.0
+    assert rows[0].idle_cpu_percent == 22.5
+    table = idle_table(rows)
+    assert "| voltmesh | 20,000 | 2 | 31.2 | 22.5 | 333 | 1.0 | 1,500.0 | 3,000.0 | 0 |" in table
+    assert "| voltmesh/baseline | 20,000 | | 1.49x | 1.80x | | 1.00x | 375.00x | 1.00x | |" in table
+
+
+def test_failed_heartbeats_are_failures_of_the_idle_fleet() -> None:
+    record = dataclasses.replace(memory_record("voltmesh", 100, 1, 110.0), heartbeat_failures=3)
+    assert record.failures == 3
+    assert record.to_dict()["idle_cpu_percent"] == 5.0
