@@ -86,6 +86,14 @@ class Settings:
     """Version assumed for chargers that offer no Sec-WebSocket-Protocol at all."""
     ping_interval: float = 30.0
     """Seconds between server pings; a missing pong within half of it closes the socket."""
+    gc_freeze: bool = True
+    """Freeze long-lived objects for the garbage collector (`voltmesh.collector`), so that its
+    runs never walk every connection's objects; off: Python's own collector settings."""
+    gc_freeze_interval: float = 10.0
+    """Seconds between freezes of the objects that survived a collection."""
+    gc_full_interval: float = 3600.0
+    """Seconds between full collections of every object, frozen ones included (cycles of closed
+    connections are reclaimed then)."""
     max_frame_bytes: int = 1 << 20
     """Largest websocket message accepted (1009 close beyond)."""
     status_trigger_delay: float = 10.0

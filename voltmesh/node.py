@@ -81,6 +81,7 @@ from persistence.transactions import mark_stale_transactions, transaction_exists
 from persistence.writer import GroupCommitWriter, submit_detached
 from transport.schemas import prepare as prepare_schemas
 from transport.versions import OcppVersion
+from voltmesh.collector import CollectorPolicy
 from voltmesh.config import Settings
 from voltmesh.limits import charger_capacity, raise_open_file_limit
 
@@ -141,6 +142,10 @@ class Node:
         self.directory = StationDirectory()
         self._runners: list[web.AppRunner] = []
         self._sweeper: asyncio.Task[None] | None = None
+        self.collector = CollectorPolicy(
+            freeze_interval=settings.gc_freeze_interval if settings.gc_freeze else None,
+            full_interval=settings.gc_full_interval,
+        )
         self._tls_reloader: CertificateReloader | None = None
         self._tls_watcher: asyncio.Task[None] | None = None
         self._stopped = False
@@ -285,6 +290,7 @@ class Node:
         ocpp_tls_port = await self._serve_tls()
         self._sweeper = asyncio.create_task(self._sweep_stale_transactions(), name="stale-sweeper")
         self._start_feature_loops()
+        self.collector.start()
         self.api_state.writes_failing = self._writes_failing
         self.api_state.ready = True
         self.ports = Ports(ocpp=ocpp_port, api=api_port, ocpp_tls=ocpp_tls_port)
@@ -513,6 +519,7 @@ class Node:
         self.api_state.ready = False
         self.admission.draining = True
         self.endpoint.accepting = False
+        await self.collector.stop()
         for task in (self._sweeper, self._tls_watcher, *self._publishing, *self._feature_loops):
             if task is not None:
                 task.cancel()
