@@ -19,7 +19,7 @@ class RunRecord:
     """One server, one scenario, one repetition."""
 
     server: str
-    """`voltmesh` or `baseline`."""
+    """`voltmesh`, `baseline` or `node`."""
     scenario: str
     """Scenario label, e.g. `saturate` or `rate 2000/s`."""
     run: int
@@ -126,24 +126,34 @@ class _ServerRow(Protocol):
 _Row = TypeVar("_Row", bound=_ServerRow)
 
 
+PEERS = ("baseline", "node")
+"""The servers voltmesh is compared with, in the order of their ratio lines."""
+
+
 def _compared(
     rows: Sequence[_Row],
     label: Callable[[_Row], str],
     cells: Callable[[_Row], list[str]],
     ratios: Sequence[str],
 ) -> list[str]:
-    """A line per row; after the last row of each group (the rows of one ``label``) that has both
-    a `voltmesh` and a `baseline` row, a `voltmesh/baseline` line of their ratios: ``ratios``
-    names, for each column after the label, the field it compares ("" leaves it blank)."""
+    """A line per row; after the last row of each group (the rows of one ``label``) that has a
+    `voltmesh` row, a `voltmesh/<peer>` line of their ratios for each peer (`PEERS`) in the group:
+    ``ratios`` names, for each column after the label, the field it compares ("" leaves it
+    blank)."""
     lines = []
     for row in rows:
         lines.append(markdown_row(cells(row)))
         same = [r for r in rows if label(r) == label(row)]
         by_server = {r.server: r for r in same}
-        if row is same[-1] and "voltmesh" in by_server and "baseline" in by_server:
-            ours, theirs = by_server["voltmesh"], by_server["baseline"]
+        if row is not same[-1] or "voltmesh" not in by_server:
+            continue
+        ours = by_server["voltmesh"]
+        for peer in PEERS:
+            theirs = by_server.get(peer)
+            if theirs is None:
+                continue
             compared = [ratio(getattr(ours, f), getattr(theirs, f)) if f else "" for f in ratios]
-            lines.append(markdown_row(["voltmesh/baseline", label(row), *compared]))
+            lines.append(markdown_row([f"voltmesh/{peer}", label(row), *compared]))
     return lines
 
 
@@ -186,7 +196,7 @@ class MemoryRecord:
     """Resident memory of one server holding an idle fleet, one repetition."""
 
     server: str
-    """`voltmesh` or `baseline`."""
+    """`voltmesh`, `baseline` or `node`."""
     stations: int
     """Chargers asked for."""
     run: int
@@ -262,7 +272,7 @@ class ReconnectRecord:
     """
 
     server: str
-    """`voltmesh` or `baseline`."""
+    """`voltmesh`, `baseline` or `node`."""
     stations: int
     """Chargers asked for."""
     run: int

@@ -82,6 +82,22 @@ def test_medians_over_runs_and_ratio_row() -> None:
     assert "| voltmesh/baseline | saturate | | 9.09x | 1.00x | 1.00x | 0.10x | 1.00x | |" in table
 
 
+def test_a_ratio_row_for_each_peer_in_the_table() -> None:
+    records = [
+        record("voltmesh", 1, 9000.0, 0.05),
+        record("baseline", 1, 1000.0, 0.5),
+        record("node", 1, 18000.0, 0.05),
+    ]
+    table = markdown_table(summarize(records), command="c")
+    lines = table.splitlines()
+    baseline_line = next(
+        i for i, line in enumerate(lines) if line.startswith("| voltmesh/baseline ")
+    )
+    node_line = next(i for i, line in enumerate(lines) if line.startswith("| voltmesh/node "))
+    assert node_line == baseline_line + 1
+    assert lines[node_line].startswith("| voltmesh/node | saturate | | 0.50x |")
+
+
 def test_no_ratio_row_for_one_server_and_no_messages() -> None:
     rows = summarize(
         [
