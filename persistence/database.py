@@ -45,13 +45,18 @@ def async_url(url: str) -> URL:
     raise UnsupportedDatabase(f"database {backend!r} is not supported; use SQLite or PostgreSQL")
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def run_pragmas(dbapi_connection: Any, pragmas: tuple[str, ...]) -> None:
+    """Run ``pragmas`` on a new SQLite driver connection, in order."""
     cursor = dbapi_connection.cursor()
     try:
-        for pragma in _SQLITE_PRAGMAS:
+        for pragma in pragmas:
             cursor.execute(pragma)
     finally:
         cursor.close()
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    run_pragmas(dbapi_connection, _SQLITE_PRAGMAS)
 
 
 def _begin_immediate(conn: Any) -> None:

@@ -32,7 +32,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
 from persistence.connections import WriteConnection
-from persistence.database import JSON_CODEC
+from persistence.database import JSON_CODEC, run_pragmas
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,7 @@ _PRAGMAS = (
 def _prepare(dbapi_connection: Any, _record: Any) -> None:
     # The driver would BEGIN (DEFERRED) by itself before the first write; BEGIN IMMEDIATE is ours.
     dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        for pragma in _PRAGMAS:
-            cursor.execute(pragma)
-    finally:
-        cursor.close()
+    run_pragmas(dbapi_connection, _PRAGMAS)
 
 
 class _InlineConnection:

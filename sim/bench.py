@@ -84,6 +84,7 @@ from sim.fleet.figures import markdown_row, number, ratio
 from sim.fleet.load import EventLoop, LoadMode, LoadShape
 from sim.fleet.sources import (
     LOOPBACK_SOURCES_MAX,
+    add_source_addresses_option,
     ephemeral_port_count,
     loopback_sources,
     sources_for,
@@ -679,13 +680,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.open_transactions,
         help="reconnect storm: share of stations holding an open transaction",
     )
-    parser.add_argument(
-        "--source-addresses",
-        type=int,
-        metavar="K",
-        help="connect from the loopback addresses 127.0.0.1 ... 127.0.0.K, station i from the "
-        "(i mod K)-th (default: as many as the fleet needs beside the ephemeral port range)",
-    )
+    add_source_addresses_option(parser)
     parser.add_argument(
         "--tls",
         action="store_true",

@@ -21,7 +21,7 @@ from sim.errors import RemoteTargetRefused
 from sim.fdlimit import raise_open_file_limit
 from sim.fleet.conductor import LoadRun, run_load
 from sim.fleet.load import LoadMode, LoadShape
-from sim.fleet.sources import loopback_sources
+from sim.fleet.sources import add_source_addresses_option, loopback_sources
 from sim.netguard import ensure_target_allowed
 
 
@@ -69,13 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--reconnect-backoff", type=float, default=1.0, help="seconds")
     parser.add_argument("--reconnect-backoff-max", type=float, default=4.0, help="seconds")
-    parser.add_argument(
-        "--source-addresses",
-        type=int,
-        metavar="K",
-        help="connect from the loopback addresses 127.0.0.1 ... 127.0.0.K, station i from the "
-        "(i mod K)-th (default: as many as the fleet needs beside the ephemeral port range)",
-    )
+    add_source_addresses_option(parser)
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback host")
     parser.add_argument("--output", help="also write the JSON result to this file")
     return parser

@@ -13,6 +13,7 @@ source addresses its stations share the worker's own session and the kernel pick
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import math
 import ssl
@@ -136,3 +137,14 @@ class SourceSessions:
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()
+
+
+def add_source_addresses_option(parser: argparse.ArgumentParser) -> None:
+    """``--source-addresses K`` of the load tools' command lines."""
+    parser.add_argument(
+        "--source-addresses",
+        type=int,
+        metavar="K",
+        help="connect from the loopback addresses 127.0.0.1 ... 127.0.0.K, station i from the "
+        "(i mod K)-th (default: as many as the fleet needs beside the ephemeral port range)",
+    )
