@@ -146,7 +146,13 @@ class InlineSqliteWrites:
         ):
             return
         self._last_checkpoint = loop.time()
-        self._checkpoint = loop.run_in_executor(None, self._run_checkpoint)
+        try:
+            self._checkpoint = loop.run_in_executor(None, self._run_checkpoint)
+        except RuntimeError as exc:
+            # The loop's executor is shut down (the process is ending). The transaction has
+            # committed: failing it now would make the writer apply its writes again.
+            log.warning("checkpoint of %s not started: %r", self._path, exc)
+            return
         self._checkpoint.add_done_callback(self._checkpoint_done)
 
     def _run_checkpoint(self) -> None:
@@ -170,11 +176,14 @@ class InlineSqliteWrites:
 
     async def close(self) -> None:
         """Wait for a checkpoint under way, then close every connection."""
-        await self.checkpointed()
-        if self._checkpointer is not None:
-            self._checkpointer.close()
-            self._checkpointer = None
-        self._engine.dispose()
+        try:
+            await self.checkpointed()
+        finally:
+            # A checkpoint still running (the wait was cancelled) keeps its connection.
+            if self._checkpointer is not None and self._checkpoint is None:
+                self._checkpointer.close()
+                self._checkpointer = None
+            self._engine.dispose()
 
 
 def inline_writes(url: URL) -> InlineSqliteWrites | None:

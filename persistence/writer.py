@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Table, and_, bindparam, select
+from sqlalchemy import Executable, Table, and_, bindparam, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from persistence.connections import Transactions, WriteConnection
@@ -121,7 +121,7 @@ async def _update_many(conn: WriteConnection, updates: Sequence[Update]) -> None
         }
         for u in updates
     ]
-    await conn.execute(statement, params)
+    await _execute_in_chunks(conn, statement, params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,12 +232,29 @@ async def _insert(
     if not rows:
         return
     if on_conflict_do_nothing is None:
-        await conn.execute(table.insert(), [dict(r) for r in rows])
+        await _execute_in_chunks(conn, table.insert(), [dict(r) for r in rows])
         return
     statement = dialect_insert(conn, table).on_conflict_do_nothing(
         index_elements=list(on_conflict_do_nothing)
     )
-    await conn.execute(statement, [dict(r) for r in rows])
+    await _execute_in_chunks(conn, statement, [dict(r) for r in rows])
+
+
+CHUNK_ROWS = 1000
+"""Rows per executemany of a large write (a campaign's updates, a full local list)."""
+
+
+async def _execute_in_chunks(
+    conn: WriteConnection, statement: Executable, params: list[dict[str, Any]]
+) -> None:
+    """``statement`` for every row of ``params``, in chunks with a yield to the event loop between
+    them: a SQLite file's writes run on the loop (`persistence.inline_writes`), and tens of
+    thousands of rows at once would hold every charger's messages for their whole duration. The
+    transaction keeps the write lock meanwhile; other writers wait for it as before."""
+    for start in range(0, len(params), CHUNK_ROWS):
+        if start:
+            await asyncio.sleep(0)
+        await conn.execute(statement, params[start : start + CHUNK_ROWS])
 
 
 class Writer(Protocol):

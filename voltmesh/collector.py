@@ -11,7 +11,8 @@ since, which is little. Before each freeze the unfrozen objects are collected, s
 since the last freeze is never frozen. What was frozen and becomes garbage later (a connection
 that closed) is reclaimed by reference counting unless it sits in a reference cycle; cycles wait
 for the periodic full collection, which unfreezes everything once (one stall of the old length)
-and freezes the survivors again.
+and freezes the survivors again. It comes early when the frozen objects have doubled since the
+last one (a fleet that grew, or many connections closed and replaced).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ import gc
 import logging
 
 log = logging.getLogger(__name__)
+
+GROWTH_BEFORE_FULL = 2
+"""A full collection comes early once the frozen objects are this many times those frozen after the
+last one."""
 
 
 class CollectorPolicy:
@@ -54,12 +59,18 @@ class CollectorPolicy:
         loop = asyncio.get_running_loop()
         full_at = loop.time() + self._full_interval
         freeze_young()
+        frozen_after_full = gc.get_freeze_count()
         while True:
             await asyncio.sleep(self._freeze_interval)
-            if loop.time() >= full_at:
+            # Churn (chargers reconnecting, flapping networks) leaves closed connections' cycles
+            # frozen: when the frozen objects have doubled since the last full collection, the next
+            # one comes early, as Python's own collector would when its oldest generation grows.
+            grown = gc.get_freeze_count() > GROWTH_BEFORE_FULL * frozen_after_full
+            if grown or loop.time() >= full_at:
                 full_at = loop.time() + self._full_interval
                 started = loop.time()
                 collect_everything()
+                frozen_after_full = gc.get_freeze_count()
                 log.info("full garbage collection took %.3f s", loop.time() - started)
             else:
                 freeze_young()

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence import inline_writes as inline_module
+from persistence import writer as writer_module
 from persistence.connections import WriteConnection
 from persistence.database import create_engine
 from persistence.inline_writes import InlineSqliteWrites, inline_writes
@@ -210,3 +211,42 @@ async def test_engine_and_inline_writers_share_one_file(database: Path) -> None:
         await inline.close()
         await engine.dispose()
     assert stored_events(database) == 40
+
+
+async def test_a_large_write_yields_to_the_loop_between_chunks(
+    writes: InlineSqliteWrites, database: Path
+) -> None:
+    """Tens of thousands of rows (a campaign, a full local list) must not hold the loop at once."""
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    seen: list[int] = []
+
+    class Recording:
+        def __init__(self, conn: WriteConnection) -> None:
+            self.conn = conn
+            self.dialect = conn.dialect
+
+        async def execute(self, statement: Any, parameters: Any = None) -> Any:
+            seen.append(ticks)
+            return await self.conn.execute(statement, parameters)
+
+        async def scalar(self, statement: Any, parameters: Any = None) -> Any:
+            return await self.conn.scalar(statement, parameters)
+
+    rows = 2 * writer_module.CHUNK_ROWS + 1
+    ticking = asyncio.create_task(ticker())
+    try:
+        await asyncio.sleep(0)
+        async with writes.begin() as conn:
+            await Insert(station_events, list(event("CP").rows) * rows).apply(Recording(conn))
+    finally:
+        ticking.cancel()
+    assert len(seen) == 3  # three executemany chunks
+    assert seen[0] < seen[1] < seen[2]  # the loop ran between them
+    assert stored_events(database) == rows

@@ -74,3 +74,24 @@ async def test_without_freezing_the_policy_does_nothing() -> None:
     await asyncio.sleep(UNIT)
     assert gc.get_freeze_count() == 0
     await policy.stop()
+
+
+async def test_a_doubled_frozen_heap_brings_the_full_collection_early() -> None:
+    policy = CollectorPolicy(freeze_interval=UNIT, full_interval=3600.0)
+    policy.start()
+    try:
+        await asyncio.sleep(UNIT / 2)  # the first freeze
+        cycle = Node()
+        gone = weakref.ref(cycle)
+        # As many objects again as were frozen, living through a freeze: a fleet that doubled.
+        grown = [Node() for _ in range(gc.get_freeze_count() + 1000)]
+        gc.freeze()
+        del cycle
+        for _ in range(100):
+            if gone() is None:
+                break
+            await asyncio.sleep(UNIT / 2)
+        assert gone() is None  # reclaimed long before the hourly full collection
+        del grown
+    finally:
+        await policy.stop()
