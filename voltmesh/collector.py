@@ -38,6 +38,7 @@ class CollectorPolicy:
         self._freeze_interval = freeze_interval
         self._full_interval = full_interval
         self._task: asyncio.Task[None] | None = None
+        self._froze = False
 
     def start(self) -> None:
         if self._freeze_interval is None or self._task is not None:
@@ -52,13 +53,19 @@ class CollectorPolicy:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
-        gc.unfreeze()
+        if self._froze:
+            self._froze = False
+            gc.unfreeze()
 
     async def _run(self) -> None:
         assert self._freeze_interval is not None
         loop = asyncio.get_running_loop()
         full_at = loop.time() + self._full_interval
+        # The first freeze waits an interval too: a node that lives for seconds (a test, a
+        # command) never pays for a collection of the whole process.
+        await asyncio.sleep(self._freeze_interval)
         freeze_young()
+        self._froze = True
         frozen_after_full = gc.get_freeze_count()
         while True:
             await asyncio.sleep(self._freeze_interval)

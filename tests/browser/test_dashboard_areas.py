@@ -397,7 +397,8 @@ async def test_a_station_page_shows_its_profiles_reservations_firmware_and_logs(
 
         status, body = await server.post(
             "/api/v1/stations/CS-AREAS/reservations",
-            {"id_token": "TAG-RES", "expires_at": in_minutes(60), "evse_id": 2},
+            # Tomorrow, at any time of day: the expiry shows its date, the widest form of the cell.
+            {"id_token": "TAG-RES", "expires_at": in_minutes(25 * 60), "evse_id": 2},
         )
         assert status == 201, body
         reservation = body["id"]

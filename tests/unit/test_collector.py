@@ -53,6 +53,8 @@ async def test_the_policy_freezes_then_collects_everything_and_gives_back_on_sto
     policy.start()
     try:
         await asyncio.sleep(UNIT / 2)
+        assert gc.get_freeze_count() == 0  # not before an interval has passed
+        await asyncio.sleep(UNIT)
         assert gc.get_freeze_count() > 0
         cycle = Node()
         gone = weakref.ref(cycle)
@@ -80,7 +82,7 @@ async def test_a_doubled_frozen_heap_brings_the_full_collection_early() -> None:
     policy = CollectorPolicy(freeze_interval=UNIT, full_interval=3600.0)
     policy.start()
     try:
-        await asyncio.sleep(UNIT / 2)  # the first freeze
+        await asyncio.sleep(1.5 * UNIT)  # the first freeze
         cycle = Node()
         gone = weakref.ref(cycle)
         # As many objects again as were frozen, living through a freeze: a fleet that doubled.
