@@ -208,8 +208,10 @@ async function main() {
     const mixDeadline = opts.seconds * 1000 + opts.callTimeoutMs + 10_000;
     await within(mixDeadline, 'mix', Promise.all(clients.map((c, i) => drive(c, i, opts, startsAt, endsAt, tally))));
     // The window is the whole mix even when the last answer came in before its end.
-    const left = endsAt - performance.now();
-    if (left > 0) await sleep(left);
+    // Timers fire on whole milliseconds and may come a fraction early: wait until it has passed.
+    for (let left = endsAt - performance.now(); left > 0; left = endsAt - performance.now()) {
+        await sleep(Math.ceil(left));
+    }
     const seconds = (performance.now() - startsAt) / 1000;
     const closed = clients.filter((c) => c.state !== 1).length; // 1: OPEN
     tally.latencies.sort((a, b) => a - b);
