@@ -18,16 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from persistence.connections import WriteConnection
 from persistence.errors import UnsupportedDatabase
 
-# Applied to every new SQLite connection. The busy timeout (first, so that the others wait too) makes
-# a second writer wait for the lock instead of failing at once; WAL lets readers run beside the
-# writer; NORMAL is durable across application crashes in WAL mode (only a power loss can drop the
-# latest commits).
-_SQLITE_PRAGMAS = (
-    "PRAGMA busy_timeout=10000",
+BUSY_TIMEOUT = 10.0
+"""Seconds a SQLite connection waits for another's write lock instead of failing at once."""
+SQLITE_SETTINGS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
 )
+"""What every SQLite connection runs: WAL lets readers run beside the writer; NORMAL is durable
+across application crashes in WAL mode (only a power loss can drop the latest commits)."""
+# The busy timeout first, so that the settings after it wait for a lock too.
+_SQLITE_PRAGMAS = (f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}", *SQLITE_SETTINGS)
 
 
 def async_url(url: str) -> URL:
@@ -63,7 +64,8 @@ def _begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _no_driver_begin(dbapi_connection: Any, _record: Any) -> None:
+def no_driver_begin(dbapi_connection: Any, _record: Any) -> None:
+    """A ``connect`` listener for connections whose transactions begin with our own statement."""
     # The driver would BEGIN (DEFERRED) by itself before the first write; BEGIN IMMEDIATE is ours.
     dbapi_connection.isolation_level = None
 
@@ -84,7 +86,7 @@ def create_engine(url: str, *, immediate: bool = False) -> AsyncEngine:
         engine = create_async_engine(parsed, **JSON_CODEC)
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         if immediate:
-            event.listen(engine.sync_engine, "connect", _no_driver_begin)
+            event.listen(engine.sync_engine, "connect", no_driver_begin)
             event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     # pool_pre_ping replaces connections that a server restart closed while they sat in the pool.

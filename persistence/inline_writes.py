@@ -32,11 +32,17 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
 from persistence.connections import WriteConnection
-from persistence.database import JSON_CODEC, run_pragmas
+from persistence.database import (
+    BUSY_TIMEOUT,
+    JSON_CODEC,
+    SQLITE_SETTINGS,
+    no_driver_begin,
+    run_pragmas,
+)
 
 log = logging.getLogger(__name__)
 
-LOCK_TIMEOUT = 10.0
+LOCK_TIMEOUT = BUSY_TIMEOUT
 """Seconds a transaction waits for another process's write lock (the other connections' busy
 timeout) before it fails."""
 CHECKPOINT_INTERVAL = 1.0
@@ -45,18 +51,12 @@ commits writes."""
 _FIRST_RETRY = 0.0005
 _LONGEST_RETRY = 0.02
 
-_PRAGMAS = (
-    "PRAGMA busy_timeout=0",
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA foreign_keys=ON",
-    "PRAGMA wal_autocheckpoint=0",
-)
+# No wait inside SQLite for the lock, and no checkpoint on the loop (see above).
+_PRAGMAS = ("PRAGMA busy_timeout=0", *SQLITE_SETTINGS, "PRAGMA wal_autocheckpoint=0")
 
 
-def _prepare(dbapi_connection: Any, _record: Any) -> None:
-    # The driver would BEGIN (DEFERRED) by itself before the first write; BEGIN IMMEDIATE is ours.
-    dbapi_connection.isolation_level = None
+def _prepare(dbapi_connection: Any, record: Any) -> None:
+    no_driver_begin(dbapi_connection, record)
     run_pragmas(dbapi_connection, _PRAGMAS)
 
 

@@ -67,7 +67,7 @@ from http_api.metrics import NodeGauges, node_registry
 from http_api.state import ApiState
 from http_api.tokens import SECRET_FILE as TOKEN_SECRET_FILE
 from http_api.tokens import load_or_create_secret
-from persistence.database import create_engine
+from persistence.database import async_url, create_engine
 from persistence.ids import IdAllocator
 from persistence.inline_writes import inline_writes
 from persistence.leases import reclaim_leases
@@ -165,11 +165,16 @@ class Node:
         self.status_engine = create_engine(s.status_url)
         if not self._stores_ready:
             await prepare_stores(self.engine, self.status_engine, s)
-        # Its own engine: every transaction of the writer holds the SQLite write lock from its
-        # BEGIN, so shards sharing the file never fail on a read-then-write.
-        self.writer_engine = create_engine(s.main_url, immediate=True)
-        self.inline_writes = inline_writes(self.writer_engine.url)
-        self.writer = GroupCommitWriter(self.inline_writes or self.writer_engine)
+        # The writer's own transactions, each holding the SQLite write lock from its BEGIN, so
+        # shards sharing the file never fail on a read-then-write: a SQLite file's run on the
+        # event loop (no thread hop per statement), anything else through an engine of its own.
+        self.inline_writes = inline_writes(async_url(s.main_url))
+        self.writer_engine: AsyncEngine | None = None
+        if self.inline_writes is not None:
+            self.writer = GroupCommitWriter(self.inline_writes)
+        else:
+            self.writer_engine = create_engine(s.main_url, immediate=True)
+            self.writer = GroupCommitWriter(self.writer_engine)
         await self.writer.start()
         me = self.identity
         self.status = StatusStore(self.status_engine, node=me.name)
@@ -546,7 +551,8 @@ class Node:
             self.reads.close()
         if self.inline_writes is not None:
             await self.inline_writes.close()
-        await self.writer_engine.dispose()
+        if self.writer_engine is not None:
+            await self.writer_engine.dispose()
         await self.engine.dispose()
         await self.status_engine.dispose()
         log.info("voltmesh stopped")
